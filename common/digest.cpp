@@ -1,0 +1,94 @@
+#include "common/digest.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <array>
+#include <stdexcept>
+
+#include "common/unique_fd.h"
+
+namespace gantry {
+
+namespace {
+bool is_lower_hex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+}  // namespace
+
+Result<Digest> Digest::from_hex(std::string_view hex) {
+  if (hex.size() != 64 || !is_lower_hex(hex))
+    return fail(ErrorKind::invalid_input,
+                "malformed sha256 digest '" + std::string(hex) + "': expected 64 lowercase hex characters");
+  return Digest(std::string(hex));
+}
+
+Result<Digest> Digest::parse(std::string_view text) {
+  constexpr std::string_view prefix = "sha256:";
+  if (!text.starts_with(prefix))
+    return fail(ErrorKind::invalid_input,
+                "malformed digest '" + std::string(text) + "': expected sha256:<64 lowercase hex characters>");
+  auto hex = text.substr(prefix.size());
+  if (hex.size() != 64 || !is_lower_hex(hex))
+    return fail(ErrorKind::invalid_input,
+                "malformed digest '" + std::string(text) + "': expected sha256:<64 lowercase hex characters>");
+  return Digest(std::string(hex));
+}
+
+Digest Digest::of(std::string_view data) {
+  Sha256 h;
+  h.update(data);
+  return h.finish();
+}
+
+struct Sha256::Ctx {
+  EVP_MD_CTX* md = nullptr;
+  ~Ctx() { EVP_MD_CTX_free(md); }
+};
+
+Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
+}
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::update(const void* data, std::size_t size) { EVP_DigestUpdate(ctx_->md, data, size); }
+
+Digest Sha256::finish() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_->md, out.data(), &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(len * 2);
+  for (unsigned i = 0; i < len; ++i) {
+    hex.push_back(kHex[out[i] >> 4]);
+    hex.push_back(kHex[out[i] & 0xf]);
+  }
+  return *Digest::from_hex(hex);
+}
+
+Result<Digest> digest_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_sys("open", path);
+  Sha256 h;
+  std::array<char, 1 << 16> buf;
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_sys("read", path);
+    }
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(n));
+  }
+  return h.finish();
+}
+
+}  // namespace gantry

@@ -1,0 +1,146 @@
+#include "common/file_util.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <random>
+
+#include "common/unique_fd.h"
+
+namespace gantry {
+
+Result<std::string> read_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_sys("open", path);
+  std::string out;
+  std::array<char, 1 << 16> buf;
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_sys("read", path);
+    }
+    if (n == 0) break;
+    out.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string unique_suffix() {
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  static constexpr char kAlnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string s = std::to_string(::getpid()) + "-";
+  for (int i = 0; i < 10; ++i) s.push_back(kAlnum[rng() % 36]);
+  return s;
+}
+
+Status fsync_dir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return fail_sys("open", dir);
+  if (::fsync(fd.get()) != 0) return fail_sys("fsync", dir);
+  return {};
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data, const std::string& tmp_dir) {
+  std::string tmp = tmp_dir + "/write-" + unique_suffix();
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) return fail_sys("create", tmp);
+  const char* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return fail_sys("write", tmp, err);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail_sys("fsync", tmp, err);
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail_sys("rename to", path, err);
+  }
+  auto slash = path.find_last_of('/');
+  return fsync_dir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
+Status make_dirs(const std::string& path, unsigned mode) {
+  if (path.empty()) return {};
+  std::string cur;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return fail_sys("mkdir", cur);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail_sys("stat", path);
+  if (!S_ISDIR(st.st_mode)) return fail(ErrorKind::io, "mkdir " + path + ": exists and is not a directory", ENOTDIR);
+  return {};
+}
+
+namespace {
+int remove_entry(const char* path, const struct stat* st, int type, struct FTW*) {
+  (void)st;
+  int rc = (type == FTW_DP) ? ::rmdir(path) : ::unlink(path);
+  if (rc != 0 && errno == ENOENT) rc = 0;
+  return rc;
+}
+}  // namespace
+
+Status remove_tree(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return fail_sys("stat", path);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail_sys("unlink", path);
+    return {};
+  }
+  // Directories may be read-only (unpacked layers): make them writable first.
+  ::nftw(path.c_str(),
+         [](const char* p, const struct stat* s, int type, struct FTW*) {
+           if (type == FTW_D && (s->st_mode & 0700) != 0700) ::chmod(p, (s->st_mode & 07777) | 0700);
+           return 0;
+         },
+         64, FTW_PHYS | FTW_MOUNT);
+  if (::nftw(path.c_str(), remove_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) return fail_sys("remove", path);
+  return {};
+}
+
+Result<TempDir> TempDir::create(const std::string& parent, std::string_view prefix) {
+  std::string tmpl = parent + "/" + std::string(prefix) + "XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) return fail_sys("mkdtemp", tmpl);
+  return TempDir(std::move(tmpl));
+}
+
+TempDir& TempDir::operator=(TempDir&& other) noexcept {
+  if (this != &other) {
+    if (!path_.empty()) (void)remove_tree(path_);
+    path_ = std::exchange(other.path_, {});
+  }
+  return *this;
+}
+
+TempDir::~TempDir() {
+  if (!path_.empty()) (void)remove_tree(path_);
+}
+
+}  // namespace gantry

@@ -1,0 +1,42 @@
+// The command-line seam: every command group lives in its own cmd_*.cpp and
+// registers its subcommands here; main() parses once and runs the one action.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+#include "common/error.h"
+
+namespace gantry::runner {
+
+// Exit codes every command shares (documented in `gantry --help`).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the work asked for failed
+inline constexpr int kExitUsage = 2;    // the command line is wrong
+
+struct GlobalOptions {
+  std::string store_dir;  // resolved by resolve_store_dir() before any action runs
+  int verbosity = 0;
+};
+
+// A chosen subcommand's work; returns the process exit code.
+using Action = std::function<int()>;
+
+struct Cli {
+  CLI::App& app;
+  GlobalOptions& global;
+  Action& action;  // set by the chosen subcommand's parse callback
+};
+
+// --store, else $GANTRY_STORE, else /var/lib/gantry as root, else
+// $XDG_DATA_HOME/gantry (~/.local/share/gantry).
+std::string resolve_store_dir(const std::string& flag_value);
+
+// Prints "gantry: <message>" to stderr and returns the exit code for the error.
+int report_error(const Error& error);
+
+// Command groups: one cmd_*.cpp each, registered in main.cpp.
+
+}  // namespace gantry::runner

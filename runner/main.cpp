@@ -1,0 +1,59 @@
+// gantry: a daemonless CI/CD runner. One binary; `gantry __init` is the
+// container init the executor re-executes (never typed by users).
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+#include "common/log.h"
+#include "runner/cli.h"
+
+namespace {
+
+constexpr const char* kExitCodeHelp = R"(
+Exit codes:
+  0    success
+  1    the work asked for failed (a build step, a stage, a corrupt store, ...)
+  2    usage error (unknown command, bad flag or argument)
+  gantry exec: the command's own exit code; 128+N when signal N ended it;
+  125  gantry could not start the container; 126 command not executable;
+  127  command not found in the image)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace gantry::runner;
+
+  CLI::App app{"gantry: a daemonless CI/CD runner: builds layered images with a step cache,\n"
+               "runs each stage in a fresh container and promotes one digest through environments."};
+  app.footer(kExitCodeHelp);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "gantry 0.1.0");
+
+  GlobalOptions global;
+  Action action;
+  std::string store_flag;
+  app.add_option("--store", store_flag, "Store directory (default: $GANTRY_STORE, /var/lib/gantry as root, "
+                                        "$XDG_DATA_HOME/gantry otherwise)");
+  app.add_flag("-v,--verbose", global.verbosity, "More diagnostics (-vv for trace)");
+
+  Cli cli{app, global, action};
+  // Command groups (runner/cmd_*.cpp) register here.
+  (void)cli;
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  gantry::log::init(global.verbosity);
+  global.store_dir = resolve_store_dir(store_flag);
+  if (!action) return kExitUsage;
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    std::cerr << "gantry: internal error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
