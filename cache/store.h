@@ -1,0 +1,65 @@
+// The store: one directory (see store_paths.h) holding blobs, unpacked layers,
+// meta.db and scratch space. Store::open creates the layout on first use,
+// takes the store-wide lock (shared: many writers; exclusive: gc), opens this
+// process's scratch dir under tmp/ and sweeps the scratch of dead processes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cache/blob_store.h"
+#include "cache/meta_db.h"
+#include "cache/store_paths.h"
+#include "common/file_util.h"
+#include "common/unique_fd.h"
+
+namespace gantry::cache {
+
+class ImageStore;
+
+enum class StoreLock {
+  shared,     // every command that reads or writes (gc waits for them)
+  exclusive,  // gc: nobody else is in the store
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, StoreLock lock = StoreLock::shared);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const StorePaths& paths() const { return paths_; }
+  const std::string& root() const { return paths_.root(); }
+  MetaDb& db() { return *db_; }
+  const BlobStore& blobs() const { return blobs_; }
+  ImageStore& images();
+
+  // This process's scratch dir (tmp/<session>/): same filesystem as blobs/
+  // and layers/, removed when the Store closes, swept by the next command
+  // if this process dies.
+  const std::string& tmp_dir() const { return tmp_dir_; }
+  // A fresh directory inside tmp_dir(), removed when the TempDir dies.
+  Result<TempDir> make_temp_dir(std::string_view prefix = "work-") const;
+
+  // Removes the scratch dirs of processes that no longer hold their lock.
+  // Returns how many were removed. Store::open calls it.
+  Result<int> sweep_tmp() const;
+
+  StoreLock lock_mode() const { return lock_mode_; }
+
+ private:
+  Store(std::string root) : paths_(std::move(root)), blobs_(paths_, "") {}
+  StorePaths paths_;
+  UniqueFd store_lock_;
+  UniqueFd session_lock_;
+  std::string session_;
+  std::string tmp_dir_;
+  std::unique_ptr<MetaDb> db_;
+  BlobStore blobs_;
+  std::unique_ptr<ImageStore> images_;
+  StoreLock lock_mode_ = StoreLock::shared;
+};
+
+}  // namespace gantry::cache

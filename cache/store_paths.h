@@ -1,0 +1,45 @@
+// The one file that owns every path in the store (LevelDB's filename.h).
+//
+// Store layout, version 1:
+//   <root>/lock                       store-wide flock: shared by every command
+//                                      that writes, exclusive for gc
+//   <root>/blobs/sha256/<hex>          content-addressed blobs (layers, configs, manifests)
+//   <root>/layers/<diffid-hex>/        each layer unpacked once, an overlay lowerdir
+//   <root>/meta.db                     SQLite (WAL): tags, layers and the other modules' tables
+//   <root>/runs/<id>/                  per-run files (logs, artifacts), owned by run_store
+//   <root>/tmp/<session>/              one scratch dir per live process
+//   <root>/tmp/<session>.lock          held (flock) by that process; a lock that can be
+//                                      taken means its owner died: the next command sweeps both
+#pragma once
+
+#include <string>
+
+#include "common/digest.h"
+
+namespace gantry::cache {
+
+inline constexpr int kStoreLayoutVersion = 1;
+
+class StorePaths {
+ public:
+  explicit StorePaths(std::string root) : root_(std::move(root)) {}
+
+  const std::string& root() const { return root_; }
+  std::string lock_file() const { return root_ + "/lock"; }
+  std::string blobs_dir() const { return root_ + "/blobs/sha256"; }
+  std::string blob(const Digest& d) const { return blobs_dir() + "/" + d.hex(); }
+  std::string layers_dir() const { return root_ + "/layers"; }
+  // The unpacked tree of the layer whose uncompressed digest is diff_id.
+  std::string layer_dir(const Digest& diff_id) const { return layers_dir() + "/" + diff_id.hex(); }
+  std::string meta_db() const { return root_ + "/meta.db"; }
+  std::string runs_dir() const { return root_ + "/runs"; }
+  std::string run_dir(const std::string& run_id) const { return runs_dir() + "/" + run_id; }
+  std::string tmp_root() const { return root_ + "/tmp"; }
+  std::string session_dir(const std::string& session) const { return tmp_root() + "/" + session; }
+  std::string session_lock(const std::string& session) const { return tmp_root() + "/" + session + ".lock"; }
+
+ private:
+  std::string root_;
+};
+
+}  // namespace gantry::cache
