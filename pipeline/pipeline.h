@@ -1,0 +1,179 @@
+// The model of a .gantry.yml: images built from steps, stages run in
+// containers, environments an image digest is promoted through. Plain values,
+// filled and checked by loader.h; docs/pipeline.md describes the file format.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gantry::pipeline {
+
+// Where something was written in the file: 1-based line and column (0 = unknown).
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+enum class NetworkMode { none, host };  // none = loopback only (the default)
+std::string_view to_string(NetworkMode mode);
+
+struct EnvVar {
+  std::string name;
+  std::string value;
+  bool operator==(const EnvVar&) const = default;
+};
+using EnvList = std::vector<EnvVar>;  // in the order written
+
+enum class StepKind { run, copy, env, workdir, user };
+std::string_view to_string(StepKind kind);
+
+struct Owner {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  bool operator==(const Owner&) const = default;
+};
+
+struct Step {
+  StepKind kind = StepKind::run;
+  SourcePos pos;  // of the step's kind key ("run:", "copy:", ...)
+
+  // run: exactly one of `script` (a string: run as /bin/sh -c script) or
+  // `argv` (a list: executed directly) is set.
+  std::string script;
+  std::vector<std::string> argv;
+  bool shell_form() const { return argv.empty(); }
+  // The command to execute: argv, or {"/bin/sh", "-c", script}.
+  std::vector<std::string> command() const;
+  NetworkMode network = NetworkMode::none;
+
+  // run: variables for this step only (added to the image's effective env);
+  // env step: variables set for every later step and in the image config.
+  EnvList env;
+
+  // copy: sources as written and as tree paths (joined to the pipeline
+  // file's directory and normalised: "examples/hello/src"; may be globs),
+  // destination as written (absolute, in the image; a trailing '/' or several
+  // sources or a glob make it a directory).
+  std::vector<std::string> sources;
+  std::vector<std::string> tree_sources;
+  std::string dest;
+  std::optional<std::uint32_t> chmod;  // permission bits for copied files and directories
+  std::optional<Owner> chown;          // numeric uid:gid; default 0:0
+
+  // workdir / user step: the new value.
+  std::string value;
+};
+
+struct ImageDef {
+  std::string name;
+  SourcePos pos;       // of the image's name key
+  std::string from;    // "scratch", another image of the file, a store image ref
+                       // (busybox, app:1.2) or a registry ref (127.0.0.1:5000/team/base:1.2,
+                       // name@sha256:...)
+  SourcePos from_pos;
+  EnvList env;         // set before the first step, in order
+  std::optional<std::string> workdir;
+  std::optional<std::string> user;
+  std::optional<std::vector<std::string>> entrypoint;  // a string s means {"/bin/sh", "-c", s}
+  std::optional<std::vector<std::string>> cmd;         // likewise
+  std::map<std::string, std::string> labels;
+  std::vector<Step> steps;
+};
+
+struct Secret {
+  enum class Source { env, file };
+  std::string name;   // the variable the stage sees
+  Source source = Source::env;
+  std::string ref;    // the runner's environment variable name, or a file path on the runner host
+  SourcePos pos;
+};
+
+struct Limits {
+  std::optional<std::uint64_t> memory;  // bytes
+  std::optional<std::uint64_t> pids;
+  std::optional<double> cpus;
+};
+
+struct StageDef {
+  std::string name;
+  SourcePos pos;
+  std::string image;   // an image of the file, or a store image ref
+  SourcePos image_pos;
+  std::vector<std::string> run;  // commands, run in order with /bin/sh -c, stopping at the first failure
+  // The single /bin/sh script equivalent to `run`: "{\nc1\n} && {\nc2\n}".
+  std::string script() const;
+  std::vector<std::string> needs;
+  std::string environment;        // always set: the file's value, or the first environment
+  bool environment_explicit = false;
+  EnvList env;
+  std::vector<Secret> secrets;
+  std::optional<std::chrono::milliseconds> timeout;
+  Limits limits;
+  NetworkMode network = NetworkMode::none;
+  std::vector<std::string> artifacts;  // absolute paths in the container
+  bool cache = true;
+  bool allow_failure = false;
+  unsigned retry = 0;                  // extra attempts after a failure
+  bool workspace = true;               // the commit's files read-only at /workspace
+  // paths/globs as written (relative to the pipeline file's directory) and as
+  // tree paths (normalised like copy sources); empty = the whole tree.
+  std::vector<std::string> inputs;
+  std::vector<std::string> tree_inputs;
+};
+
+enum class Gate { automatic, manual };
+std::string_view to_string(Gate gate);
+
+struct EnvironmentDef {
+  std::string name;
+  SourcePos pos;
+  Gate when = Gate::automatic;
+  std::optional<std::string> export_path;  // OCI layout/archive written on promotion
+  std::optional<std::string> push;         // registry ref pushed on promotion
+};
+
+struct Pipeline {
+  std::string file;      // path of the file as given to the loader (in the tree)
+  std::string base_dir;  // its directory in the tree ("" at the root)
+  std::string digest;    // "sha256:<hex>" of the file's bytes
+  std::vector<ImageDef> images;            // in file order
+  std::vector<StageDef> stages;            // in file order
+  std::vector<EnvironmentDef> environments;  // promotion order; default test, staging, production
+
+  const ImageDef* find_image(std::string_view name) const;
+  const StageDef* find_stage(std::string_view name) const;
+  const EnvironmentDef* find_environment(std::string_view name) const;
+  // Position of an environment in the promotion order; -1 when unknown.
+  int environment_index(std::string_view name) const;
+  // The stages of one environment, in file order.
+  std::vector<const StageDef*> stages_of(std::string_view environment) const;
+};
+
+// What a build step runs with: the effective env, workdir and user. The
+// image's own env/workdir/user apply before its first step (so steps see
+// them) and env/workdir/user steps change them for every later step; the
+// state after the last step is the image's config (plus entrypoint, cmd, labels).
+struct BuildState {
+  EnvList env;
+  std::string workdir = "/";
+  std::string user;  // "" = the base image's user (root for scratch)
+  bool operator==(const BuildState&) const = default;
+};
+// `base` is the base image's config (its Env, WorkingDir, User); returns the
+// state before the first step.
+BuildState initial_state(const ImageDef& image, BuildState base);
+// The state after `step` (run and copy steps change nothing; a run step's
+// own env is for that step only: see step_env()).
+BuildState apply_step(BuildState state, const Step& step);
+// The env a run step executes with: the state's env plus the step's own.
+EnvList step_env(const BuildState& state, const Step& step);
+
+// Sets `name` in `env`, replacing an existing entry in place.
+void set_env(EnvList& env, const std::string& name, const std::string& value);
+
+}  // namespace gantry::pipeline
