@@ -1,0 +1,130 @@
+// executor/: one command in one fresh, isolated container, and nothing left
+// behind. The public API of the folder.
+//
+//   ContainerSpec spec;
+//   spec.lowerdirs = image_store.lowerdirs(image);   // bottom → top
+//   spec.argv = {"sh", "-c", "make test"};
+//   spec.work_root = store_paths.tmp();              // where the container dir lives
+//   spec.output = [](Stream s, std::string_view line) { ... };
+//   Result<ContainerResult> r = executor::run(spec);
+//
+// How it works: run() spawns the gantry binary again as `gantry __init`
+// (Boost.Process, pipes for stdout/stderr, a socketpair for {step, errno}
+// reports). That init unshares mount/pid/uts/ipc/net/cgroup namespaces and
+// forks PID 1 of the container (the init again), which mounts the overlay of
+// the layers, /proc, /dev, /sys, pivots into it and forks the command after
+// cutting capabilities, setting no_new_privs and loading seccomp. PID 1 reaps
+// zombies and forwards SIGINT/SIGTERM. Every mount lives only in the
+// container's mount namespace; every process dies with PID 1; run() removes
+// the cgroups and the container's temp dir on every path.
+//
+// The host program must dispatch `argv[1] == "__init"` to init_main() before
+// anything else (runner/main.cpp does).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace gantry::executor {
+
+enum class Stream { out, err };
+
+// Called live, once per line (without the '\n'), from the thread that called
+// run(). Bytes are passed through unchanged (binary safe); a line longer than
+// kMaxLineBytes is delivered in kMaxLineBytes pieces; a last line without a
+// newline is delivered at the end.
+using OutputSink = std::function<void(Stream stream, std::string_view line)>;
+inline constexpr std::size_t kMaxLineBytes = 64 * 1024;
+
+struct BindMount {
+  std::string source;       // host path (file or directory); must exist
+  std::string target;       // absolute path inside the container; created if missing
+  bool read_only = true;
+};
+
+enum class NetworkMode {
+  none,  // a new network namespace with only loopback, up (the default)
+  host,  // the host's network namespace
+};
+
+struct Limits {
+  std::optional<std::uint64_t> memory_bytes;  // memory (+swap) limit; breach → oom_killed
+  std::optional<std::uint64_t> pids;          // max processes/threads in the container
+  std::optional<double> cpus;                 // CFS quota, e.g. 1.5 CPUs
+};
+
+struct ContainerSpec {
+  std::vector<std::string> lowerdirs;  // unpacked layer dirs, bottom → top (at least one)
+  std::vector<std::string> argv;       // argv[0] is searched in PATH (from env) unless it has a '/'
+  std::vector<std::string> env;        // "K=V"; PATH defaults to the usual one when absent
+  std::string workdir = "/";           // created in the container if missing
+  std::string user;                    // "", "uid[:gid]", "name[:group]" (from the image's /etc/passwd, /etc/group)
+  std::string hostname;                // "" → the container id
+  std::vector<BindMount> mounts;
+  NetworkMode network = NetworkMode::none;
+  Limits limits;
+  std::optional<std::chrono::milliseconds> timeout;  // then everything in the container is killed
+  OutputSink output;                   // null → output is discarded
+  // Build steps: keep the overlay upper dir. ContainerResult::upper_dir then
+  // names it (under work_root); the CALLER owns it from then on: it turns it
+  // into a layer (cache/ LayerWriter converts overlay whiteouts) and deletes
+  // it (gantry::remove_tree). Without keep_upper, run() deletes it.
+  bool keep_upper = false;
+  // Where the container's temp dir (ctr-<id>/: upper, work, rootfs mount
+  // point, /etc files) lives, e.g. <store>/tmp. Must be on a filesystem that
+  // can hold an overlay upper dir (ext4, xfs, tmpfs). Created if missing.
+  std::string work_root;
+  std::string init_binary = "/proc/self/exe";  // the gantry binary (tests pass the built one)
+  // On cancellation: SIGTERM goes to the command, then after this grace
+  // period everything in the container is killed.
+  std::chrono::milliseconds stop_grace{2000};
+};
+
+struct ContainerResult {
+  int exit_code = 0;        // the command's exit code; 128+N when signal N ended it
+  int signal = 0;           // the terminating signal, 0 when it exited
+  bool timed_out = false;   // killed because spec.timeout passed
+  bool oom_killed = false;  // the memory limit was breached and the kernel killed a process
+  bool cancelled = false;   // killed because the stop_token was triggered
+  std::chrono::milliseconds wall_time{0};  // spawn of the init to the end of the container
+  std::string upper_dir;    // set when keep_upper (owned by the caller, see above)
+  std::string id;           // the container id (12 hex digits)
+};
+
+// The start failures, with the exit codes podman and docker use. An Error
+// from run() carries one of these in errno_value() as a negative number so the
+// CLI can map it (see start_failure_exit_code()).
+enum class StartFailure {
+  cannot_start = 125,    // gantry could not set up the container (bad layer dir, bind source, limit, user…)
+  not_executable = 126,  // the command exists but cannot be executed (EACCES, ENOEXEC…)
+  not_found = 127,       // the command is not in the image (ENOENT on every PATH entry)
+};
+// 125, 126 or 127 for an error returned by run().
+int start_failure_exit_code(const Error& error);
+
+// Runs one container to its end. Returns the result for any command outcome
+// (including non-zero exits, signals, timeout, OOM, cancellation); returns an
+// Error when the container could not be started (start_failure_exit_code()).
+// Triggering `stop` (e.g. from a SIGTERM handler thread) forwards SIGTERM to
+// the command and kills the whole container after spec.stop_grace.
+// Thread-safe: run() may be called from several threads at once.
+Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop = {});
+
+// Removes what a runner killed with SIGKILL left under work_root: container
+// dirs (ctr-*) no live process holds, and the cgroups they recorded. Safe to
+// call while other runners use the same work_root (their dirs are locked).
+// Returns the number of containers swept.
+Result<int> sweep_leftovers(const std::string& work_root);
+
+// The entry point of `gantry __init` (argv as main() got it). Never returns.
+[[noreturn]] void init_main(int argc, char** argv);
+
+}  // namespace gantry::executor
