@@ -1,0 +1,180 @@
+#include "cache/environment_store.h"
+
+#include <time.h>
+
+#include <cstdio>
+
+#include "cache/run_store.h"
+#include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
+#include "cache/store.h"
+
+namespace gantry::cache {
+
+std::string format_time_utc(std::int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  ::gmtime_r(&t, &utc);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                utc.tm_hour, utc.tm_min, utc.tm_sec);
+  return buf;
+}
+
+namespace {
+
+constexpr const char* kPointerColumns =
+    "image, environment, digest, commit_id, run_id, time_ms, previous_digest, event_id";
+constexpr const char* kEventColumns =
+    "id, kind, image, environment, digest, replaced_digest, pointer_previous, commit_id, run_id, time_ms";
+
+EnvironmentPointer read_pointer(const Statement& st) {
+  EnvironmentPointer p;
+  p.image = st.column_text(0);
+  p.environment = st.column_text(1);
+  p.digest = st.column_text(2);
+  p.commit = st.column_text(3);
+  p.run_id = st.column_text(4);
+  p.time_ms = st.column_int64(5);
+  p.previous_digest = st.column_text(6);
+  p.event_id = st.column_int64(7);
+  return p;
+}
+
+PromotionEvent read_event(const Statement& st) {
+  PromotionEvent e;
+  e.id = st.column_int64(0);
+  e.kind = st.column_text(1);
+  e.image = st.column_text(2);
+  e.environment = st.column_text(3);
+  e.digest = st.column_text(4);
+  e.replaced_digest = st.column_text(5);
+  e.pointer_previous = st.column_text(6);
+  e.commit = st.column_text(7);
+  e.run_id = st.column_text(8);
+  e.time_ms = st.column_int64(9);
+  return e;
+}
+
+// Inserts the event and moves the pointer to it (inside the caller's transaction).
+Result<PromotionEvent> apply_event(MetaDb& db, PromotionEvent e) {
+  auto ins = TRY(db.prepare(
+      "INSERT INTO promotions (kind, image, environment, digest, replaced_digest, pointer_previous, commit_id,"
+      " run_id, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  ins.bind(1, e.kind).bind(2, e.image).bind(3, e.environment).bind(4, e.digest).bind(5, e.replaced_digest);
+  ins.bind(6, e.pointer_previous).bind(7, e.commit).bind(8, e.run_id).bind(9, e.time_ms);
+  TRY_CTX(ins.run(), "recording " + e.kind + " of " + e.image + " to " + e.environment);
+  e.id = sqlite3_last_insert_rowid(db.handle());
+  auto ptr = TRY(db.prepare(
+      "INSERT OR REPLACE INTO environments (image, environment, digest, commit_id, run_id, time_ms,"
+      " previous_digest, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  ptr.bind(1, e.image).bind(2, e.environment).bind(3, e.digest).bind(4, e.commit).bind(5, e.run_id);
+  ptr.bind(6, e.time_ms).bind(7, e.pointer_previous).bind(8, e.id);
+  TRY_CTX(ptr.run(), "moving " + e.image + " in " + e.environment);
+  return e;
+}
+
+Result<std::optional<EnvironmentPointer>> read_pointer_row(MetaDb& db, const std::string& image,
+                                                           const std::string& environment) {
+  auto st = TRY(db.prepare(std::string("SELECT ") + kPointerColumns +
+                           " FROM environments WHERE image = ?1 AND environment = ?2"));
+  st.bind(1, image).bind(2, environment);
+  if (!TRY(st.step())) return std::optional<EnvironmentPointer>();
+  return std::optional<EnvironmentPointer>(read_pointer(st));
+}
+
+}  // namespace
+
+Result<std::optional<EnvironmentPointer>> EnvironmentStore::get(const std::string& image,
+                                                                const std::string& environment) {
+  return read_pointer_row(store_.db(), image, environment);
+}
+
+Result<std::vector<EnvironmentPointer>> EnvironmentStore::list(const std::string& image) {
+  std::string sql = std::string("SELECT ") + kPointerColumns + " FROM environments";
+  if (!image.empty()) sql += " WHERE image = ?1";
+  sql += " ORDER BY image, event_id";
+  auto st = TRY(store_.db().prepare(sql));
+  if (!image.empty()) st.bind(1, image);
+  std::vector<EnvironmentPointer> out;
+  while (TRY(st.step())) out.push_back(read_pointer(st));
+  return out;
+}
+
+Result<std::optional<PromotionEvent>> EnvironmentStore::promote(const std::string& image,
+                                                                const std::string& environment,
+                                                                const std::string& digest, const std::string& commit,
+                                                                const std::string& run_id) {
+  auto& db = store_.db();
+  auto tx = TRY(db.transaction());
+  auto current = TRY(read_pointer_row(db, image, environment));
+  if (current && current->digest == digest) return std::optional<PromotionEvent>();
+  PromotionEvent e;
+  e.kind = "promote";
+  e.image = image;
+  e.environment = environment;
+  e.digest = digest;
+  e.replaced_digest = current ? current->digest : "";
+  e.pointer_previous = e.replaced_digest;
+  e.commit = commit;
+  e.run_id = run_id;
+  e.time_ms = now_ms();
+  e = TRY(apply_event(db, std::move(e)));
+  TRY(tx.commit());
+  return std::optional<PromotionEvent>(std::move(e));
+}
+
+Result<PromotionEvent> EnvironmentStore::rollback(const std::string& image, const std::string& environment) {
+  auto& db = store_.db();
+  auto tx = TRY(db.transaction());
+  auto current = TRY(read_pointer_row(db, image, environment));
+  if (!current)
+    return fail(ErrorKind::not_found, "cannot roll back " + image + " in " + environment +
+                                          ": it was never promoted there (see gantry env ls)");
+  if (current->previous_digest.empty())
+    return fail(ErrorKind::conflict, "cannot roll back " + image + " in " + environment + ": " +
+                                         current->digest + " has no previous digest there");
+  // The newest event before the current one that brought the target digest in:
+  // it carries the commit, run and rollback target to restore.
+  auto st = TRY(db.prepare(std::string("SELECT ") + kEventColumns +
+                           " FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND id < ?4"
+                           " ORDER BY id DESC LIMIT 1"));
+  st.bind(1, image).bind(2, environment).bind(3, current->previous_digest).bind(4, current->event_id);
+  if (!TRY(st.step()))
+    return fail(ErrorKind::corrupt, "promotion history of " + image + " in " + environment + " has no event for " +
+                                        current->previous_digest);
+  PromotionEvent origin = read_event(st);
+  PromotionEvent e;
+  e.kind = "rollback";
+  e.image = image;
+  e.environment = environment;
+  e.digest = current->previous_digest;
+  e.replaced_digest = current->digest;
+  e.pointer_previous = origin.pointer_previous;
+  e.commit = origin.commit;
+  e.run_id = origin.run_id;
+  e.time_ms = now_ms();
+  e = TRY(apply_event(db, std::move(e)));
+  TRY(tx.commit());
+  return e;
+}
+
+Result<bool> EnvironmentStore::was_promoted(const std::string& image, const std::string& environment,
+                                            const std::string& digest) {
+  auto st = TRY(store_.db().prepare(
+      "SELECT 1 FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 LIMIT 1"));
+  st.bind(1, image).bind(2, environment).bind(3, digest);
+  return st.step();
+}
+
+Result<std::vector<PromotionEvent>> EnvironmentStore::history(const std::string& image, const std::string& run_id,
+                                                              int limit) {
+  std::string sql = std::string("SELECT ") + kEventColumns + " FROM promotions WHERE (?1 = '' OR image = ?1)" +
+                    " AND (?2 = '' OR run_id = ?2) ORDER BY id DESC LIMIT " + std::to_string(limit);
+  auto st = TRY(store_.db().prepare(sql));
+  st.bind(1, image).bind(2, run_id);
+  std::vector<PromotionEvent> out;
+  while (TRY(st.step())) out.push_back(read_event(st));
+  return out;
+}
+
+}  // namespace gantry::cache

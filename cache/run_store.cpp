@@ -1,0 +1,222 @@
+#include "cache/run_store.h"
+
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
+#include "cache/store.h"
+
+namespace gantry::cache {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string RunStore::new_id() {
+  std::time_t t = std::time(nullptr);
+  std::tm utc{};
+  ::gmtime_r(&t, &utc);
+  std::random_device rd;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02d-%02d%02d%02d-%04x", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<unsigned>(rd() & 0xffff));
+  return buf;
+}
+
+Status RunStore::create(const RunRecord& run) {
+  auto& db = store_.db();
+  auto tx = TRY(db.transaction());
+  auto st = TRY(db.prepare(
+      "INSERT INTO runs (id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment,"
+      " error, started_ms, finished_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  st.bind(1, run.id).bind(2, run.repo).bind(3, run.rev).bind(4, run.commit).bind(5, run.pipeline_file);
+  st.bind(6, run.pipeline_digest).bind(7, run.status).bind(8, run.waiting_environment).bind(9, run.error);
+  st.bind(10, run.started_ms).bind(11, run.finished_ms);
+  TRY_CTX(st.run(), "recording run " + run.id);
+  TRY(insert_images(run.id, run.images));
+  return tx.commit();
+}
+
+Status RunStore::set_images(const std::string& run_id, const std::vector<RunImage>& images) {
+  auto tx = TRY(store_.db().transaction());
+  TRY(insert_images(run_id, images));
+  return tx.commit();
+}
+
+Status RunStore::insert_images(const std::string& run_id, const std::vector<RunImage>& images) {
+  auto& db = store_.db();
+  auto st = TRY(db.prepare("INSERT OR REPLACE INTO run_images (run_id, image, digest, built) VALUES (?1, ?2, ?3, ?4)"));
+  for (const auto& image : images) {
+    st.bind(1, run_id).bind(2, image.image).bind(3, image.digest).bind(4, std::int64_t{image.built ? 1 : 0});
+    TRY_CTX(st.run(), "recording image " + image.image + " of run " + run_id);
+    TRY(st.reset());
+  }
+  return {};
+}
+
+Status RunStore::set_status(const std::string& run_id, const std::string& status,
+                            const std::string& waiting_environment, const std::string& error, bool finished) {
+  auto st = TRY(store_.db().prepare(
+      "UPDATE runs SET status = ?2, waiting_environment = ?3, error = ?4, finished_ms = ?5 WHERE id = ?1"));
+  st.bind(1, run_id).bind(2, status).bind(3, waiting_environment).bind(4, error).bind(5, finished ? now_ms() : 0);
+  return st.run();
+}
+
+Status RunStore::put_stage(const StageResult& r) {
+  auto st = TRY(store_.db().prepare(
+      "INSERT OR REPLACE INTO stage_results (run_id, stage, environment, image, digest, status, cached, cached_from,"
+      " exit_code, duration_ms, attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"));
+  st.bind(1, r.run_id).bind(2, r.stage).bind(3, r.environment).bind(4, r.image).bind(5, r.digest);
+  st.bind(6, r.status).bind(7, std::int64_t{r.cached}).bind(8, r.cached_from).bind(9, std::int64_t{r.exit_code});
+  st.bind(10, r.duration_ms).bind(11, std::int64_t{r.attempts}).bind(12, std::int64_t{r.allow_failure});
+  st.bind(13, r.detail).bind(14, r.cache_key).bind(15, r.log_path).bind(16, r.artifacts_dir).bind(17, r.started_ms);
+  TRY_CTX(st.run(), "recording stage " + r.stage);
+  return {};
+}
+
+namespace {
+
+constexpr const char* kRunColumns =
+    "id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment, error, started_ms,"
+    " finished_ms";
+
+RunRecord read_run(const Statement& st) {
+  RunRecord r;
+  r.id = st.column_text(0);
+  r.repo = st.column_text(1);
+  r.rev = st.column_text(2);
+  r.commit = st.column_text(3);
+  r.pipeline_file = st.column_text(4);
+  r.pipeline_digest = st.column_text(5);
+  r.status = st.column_text(6);
+  r.waiting_environment = st.column_text(7);
+  r.error = st.column_text(8);
+  r.started_ms = st.column_int64(9);
+  r.finished_ms = st.column_int64(10);
+  return r;
+}
+
+}  // namespace
+
+Result<std::vector<StageResult>> RunStore::stages_of(const std::string& run_id) {
+  auto st = TRY(store_.db().prepare(
+      "SELECT run_id, stage, environment, image, digest, status, cached, cached_from, exit_code, duration_ms,"
+      " attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms FROM stage_results"
+      " WHERE run_id = ?1 ORDER BY rowid"));
+  st.bind(1, run_id);
+  std::vector<StageResult> out;
+  while (TRY(st.step())) {
+    StageResult r;
+    r.run_id = st.column_text(0);
+    r.stage = st.column_text(1);
+    r.environment = st.column_text(2);
+    r.image = st.column_text(3);
+    r.digest = st.column_text(4);
+    r.status = st.column_text(5);
+    r.cached = st.column_int64(6) != 0;
+    r.cached_from = st.column_text(7);
+    r.exit_code = static_cast<int>(st.column_int64(8));
+    r.duration_ms = st.column_int64(9);
+    r.attempts = static_cast<int>(st.column_int64(10));
+    r.allow_failure = st.column_int64(11) != 0;
+    r.detail = st.column_text(12);
+    r.cache_key = st.column_text(13);
+    r.log_path = st.column_text(14);
+    r.artifacts_dir = st.column_text(15);
+    r.started_ms = st.column_int64(16);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<RunImage>> RunStore::images_of(const std::string& run_id) {
+  auto st = TRY(store_.db().prepare("SELECT image, digest, built FROM run_images WHERE run_id = ?1 ORDER BY image"));
+  st.bind(1, run_id);
+  std::vector<RunImage> out;
+  while (TRY(st.step())) out.push_back({st.column_text(0), st.column_text(1), st.column_int64(2) != 0});
+  return out;
+}
+
+Result<RunRecord> RunStore::get(const std::string& id_or_prefix) {
+  if (id_or_prefix.empty()) return fail(ErrorKind::invalid_input, "empty run id");
+  auto st = TRY(store_.db().prepare(std::string("SELECT ") + kRunColumns +
+                                    " FROM runs WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1 LIMIT 2"));
+  st.bind(1, id_or_prefix);
+  std::vector<RunRecord> found;
+  while (TRY(st.step())) found.push_back(read_run(st));
+  if (found.empty()) return fail(ErrorKind::not_found, "run '" + id_or_prefix + "' not found (see gantry history)");
+  if (found.size() > 1) {
+    for (auto& r : found)
+      if (r.id == id_or_prefix) found = {r};
+    if (found.size() > 1)
+      return fail(ErrorKind::invalid_input, "run id prefix '" + id_or_prefix + "' is ambiguous: give more characters");
+  }
+  RunRecord run = std::move(found.front());
+  run.images = TRY(images_of(run.id));
+  run.stages = TRY(stages_of(run.id));
+  return run;
+}
+
+Result<std::vector<RunRecord>> RunStore::list(const std::string& image, int limit) {
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs";
+  if (!image.empty()) sql += " WHERE id IN (SELECT run_id FROM run_images WHERE image = ?1)";
+  sql += " ORDER BY started_ms DESC, id DESC LIMIT " + std::to_string(limit);
+  auto st = TRY(store_.db().prepare(sql));
+  if (!image.empty()) st.bind(1, image);
+  std::vector<RunRecord> out;
+  while (TRY(st.step())) out.push_back(read_run(st));
+  for (auto& run : out) {
+    run.images = TRY(images_of(run.id));
+    run.stages = TRY(stages_of(run.id));
+  }
+  return out;
+}
+
+Result<std::optional<CachedStage>> RunStore::find_cached(const std::string& key) {
+  auto st = TRY(store_.db().prepare(
+      "SELECT key, record, run_id, stage, exit_code, duration_ms, log_path, artifacts_dir, created_ms"
+      " FROM stage_cache WHERE key = ?1"));
+  st.bind(1, key);
+  if (!TRY(st.step())) return std::optional<CachedStage>();
+  CachedStage c;
+  c.key = st.column_text(0);
+  c.record = st.column_text(1);
+  c.run_id = st.column_text(2);
+  c.stage = st.column_text(3);
+  c.exit_code = static_cast<int>(st.column_int64(4));
+  c.duration_ms = st.column_int64(5);
+  c.log_path = st.column_text(6);
+  c.artifacts_dir = st.column_text(7);
+  c.created_ms = st.column_int64(8);
+  return std::optional<CachedStage>(std::move(c));
+}
+
+Status RunStore::put_cached(const CachedStage& c) {
+  auto st = TRY(store_.db().prepare(
+      "INSERT OR REPLACE INTO stage_cache (key, record, run_id, stage, exit_code, duration_ms, log_path,"
+      " artifacts_dir, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  st.bind(1, c.key).bind(2, c.record).bind(3, c.run_id).bind(4, c.stage).bind(5, std::int64_t{c.exit_code});
+  st.bind(6, c.duration_ms).bind(7, c.log_path).bind(8, c.artifacts_dir).bind(9, c.created_ms ? c.created_ms : now_ms());
+  return st.run();
+}
+
+Result<std::optional<std::string>> RunStore::watch_position(const std::string& repo, const std::string& branch) {
+  auto st = TRY(store_.db().prepare("SELECT commit_id FROM watch_positions WHERE repo = ?1 AND branch = ?2"));
+  st.bind(1, repo).bind(2, branch);
+  if (!TRY(st.step())) return std::optional<std::string>();
+  return std::optional<std::string>(st.column_text(0));
+}
+
+Status RunStore::set_watch_position(const std::string& repo, const std::string& branch, const std::string& commit) {
+  auto st = TRY(store_.db().prepare(
+      "INSERT OR REPLACE INTO watch_positions (repo, branch, commit_id, updated_ms) VALUES (?1, ?2, ?3, ?4)"));
+  st.bind(1, repo).bind(2, branch).bind(3, commit).bind(4, now_ms());
+  return st.run();
+}
+
+}  // namespace gantry::cache

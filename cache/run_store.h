@@ -1,0 +1,121 @@
+// Run records in meta.db: one row per `gantry run` (repo, commit, pipeline
+// digest, status), the image digests it used, one row per stage result, the
+// stage-result cache, and the position of each `gantry watch`.
+//
+// Tables (migration "0100-runs", schema written in meta_schema.cpp):
+//   runs(id, repo, rev, commit_id, pipeline_file, pipeline_digest, status,
+//        waiting_environment, error, started_ms, finished_ms)
+//   run_images(run_id, image, digest, built)
+//   stage_results(run_id, stage, environment, image, digest, status, cached,
+//        cached_from, exit_code, duration_ms, attempts, allow_failure, detail,
+//        cache_key, log_path, artifacts_dir, started_ms)
+//   stage_cache(key, record, run_id, stage, exit_code, duration_ms, log_path,
+//        artifacts_dir, created_ms)        only passed results are cached
+//   watch_positions(repo, branch, commit_id, updated_ms)
+// Nothing here ever holds a secret value: callers store masked text only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace gantry::cache {
+
+class Store;
+
+// Run statuses: "running", "passed", "failed", "waiting".
+struct RunImage {
+  std::string image;   // name in the pipeline file (or the store reference)
+  std::string digest;  // manifest digest, sha256:<hex>
+  bool built = true;   // built from the pipeline file (false: a store image)
+};
+
+// Stage statuses: "passed", "failed", "skipped", "waiting" (a later gate), "cancelled".
+struct StageResult {
+  std::string run_id;
+  std::string stage;
+  std::string environment;
+  std::string image;
+  std::string digest;
+  std::string status;
+  bool cached = false;
+  std::string cached_from;   // run that produced the cached result
+  int exit_code = -1;        // -1: never ran / killed before exit
+  std::int64_t duration_ms = 0;
+  int attempts = 0;
+  bool allow_failure = false;
+  std::string detail;        // "timed out", "oom", "needs build (failed)", ...
+  std::string cache_key;     // sha256:<hex> ("" when caching is off)
+  std::string log_path;
+  std::string artifacts_dir; // "" when the stage declares none
+  std::int64_t started_ms = 0;
+};
+
+struct RunRecord {
+  std::string id;
+  std::string repo;
+  std::string rev;
+  std::string commit;
+  std::string pipeline_file;
+  std::string pipeline_digest;
+  std::string status = "running";
+  std::string waiting_environment;  // the manual gate a waiting run stopped at
+  std::string error;                // why the run failed before/after its stages
+  std::int64_t started_ms = 0;
+  std::int64_t finished_ms = 0;
+  std::vector<RunImage> images;
+  std::vector<StageResult> stages;  // in the order they were recorded
+};
+
+// A reusable stage result: the key's record is kept beside it for people.
+struct CachedStage {
+  std::string key;
+  std::string record;  // JSON
+  std::string run_id;
+  std::string stage;
+  int exit_code = 0;
+  std::int64_t duration_ms = 0;
+  std::string log_path;
+  std::string artifacts_dir;
+  std::int64_t created_ms = 0;
+};
+
+std::int64_t now_ms();
+
+class RunStore {
+ public:
+  explicit RunStore(Store& store) : store_(store) {}
+
+  // A fresh id: "<yyyymmdd>-<hhmmss>-<4 hex>" (UTC), sortable by start time.
+  static std::string new_id();
+
+  // Inserts the run and its images (the id must be new).
+  Status create(const RunRecord& run);
+  Status set_images(const std::string& run_id, const std::vector<RunImage>& images);
+  Status set_status(const std::string& run_id, const std::string& status, const std::string& waiting_environment,
+                    const std::string& error, bool finished);
+  // Inserts or replaces the result of (run_id, stage).
+  Status put_stage(const StageResult& result);
+
+  // By id or unique id prefix; not_found / invalid_input (ambiguous prefix).
+  Result<RunRecord> get(const std::string& id_or_prefix);
+  // Newest first; `image` non-empty keeps only runs that used that image.
+  Result<std::vector<RunRecord>> list(const std::string& image = {}, int limit = 50);
+
+  Result<std::optional<CachedStage>> find_cached(const std::string& key);
+  Status put_cached(const CachedStage& entry);
+
+  Result<std::optional<std::string>> watch_position(const std::string& repo, const std::string& branch);
+  Status set_watch_position(const std::string& repo, const std::string& branch, const std::string& commit);
+
+ private:
+  Result<std::vector<StageResult>> stages_of(const std::string& run_id);
+  Result<std::vector<RunImage>> images_of(const std::string& run_id);
+  Status insert_images(const std::string& run_id, const std::vector<RunImage>& images);
+  Store& store_;
+};
+
+}  // namespace gantry::cache
