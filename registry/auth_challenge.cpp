@@ -1,0 +1,95 @@
+#include "registry/auth_challenge.h"
+
+#include <cctype>
+
+namespace gantry::registry {
+namespace {
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class Lexer {
+ public:
+  explicit Lexer(std::string_view s) : s_(s) {}
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
+  }
+  bool done() {
+    skip_space();
+    return pos_ >= s_.size();
+  }
+  bool eat(char c) {
+    skip_space();
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  std::string token() {
+    skip_space();
+    std::size_t start = pos_;
+    while (pos_ < s_.size() && is_token_char(s_[pos_])) ++pos_;
+    return std::string(s_.substr(start, pos_ - start));
+  }
+  std::string quoted_or_token() {
+    skip_space();
+    if (pos_ < s_.size() && s_[pos_] == '"') {
+      ++pos_;
+      std::string out;
+      while (pos_ < s_.size() && s_[pos_] != '"') {
+        if (s_[pos_] == '\\' && pos_ + 1 < s_.size()) ++pos_;
+        out += s_[pos_++];
+      }
+      if (pos_ < s_.size()) ++pos_;
+      return out;
+    }
+    // token68 or token (may contain '=' padding)
+    std::size_t start = pos_;
+    while (pos_ < s_.size() && (is_token_char(s_[pos_]) || s_[pos_] == '=' || s_[pos_] == ':')) ++pos_;
+    return std::string(s_.substr(start, pos_ - start));
+  }
+  std::size_t pos() const { return pos_; }
+  void set_pos(std::size_t p) { pos_ = p; }
+
+ private:
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::vector<AuthChallenge> parse_www_authenticate(std::string_view header) {
+  std::vector<AuthChallenge> out;
+  Lexer lx(header);
+  while (!lx.done()) {
+    if (lx.eat(',')) continue;
+    std::string scheme = lx.token();
+    if (scheme.empty()) break;  // garbage: stop
+    AuthChallenge ch;
+    ch.scheme = lower(scheme);
+    // params: name=value, separated by commas, until a token not followed by '='
+    while (!lx.done()) {
+      std::size_t save = lx.pos();
+      lx.eat(',');
+      std::string name = lx.token();
+      if (name.empty() || !lx.eat('=')) {
+        lx.set_pos(save);
+        if (name.empty()) lx.eat(',');
+        break;
+      }
+      ch.params[lower(name)] = lx.quoted_or_token();
+    }
+    out.push_back(std::move(ch));
+    if (lx.pos() == 0) break;
+  }
+  return out;
+}
+
+}  // namespace gantry::registry
