@@ -1,0 +1,100 @@
+// Building the images of a pipeline, layer by layer, with the step cache.
+//
+//   auto result = build_images({.store = store, .repo = repo, .commit = commit,
+//                               .pipeline = pipeline, .reporter = reporter});
+//
+// Images are built in dependency order (an image after the image of the file
+// it is `from`); independent images build in parallel (up to `jobs`). For
+// each step the key (cache/step_key.h) is computed from the parent key, the
+// step and the effective env/workdir/user/network (and for copy, the git ids
+// of its sources): a hit reuses the recorded layer and config change with no
+// container; a miss runs the step (run: a fresh container over the current
+// layers whose upper dir becomes the layer; copy: a layer written straight
+// from git objects; env/workdir/user: config only) and records it. The final
+// image is committed and tagged NAME:<commit short id> and NAME:latest.
+// A failing step stops the build with an error naming the image, the step
+// index and its command; nothing is cached for it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cache/store.h"
+#include "common/digest.h"
+#include "common/error.h"
+#include "pipeline/git_repo.h"
+#include "pipeline/pipeline.h"
+#include "runner/reporter.h"
+
+namespace gantry::runner {
+
+// Named counters of one build: tests assert on them rather than on timing.
+struct BuildCounters {
+  std::atomic<std::uint64_t> containers_started{0};
+  std::atomic<std::uint64_t> layers_written{0};   // layer blobs produced by this build
+  std::atomic<std::uint64_t> cache_hits{0};       // steps reused from the step cache
+  std::atomic<std::uint64_t> cache_misses{0};     // steps executed
+  std::atomic<std::uint64_t> bytes_written{0};    // compressed bytes of the layers written
+  std::atomic<std::uint64_t> images_built{0};     // images committed (new or not)
+
+  nlohmann::json to_json() const;
+};
+
+struct StepOutcome {
+  int index = 0;            // 0-based
+  std::string kind;         // "run", "copy", "env", "workdir", "user"
+  std::string description;  // "run: make", "copy src/ /app/src/"
+  Digest key;
+  bool cached = false;
+  double seconds = 0;
+  std::optional<Digest> layer;  // the layer blob (none for config-only steps)
+};
+
+struct ImageOutcome {
+  std::string name;
+  Digest digest;                  // manifest digest
+  std::vector<std::string> tags;  // "app:0123456789ab", "app:latest"
+  std::vector<StepOutcome> steps;
+  std::vector<Digest> layers;     // every layer blob of the image, bottom to top
+  // --explain: the first step that missed and what changed since the
+  // nearest earlier build of this image (empty when every step hit).
+  std::string explain;
+};
+
+struct BuildResult {
+  std::vector<ImageOutcome> images;  // in build order
+  nlohmann::json counters;           // BuildCounters::to_json()
+};
+
+struct BuildRequest {
+  cache::Store& store;
+  pipeline::GitRepo& repo;
+  pipeline::Commit commit;
+  pipeline::Pipeline pipeline;
+  std::vector<std::string> images;  // names to build (with the images they are from); empty = all
+  bool no_cache = false;            // run every step; results are still recorded
+  bool explain = false;             // fill ImageOutcome::explain
+  Reporter& reporter;
+  int jobs = 2;                     // images built at once
+  bool tag = true;                  // tag NAME:<short> and NAME:latest
+  std::string init_binary = "/proc/self/exe";  // the gantry binary (executor's `gantry __init`)
+  // Filled as the build goes (also when it fails); optional.
+  BuildCounters* counters = nullptr;
+};
+
+// Builds the requested images. Errors: an unknown image name (not_found), a
+// base image missing from the store (not_found), a copy source absent from
+// the commit (not_found), a failing step (the message names image, step and
+// command).
+Result<BuildResult> build_images(const BuildRequest& request);
+
+// The --json document: {"images": [{"name", "digest", "tags", "steps":
+// [{"kind", "key", "cached", "seconds"}]}], "counters": {...}}.
+nlohmann::json build_result_json(const BuildResult& result, bool with_explain = false);
+
+}  // namespace gantry::runner

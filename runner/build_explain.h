@@ -1,0 +1,18 @@
+// --explain: why a step missed the cache, in one sentence, from the
+// difference between its key record and the nearest earlier record of the
+// same image and step index (ninja's -d explain). Private to runner/build_*.cpp.
+#pragma once
+
+#include <string>
+
+#include "cache/step_cache.h"
+#include "cache/step_key.h"
+
+namespace gantry::runner {
+
+// "app: step #3 (run: make) missed: env: MODE: \"dev\" -> \"prod\"".
+Result<std::string> explain_miss(cache::StepCache& cache, const std::string& image, int index,
+                                 const std::string& description, const cache::StepRecord& record,
+                                 const Digest& key, bool no_cache, bool layer_gone);
+
+}  // namespace gantry::runner

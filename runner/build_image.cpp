@@ -1,0 +1,197 @@
+#include "runner/build_image.h"
+
+#include <time.h>
+
+#include <chrono>
+
+#include "cache/layer_unpacker.h"
+#include "runner/build_explain.h"
+#include "runner/build_run.h"
+#include "runner/build_step.h"
+
+namespace gantry::runner {
+
+using Clock = std::chrono::steady_clock;
+using pipeline::StepKind;
+
+namespace {
+
+std::chrono::milliseconds since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+}
+
+// The final config: the base's, with the build state and the image's
+// entrypoint, cmd and labels; history gets one entry per step.
+cache::ImageConfig final_config(const BaseImage& base, const pipeline::ImageDef& image,
+                                const pipeline::BuildState& state, const std::vector<StepOutcome>& steps,
+                                std::int64_t epoch) {
+  cache::ImageConfig config = base.config;
+  config.created = rfc3339(epoch);
+  config.env = env_lines(state.env);
+  config.working_dir = (state.workdir == "/" && base.config.working_dir.empty()) ? "" : state.workdir;
+  config.user = state.user;
+  if (image.entrypoint) {
+    config.entrypoint = *image.entrypoint;
+    if (!image.cmd) config.cmd.clear();  // as Docker: a new entrypoint resets the base's cmd
+  }
+  if (image.cmd) config.cmd = *image.cmd;
+  for (const auto& [k, v] : image.labels) config.labels[k] = v;
+  for (const auto& step : steps)
+    config.history.push_back({.created = config.created,
+                              .created_by = "gantry build: " + step.description,
+                              .comment = "",
+                              .empty_layer = !step.layer.has_value()});
+  return config;
+}
+
+}  // namespace
+
+std::string rfc3339(std::int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<BaseImage> load_base(cache::Store& store, const Digest& manifest_digest) {
+  auto image = TRY(store.images().load(manifest_digest));
+  return BaseImage{cache::parent_of_image(manifest_digest), std::move(image.config), std::move(image.layers)};
+}
+
+Result<BaseImage> load_base(cache::Store& store, const std::string& from) {
+  if (from == "scratch") return BaseImage{cache::kScratchParent, {}, {}};
+  auto digest = store.images().resolve(from);
+  if (!digest)
+    return fail(ErrorKind::not_found, "base image '" + from + "' is not in the store (" + digest.error().message() +
+                                          "); import or pull it first");
+  return load_base(store, *digest);
+}
+
+Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::ImageDef& image,
+                                     const BaseImage& base, BuildCounters& counters) {
+  cache::Store& store = req.store;
+  cache::StepCache step_cache(store.db());
+  const std::int64_t epoch = req.commit.time;
+
+  ImageOutcome out{.name = image.name, .digest = Digest::of("")};
+  std::vector<TaskId> tasks;
+  for (std::size_t i = 0; i < image.steps.size(); ++i) {
+    tasks.push_back({image.name, "#" + std::to_string(i + 1) + " " + describe_step(image.steps[i])});
+    req.reporter.task(tasks.back(), TaskState::queued, {});
+  }
+
+  pipeline::BuildState state = pipeline::initial_state(
+      image, state_from_config(base.config.env, base.config.working_dir, base.config.user));
+  std::string parent = base.parent;
+  std::vector<cache::LayerDescriptor> layers = base.layers;
+  std::vector<Digest> keys;
+  bool missed = false;
+
+  for (std::size_t i = 0; i < image.steps.size(); ++i) {
+    const pipeline::Step& step = image.steps[i];
+    const TaskId& task = tasks[i];
+    const auto start = Clock::now();
+    const std::string what = "image " + image.name + ", step #" + std::to_string(i + 1) + " (" +
+                             describe_step(step) + ")";
+
+    std::vector<pipeline::CopyItem> items;
+    if (step.kind == StepKind::copy) items = TRY_CTX(pipeline::plan_copy(req.repo, req.commit, step), what);
+    const cache::StepRecord record = step_record(parent, step, state, items);
+    const Digest key = cache::step_key(record);
+    keys.push_back(key);
+
+    StepOutcome outcome{.index = static_cast<int>(i),
+                        .kind = std::string(pipeline::to_string(step.kind)),
+                        .description = describe_step(step),
+                        .key = key};
+
+    std::optional<cache::StepCacheEntry> hit;
+    bool layer_gone = false;
+    if (!req.no_cache) {
+      hit = TRY_CTX(step_cache.lookup(key), what);
+      if (hit && hit->layer && !store.blobs().has(hit->layer->digest)) {
+        layer_gone = true;  // removed behind the cache's back: build it again
+        hit.reset();
+      }
+    }
+
+    if (hit) {
+      counters.cache_hits++;
+      state = apply_config_change(std::move(state), hit->config_change);
+      if (hit->layer) {
+        layers.push_back(*hit->layer);
+        outcome.layer = hit->layer->digest;
+      }
+      outcome.cached = true;
+      outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      req.reporter.task(task, TaskState::cached, since(start), key.short_hex());
+    } else {
+      counters.cache_misses++;
+      if (req.explain && !missed)
+        out.explain = TRY(explain_miss(step_cache, image.name, static_cast<int>(i), describe_step(step), record,
+                                       key, req.no_cache, layer_gone));
+      missed = true;
+      req.reporter.task(task, TaskState::running, {});
+      std::optional<cache::LayerDescriptor> layer;
+      if (step.kind == StepKind::run) {
+        auto made = run_build_step(store, {.layers = layers, .step = step, .state = state, .epoch = epoch,
+                                           .task = task, .what = what, .init_binary = req.init_binary},
+                                   req.reporter, counters);
+        if (!made) {
+          req.reporter.task(task, TaskState::failed, since(start), made.error().message());
+          return fail(std::move(made).error());
+        }
+        layer = *made;
+      } else if (step.kind == StepKind::copy) {
+        auto made = write_copy_layer(store, req.repo, items, step, epoch);
+        if (!made) {
+          req.reporter.task(task, TaskState::failed, since(start), made.error().message());
+          return fail(std::move(made).error().context(what));
+        }
+        layer = *made;
+      }
+      if (layer) {
+        counters.layers_written++;
+        counters.bytes_written += layer->size;
+        layers.push_back(*layer);
+        outcome.layer = layer->digest;
+      }
+      const pipeline::BuildState after = pipeline::apply_step(state, step);
+      cache::StepCacheEntry entry{.key = key,
+                                  .record = record.text(),
+                                  .layer = layer,
+                                  .config_change = config_change_of(step, state, after),
+                                  .image = image.name,
+                                  .step_index = static_cast<int>(i),
+                                  .created = static_cast<std::int64_t>(::time(nullptr))};
+      TRY_CTX(step_cache.put(entry), what);
+      state = after;
+      outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      req.reporter.task(task, TaskState::passed, since(start), key.short_hex());
+    }
+    parent = cache::parent_of_step(key);
+    out.steps.push_back(std::move(outcome));
+  }
+
+  cache::ImageConfig config = final_config(base, image, state, out.steps, epoch);
+  out.digest = TRY_CTX(store.images().commit_image(std::move(config), layers), "committing image " + image.name);
+  counters.images_built++;
+  for (const auto& layer : layers) out.layers.push_back(layer.digest);
+  if (req.tag) {
+    for (const std::string& tag : {req.commit.short_id, std::string("latest")}) {
+      TRY_CTX(store.images().tag(image.name, tag, out.digest), "tagging " + image.name + ":" + tag);
+      out.tags.push_back(image.name + ":" + tag);
+    }
+  }
+  TRY_CTX(step_cache.record_build({.image = image.name,
+                                   .manifest_digest = out.digest,
+                                   .step_keys = keys,
+                                   .created = static_cast<std::int64_t>(::time(nullptr))}),
+          "recording the build of " + image.name);
+  if (req.explain && !missed) out.explain = image.name + ": every step was cached";
+  return out;
+}
+
+}  // namespace gantry::runner

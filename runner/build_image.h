@@ -1,0 +1,31 @@
+// Building one image of the pipeline: the step loop (key, hit or miss,
+// record) and the final commit + tags. Private to runner/build_*.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cache/image_store.h"
+#include "cache/step_cache.h"
+#include "runner/build.h"
+
+namespace gantry::runner {
+
+// What an image starts from.
+struct BaseImage {
+  std::string parent;                        // cache::parent_of_image(digest) or "scratch"
+  cache::ImageConfig config;                 // empty for scratch
+  std::vector<cache::LayerDescriptor> layers;
+};
+
+// scratch, or a manifest already in the store.
+Result<BaseImage> load_base(cache::Store& store, const std::string& from);
+Result<BaseImage> load_base(cache::Store& store, const Digest& manifest_digest);
+
+Result<ImageOutcome> build_one_image(const BuildRequest& request, const pipeline::ImageDef& image,
+                                     const BaseImage& base, BuildCounters& counters);
+
+// "2024-05-01T12:00:00Z"
+std::string rfc3339(std::int64_t unix_seconds);
+
+}  // namespace gantry::runner

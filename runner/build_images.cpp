@@ -1,0 +1,139 @@
+// build_images(): which images, in which order, how many at once.
+#include <exception>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "pipeline/dag.h"
+#include "pipeline/loader.h"
+#include "runner/build.h"
+#include "runner/build_image.h"
+
+namespace gantry::runner {
+
+namespace {
+
+// The requested images and, transitively, the images of the file they are from.
+Result<std::set<std::string>> select_images(const pipeline::Pipeline& p, const std::vector<std::string>& names) {
+  std::set<std::string> wanted;
+  std::vector<std::string> todo = names;
+  if (todo.empty())
+    for (const auto& image : p.images) todo.push_back(image.name);
+  for (const auto& name : todo) {
+    if (p.find_image(name)) continue;
+    std::string known;
+    for (const auto& image : p.images) known += (known.empty() ? "" : ", ") + image.name;
+    return fail(ErrorKind::not_found, "no image '" + name + "' in " + p.file + " (its images: " +
+                                          (known.empty() ? "none" : known) + ")");
+  }
+  while (!todo.empty()) {
+    std::string name = todo.back();
+    todo.pop_back();
+    if (!wanted.insert(name).second) continue;
+    const auto* image = p.find_image(name);
+    if (image && p.find_image(image->from)) todo.push_back(image->from);
+  }
+  return wanted;
+}
+
+// Every `from` of the selected images names scratch, an image of the file or
+// an image in the store: reported together, with file:line:col.
+Status check_bases(cache::Store& store, const pipeline::Pipeline& p, const std::set<std::string>& wanted) {
+  auto diagnostics = pipeline::validate_refs(p, [&](const std::string& ref) {
+    return store.images().resolve(ref).has_value();
+  });
+  pipeline::Diagnostics relevant;
+  for (const auto& d : diagnostics.items())
+    for (const auto& name : wanted)
+      if (d.key.starts_with("images." + name + ".")) {
+        relevant.add(d);
+        break;
+      }
+  if (!relevant.empty()) return fail(relevant.to_error());
+  return {};
+}
+
+}  // namespace
+
+nlohmann::json BuildCounters::to_json() const {
+  return {{"containers_started", containers_started.load()}, {"layers_written", layers_written.load()},
+          {"cache_hits", cache_hits.load()},                 {"cache_misses", cache_misses.load()},
+          {"bytes_written", bytes_written.load()},           {"images_built", images_built.load()}};
+}
+
+Result<BuildResult> build_images(const BuildRequest& req) {
+  BuildCounters local;
+  BuildCounters& counters = req.counters ? *req.counters : local;
+  const pipeline::Pipeline& p = req.pipeline;
+
+  const auto wanted = TRY(select_images(p, req.images));
+  TRY(check_bases(req.store, p, wanted));
+  const auto order = TRY(pipeline::image_order(p));
+  req.reporter.phase("build");
+
+  std::mutex mutex;
+  std::map<std::string, ImageOutcome> done;
+  auto build_named = [&](const std::string& name) -> Result<ImageOutcome> {
+    const pipeline::ImageDef& image = *p.find_image(name);
+    Result<BaseImage> base = [&]() -> Result<BaseImage> {
+      if (!p.find_image(image.from)) return load_base(req.store, image.from);
+      std::lock_guard lock(mutex);
+      return load_base(req.store, done.at(image.from).digest);
+    }();
+    if (!base) return fail(std::move(base).error().context("building " + name));
+    return build_one_image(req, image, *base, counters);
+  };
+
+  const std::size_t jobs = static_cast<std::size_t>(std::max(1, req.jobs));
+  for (const auto& level : order.levels) {
+    std::vector<std::string> todo;
+    for (const auto& name : level)
+      if (wanted.contains(name)) todo.push_back(name);
+    for (std::size_t first = 0; first < todo.size(); first += jobs) {
+      const std::size_t count = std::min(jobs, todo.size() - first);
+      std::vector<std::optional<Result<ImageOutcome>>> results(count);
+      if (count == 1) {
+        results[0] = build_named(todo[first]);
+      } else {
+        std::vector<std::jthread> threads;
+        for (std::size_t i = 0; i < count; ++i)
+          threads.emplace_back([&, i] {
+            try {
+              results[i] = build_named(todo[first + i]);
+            } catch (const std::exception& e) {
+              results[i] = fail(ErrorKind::internal, "building " + todo[first + i] + ": " + e.what());
+            }
+          });
+      }  // threads joined here
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!*results[i]) return fail(std::move(*results[i]).error());
+        std::lock_guard lock(mutex);
+        done.emplace(todo[first + i], std::move(**results[i]));
+      }
+    }
+  }
+
+  BuildResult result;
+  for (const auto& name : order.order)
+    if (auto it = done.find(name); it != done.end()) result.images.push_back(std::move(it->second));
+  result.counters = counters.to_json();
+  return result;
+}
+
+nlohmann::json build_result_json(const BuildResult& result, bool with_explain) {
+  nlohmann::json images = nlohmann::json::array();
+  for (const auto& image : result.images) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& step : image.steps)
+      steps.push_back({{"kind", step.kind}, {"key", step.key.str()}, {"cached", step.cached},
+                       {"seconds", step.seconds}});
+    nlohmann::json j = {{"name", image.name}, {"digest", image.digest.str()}, {"tags", image.tags},
+                        {"steps", std::move(steps)}};
+    if (with_explain) j["explain"] = image.explain;
+    images.push_back(std::move(j));
+  }
+  return {{"images", std::move(images)}, {"counters", result.counters}};
+}
+
+}  // namespace gantry::runner

@@ -1,0 +1,140 @@
+// gantry build [REPO] [IMAGE...] [--rev R] [--file F] [--no-cache] [--explain]
+//              [--json] [--check-reproducible] [--jobs N]
+#include <iostream>
+#include <memory>
+
+#include "cache/store.h"
+#include "pipeline/git_repo.h"
+#include "pipeline/loader.h"
+#include "runner/build.h"
+#include "runner/cli.h"
+
+namespace gantry::runner {
+
+namespace {
+
+struct BuildOptions {
+  std::string repo = ".";
+  std::vector<std::string> images;
+  std::string rev = "HEAD";
+  std::string file = ".gantry.yml";
+  bool no_cache = false;
+  bool explain = false;
+  bool json = false;
+  bool check_reproducible = false;
+  int jobs = 2;
+};
+
+// The layers that differ between two builds of the same images, one line each.
+std::vector<std::string> compare_builds(const BuildResult& a, const BuildResult& b) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < a.images.size() && i < b.images.size(); ++i) {
+    const auto& x = a.images[i];
+    const auto& y = b.images[i];
+    for (std::size_t s = 0; s < x.steps.size() && s < y.steps.size(); ++s) {
+      if (x.steps[s].layer == y.steps[s].layer) continue;
+      out.push_back(x.name + ": step #" + std::to_string(s + 1) + " (" + x.steps[s].description +
+                    ") made different layers: " + (x.steps[s].layer ? x.steps[s].layer->str() : "none") + " vs " +
+                    (y.steps[s].layer ? y.steps[s].layer->str() : "none"));
+    }
+    if (x.digest != y.digest && out.empty())
+      out.push_back(x.name + ": same layers but different image digests: " + x.digest.str() + " vs " +
+                    y.digest.str());
+  }
+  return out;
+}
+
+std::string summary_line(const ImageOutcome& image) {
+  int cached = 0;
+  for (const auto& step : image.steps) cached += step.cached ? 1 : 0;
+  std::string tags;
+  for (const auto& tag : image.tags) tags += (tags.empty() ? "" : ", ") + tag;
+  return image.name + " " + image.digest.str() + (tags.empty() ? "" : " (" + tags + ")") + ": " +
+         std::to_string(image.steps.size()) + " steps, " + std::to_string(cached) + " cached";
+}
+
+int run_build(const GlobalOptions& global, const BuildOptions& opt) {
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  auto repo = pipeline::GitRepo::open(opt.repo, (*store)->root() + "/git");
+  if (!repo) return report_error(repo.error());
+  auto commit = repo->resolve(opt.rev);
+  if (!commit) return report_error(commit.error());
+  auto pipeline = pipeline::load_pipeline_from_git(*repo, *commit, opt.file);
+  if (!pipeline) return report_error(pipeline.error());
+
+  auto reporter = make_reporter(opt.json);
+  auto build = [&](bool no_cache) {
+    BuildRequest request{.store = **store,
+                         .repo = *repo,
+                         .commit = *commit,
+                         .pipeline = *pipeline,
+                         .images = opt.images,
+                         .no_cache = no_cache,
+                         .explain = opt.explain,
+                         .reporter = *reporter,
+                         .jobs = opt.jobs};
+    return build_images(request);
+  };
+
+  auto result = build(opt.no_cache || opt.check_reproducible);
+  if (!result) {
+    reporter->finish();
+    return report_error(result.error());
+  }
+  std::vector<std::string> differences;
+  if (opt.check_reproducible) {
+    reporter->note("check-reproducible: building again with no cache");
+    auto again = build(true);
+    if (!again) {
+      reporter->finish();
+      return report_error(again.error());
+    }
+    differences = compare_builds(*result, *again);
+  }
+
+  for (const auto& image : result->images) {
+    reporter->note(summary_line(image));
+    if (opt.explain && !image.explain.empty()) reporter->note(image.explain);
+  }
+  if (opt.check_reproducible) {
+    if (differences.empty()) reporter->note("reproducible: both builds gave the same layers and digests");
+    for (const auto& line : differences) reporter->note("not reproducible: " + line);
+  }
+  reporter->finish();
+
+  if (opt.json) {
+    auto doc = build_result_json(*result, opt.explain);
+    if (opt.check_reproducible) doc["reproducible"] = differences.empty();
+    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  if (!differences.empty()) {
+    for (const auto& line : differences) std::cerr << "gantry: not reproducible: " << line << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_build_commands(Cli& cli) {
+  auto opt = std::make_shared<BuildOptions>();
+  auto* cmd = cli.app.add_subcommand(
+      "build", "Build the images of a pipeline from a git commit, reusing every cached step.\n"
+               "Tags each image NAME:<commit short id> and NAME:latest (docs/build.md).");
+  cmd->add_option("repo", opt->repo, "Git repository: a local path (work tree or bare) or a URL (default: .)");
+  cmd->add_option("images", opt->images, "Images to build (with the images they are from); default: all");
+  cmd->add_option("--rev", opt->rev, "Revision to build (anything git rev-parse takes; default HEAD)");
+  cmd->add_option("--file,-f", opt->file, "Pipeline file in the commit's tree (default .gantry.yml)");
+  cmd->add_flag("--no-cache", opt->no_cache, "Run every step; results are still recorded in the cache");
+  cmd->add_flag("--explain", opt->explain, "For each image, say which step missed first and what changed");
+  cmd->add_flag("--json", opt->json, "Print the result as JSON (docs/build.md) instead of a live view");
+  cmd->add_flag("--check-reproducible", opt->check_reproducible,
+                "Build twice with no cache and report layers that differ (exit 1 if any)");
+  cmd->add_option("--jobs,-j", opt->jobs, "Images built at once (default 2)")->check(CLI::PositiveNumber);
+  cmd->callback([&global = cli.global, &action = cli.action, opt] {
+    action = [&global, opt] { return run_build(global, *opt); };
+  });
+}
+
+}  // namespace gantry::runner
