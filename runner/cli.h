@@ -38,5 +38,6 @@ std::string resolve_store_dir(const std::string& flag_value);
 int report_error(const Error& error);
 
 // Command groups: one cmd_*.cpp each, registered in main.cpp.
+void add_build_commands(Cli& cli);  // cmd_build.cpp: gantry build
 
 }  // namespace gantry::runner
