@@ -76,8 +76,10 @@ class LayerWriter {
   // Closes the tar, stores the blob, records it; returns its descriptor.
   Result<LayerDescriptor> finish();
 
+ 
+  struct Impl;  // private to cache/ (layer_writer_impl.h)
+
  private:
-  struct Impl;
   explicit LayerWriter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -50,7 +50,7 @@ class Store {
   StoreLock lock_mode() const { return lock_mode_; }
 
  private:
-  Store(std::string root) : paths_(std::move(root)), blobs_(paths_, "") {}
+  explicit Store(std::string root);
   StorePaths paths_;
   UniqueFd store_lock_;
   UniqueFd session_lock_;

@@ -1,0 +1,130 @@
+#include "cache/image_store.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "cache/layer_unpacker.h"
+#include "cache/store.h"
+
+namespace gantry::cache {
+
+using nlohmann::json;
+
+Result<Digest> ImageStore::commit_image(ImageConfig config, const std::vector<LayerDescriptor>& layers,
+                                        const std::map<std::string, std::string>& annotations) {
+  config.diff_ids.clear();
+  for (const auto& l : layers) {
+    if (!store_.blobs().has(l.digest))
+      return fail(ErrorKind::not_found, "committing an image: layer blob " + l.digest.str() + " is not in the store");
+    config.diff_ids.push_back(l.diff_id);
+  }
+  std::string config_json = config.to_json();
+  Digest config_digest = TRY(store_.blobs().put(config_json));
+  json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", kMediaTypeManifest},
+      {"config", {{"mediaType", kMediaTypeConfig}, {"digest", config_digest.str()}, {"size", config_json.size()}}},
+  };
+  json jl = json::array();
+  for (const auto& l : layers) jl.push_back({{"mediaType", l.media_type}, {"digest", l.digest.str()}, {"size", l.size}});
+  manifest["layers"] = jl;
+  if (!annotations.empty()) manifest["annotations"] = annotations;
+  Digest digest = TRY(store_.blobs().put(manifest.dump()));
+  for (const auto& l : layers) TRY(record_layer(store_, l));
+  return digest;
+}
+
+Result<Image> ImageStore::load(const Digest& manifest_digest) {
+  auto text = store_.blobs().read(manifest_digest);
+  if (!text) {
+    if (text.error().kind() == ErrorKind::not_found)
+      return fail(ErrorKind::not_found, "image " + manifest_digest.str() + " is not in the store");
+    return fail(text.error());
+  }
+  auto m = TRY_CTX(parse_manifest(*text), "manifest " + manifest_digest.str());
+  auto config_text = TRY_CTX(store_.blobs().read(m.config), "config of image " + manifest_digest.str());
+  Image image{manifest_digest, m.config, TRY_CTX(ImageConfig::parse(config_text), "config " + m.config.str()), {}};
+  if (image.config.diff_ids.size() != m.layers.size())
+    return fail(ErrorKind::corrupt, "image " + manifest_digest.str() + ": the manifest lists " +
+                                        std::to_string(m.layers.size()) + " layers but the config " +
+                                        std::to_string(image.config.diff_ids.size()) + " diff_ids");
+  for (std::size_t i = 0; i < m.layers.size(); ++i)
+    image.layers.push_back({m.layers[i].digest, image.config.diff_ids[i], m.layers[i].size,
+                            m.layers[i].media_type.empty() ? kMediaTypeLayerGzip : m.layers[i].media_type});
+  return image;
+}
+
+Result<Digest> ImageStore::resolve(const std::string& text) {
+  Reference ref = TRY(Reference::parse(text));
+  if (ref.digest) {
+    if (!store_.blobs().has(*ref.digest))
+      return fail(ErrorKind::not_found, "unknown image '" + text + "': no manifest " + ref.digest->str() + " in the store");
+    return *ref.digest;
+  }
+  auto stmt = TRY(store_.db().prepare("SELECT digest FROM tags WHERE name = ?1 AND tag = ?2"));
+  stmt.bind(1, ref.name).bind(2, ref.tag);
+  if (!TRY(stmt.step())) {
+    std::string hint;
+    auto others = TRY(store_.db().prepare("SELECT tag FROM tags WHERE name = ?1 ORDER BY tag LIMIT 5"));
+    others.bind(1, ref.name);
+    while (TRY(others.step())) hint += (hint.empty() ? "" : ", ") + ref.name + ":" + others.column_text(0);
+    return fail(ErrorKind::not_found, "unknown image '" + ref.str() + "'" +
+                                          (hint.empty() ? " (see gantry image ls)" : " (this store has " + hint + ")"));
+  }
+  return Digest::parse(stmt.column_text(0));
+}
+
+Result<Image> ImageStore::load_ref(const std::string& ref) { return load(TRY(resolve(ref))); }
+
+Status ImageStore::tag(const std::string& name, const std::string& tag, const Digest& manifest_digest) {
+  Reference ref = TRY(Reference::parse(name + ":" + tag));
+  if (ref.name != name || ref.tag != tag || ref.digest)
+    return fail(ErrorKind::invalid_input, "malformed image name or tag '" + name + ":" + tag + "'");
+  if (!store_.blobs().has(manifest_digest))
+    return fail(ErrorKind::not_found, "cannot tag " + name + ":" + tag + ": image " + manifest_digest.str() + " is not in the store");
+  auto stmt = TRY(store_.db().prepare(
+      "INSERT INTO tags (name, tag, digest, updated) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT(name, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated"));
+  stmt.bind(1, name).bind(2, tag).bind(3, manifest_digest.str()).bind(4, static_cast<std::int64_t>(::time(nullptr)));
+  return stmt.run();
+}
+
+Status ImageStore::tag_ref(const std::string& text, const Digest& manifest_digest) {
+  Reference ref = TRY(Reference::parse(text));
+  if (ref.digest) return fail(ErrorKind::invalid_input, "cannot tag with a digest reference '" + text + "': use NAME[:TAG]");
+  return tag(ref.name, ref.tag, manifest_digest);
+}
+
+Status ImageStore::untag(const std::string& text) {
+  Reference ref = TRY(Reference::parse(text));
+  Statement stmt = ref.name.empty()
+                       ? TRY(store_.db().prepare("DELETE FROM tags WHERE digest = ?1"))
+                       : ref.digest ? TRY(store_.db().prepare("DELETE FROM tags WHERE name = ?2 AND digest = ?1"))
+                                    : TRY(store_.db().prepare("DELETE FROM tags WHERE name = ?2 AND tag = ?3"));
+  if (ref.digest) stmt.bind(1, ref.digest->str());
+  if (!ref.name.empty()) stmt.bind(2, ref.name);
+  if (!ref.digest) stmt.bind(3, ref.tag);
+  TRY(stmt.run());
+  if (sqlite3_changes(store_.db().handle()) == 0)
+    return fail(ErrorKind::not_found, "unknown image '" + ref.str() + "' (see gantry image ls)");
+  return {};
+}
+
+Result<std::vector<TagEntry>> ImageStore::list() {
+  auto stmt = TRY(store_.db().prepare("SELECT name, tag, digest, updated FROM tags ORDER BY name, tag"));
+  std::vector<TagEntry> out;
+  while (TRY(stmt.step())) {
+    auto d = Digest::parse(stmt.column_text(2));
+    if (!d) return fail(ErrorKind::corrupt, "meta.db tags: " + d.error().message());
+    out.push_back({stmt.column_text(0), stmt.column_text(1), *d, stmt.column_int64(3)});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> ImageStore::lowerdirs(const Image& image) {
+  std::vector<std::string> dirs;
+  for (const auto& layer : image.layers) dirs.push_back(TRY(ensure_unpacked(store_, layer)));
+  return dirs;
+}
+
+}  // namespace gantry::cache

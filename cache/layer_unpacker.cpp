@@ -1,0 +1,320 @@
+#include "cache/layer_unpacker.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "cache/layer_path.h"
+#include "cache/store.h"
+#include "cache/tar_source.h"
+#include "common/unique_fd.h"
+
+namespace gantry::cache {
+
+namespace {
+
+constexpr std::string_view kWhiteoutPrefix = ".wh.";
+constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
+
+struct DeferredDir {
+  std::vector<std::string> comps;
+  mode_t mode;
+  uid_t uid;
+  gid_t gid;
+  timespec mtime;
+  std::vector<std::pair<std::string, std::string>> xattrs;
+};
+
+bool skipped_xattr(std::string_view name) {
+  // A layer must not smuggle overlayfs' own metadata into a lowerdir.
+  return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
+}
+
+std::string join(const std::vector<std::string>& comps, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n && i < comps.size(); ++i) {
+    if (i) out.push_back('/');
+    out += comps[i];
+  }
+  return out;
+}
+
+class Extractor {
+ public:
+  Extractor(TarSource& src, std::string dest, UnpackOptions options)
+      : src_(src), dest_(std::move(dest)), options_(options), chown_(options.preserve_owner && ::geteuid() == 0) {}
+
+  Status run() {
+    root_ = UniqueFd(::open(dest_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_) return fail_sys("open", dest_);
+    for (;;) {
+      archive_entry* e = TRY(src_.next());
+      if (!e) break;
+      const char* raw = archive_entry_pathname(e);
+      std::string name = raw ? raw : "";
+      TRY_CTX(entry(e, name), "unpacking " + src_.path() + ": entry '" + name + "'");
+    }
+    return finish_dirs();
+  }
+
+ private:
+  Error entry_error(ErrorKind kind, const std::string& why) { return Error(kind, why); }
+
+  // Opens the directory comps[0..n) below the root without following any
+  // symlink; creates missing ones (0755) when create is set.
+  Result<UniqueFd> open_dir(const std::vector<std::string>& comps, std::size_t n, bool create) {
+    UniqueFd cur(::openat(root_.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cur) return fail_sys("open", dest_);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string& c = comps[i];
+      int fd = ::openat(cur.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT && create) {
+        if (::mkdirat(cur.get(), c.c_str(), 0755) != 0 && errno != EEXIST) return fail_sys("mkdir", join(comps, i + 1));
+        fd = ::openat(cur.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      }
+      if (fd < 0) {
+        int err = errno;
+        struct stat st {};
+        if ((err == ENOTDIR || err == ELOOP) && ::fstatat(cur.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(st.st_mode))
+          return fail(ErrorKind::invalid_input,
+                      "its path goes through the symlink '" + join(comps, i + 1) + "': refused, it could escape the layer");
+        if (err == ENOTDIR) return fail(ErrorKind::invalid_input, "'" + join(comps, i + 1) + "' is not a directory");
+        return fail_sys("open", join(comps, i + 1), err);
+      }
+      cur = UniqueFd(fd);
+    }
+    return cur;
+  }
+
+  // Removes whatever is at parent/name, unless both it and the new entry are directories.
+  Status clear_slot(int parent, const std::string& name, bool new_is_dir, const std::string& path) {
+    struct stat st {};
+    if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+    if (S_ISDIR(st.st_mode)) {
+      if (new_is_dir) return {};
+      if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0) return fail_sys("replace directory", path);
+      return {};
+    }
+    if (::unlinkat(parent, name.c_str(), 0) != 0) return fail_sys("replace", path);
+    return {};
+  }
+
+  static std::vector<std::pair<std::string, std::string>> entry_xattrs(archive_entry* e) {
+    std::vector<std::pair<std::string, std::string>> out;
+    archive_entry_xattr_reset(e);
+    const char* name;
+    const void* value;
+    size_t size;
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+      if (!name || skipped_xattr(name)) continue;
+      out.emplace_back(name, std::string(static_cast<const char*>(value), size));
+    }
+    return out;
+  }
+
+  Status set_xattrs_fd(int fd, const std::vector<std::pair<std::string, std::string>>& xattrs, const std::string& path) {
+    for (const auto& [n, v] : xattrs)
+      if (::fsetxattr(fd, n.c_str(), v.data(), v.size(), 0) != 0) return fail_sys("setxattr " + n, path);
+    return {};
+  }
+
+  Status set_xattrs_at(int parent, const std::string& name, const std::vector<std::pair<std::string, std::string>>& xattrs,
+                       const std::string& path) {
+    if (xattrs.empty()) return {};
+    std::string proc = "/proc/self/fd/" + std::to_string(parent) + "/" + name;
+    for (const auto& [n, v] : xattrs)
+      if (::lsetxattr(proc.c_str(), n.c_str(), v.data(), v.size(), 0) != 0) return fail_sys("setxattr " + n, path);
+    return {};
+  }
+
+  Status entry(archive_entry* e, const std::string& raw_name) {
+    std::string clean = TRY(normalize_layer_path(raw_name));
+    std::vector<std::string> comps = split_path(clean);
+    mode_t type = archive_entry_filetype(e);
+    mode_t perm = archive_entry_perm(e);
+    uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
+    gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
+    timespec mtime{archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+    const char* hardlink = archive_entry_hardlink(e);
+
+    if (comps.empty()) {  // the layer root itself
+      if (type != AE_IFDIR) return fail(ErrorKind::invalid_input, "the layer root is not a directory");
+      dirs_.push_back({{}, perm, uid, gid, mtime, entry_xattrs(e)});
+      return {};
+    }
+    const std::string base = comps.back();
+    UniqueFd parent = TRY(open_dir(comps, comps.size() - 1, true));
+
+    if (options_.convert_whiteouts && std::string_view(base).starts_with(kWhiteoutPrefix)) {
+      if (base == kOpaqueMarker) {
+        opaque_.push_back(std::vector<std::string>(comps.begin(), comps.end() - 1));
+        return {};
+      }
+      std::string target = base.substr(kWhiteoutPrefix.size());
+      if (target.empty() || target == "." || target == "..")
+        return fail(ErrorKind::invalid_input, "malformed whiteout name");
+      TRY(clear_slot(parent.get(), target, false, clean));
+      if (::mknodat(parent.get(), target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
+        return fail_sys("mknod whiteout", join(comps, comps.size() - 1) + "/" + target);
+      return {};
+    }
+
+    if (hardlink) {
+      std::string target = TRY(normalize_layer_path(hardlink));
+      std::vector<std::string> tcomps = split_path(target);
+      if (tcomps.empty()) return fail(ErrorKind::invalid_input, "hardlink to the layer root");
+      auto tparent = open_dir(tcomps, tcomps.size() - 1, false);
+      if (!tparent) return fail(tparent.error().context("hardlink target '" + target + "'"));
+      struct stat st {};
+      if (::fstatat(tparent->get(), tcomps.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return fail(ErrorKind::invalid_input, "hardlink to '" + target + "', which is not an earlier entry of the layer");
+      if (S_ISDIR(st.st_mode)) return fail(ErrorKind::invalid_input, "hardlink to the directory '" + target + "'");
+      TRY(clear_slot(parent.get(), base, false, clean));
+      if (::linkat(tparent->get(), tcomps.back().c_str(), parent.get(), base.c_str(), 0) != 0)
+        return fail_sys("link", clean);
+      return {};
+    }
+
+    auto xattrs = entry_xattrs(e);
+    TRY(clear_slot(parent.get(), base, type == AE_IFDIR, clean));
+    switch (type) {
+      case AE_IFDIR: {
+        if (::mkdirat(parent.get(), base.c_str(), 0700) != 0 && errno != EEXIST) return fail_sys("mkdir", clean);
+        dirs_.push_back({comps, perm, uid, gid, mtime, std::move(xattrs)});
+        return {};
+      }
+      case AE_IFREG:
+        return write_file(e, parent.get(), base, clean, perm, uid, gid, mtime, xattrs);
+      case AE_IFLNK: {
+        const char* target = archive_entry_symlink(e);
+        if (!target) return fail(ErrorKind::invalid_input, "symlink without a target");
+        if (::symlinkat(target, parent.get(), base.c_str()) != 0) return fail_sys("symlink", clean);
+        break;
+      }
+      case AE_IFCHR:
+      case AE_IFBLK:
+      case AE_IFIFO: {
+        mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
+        if (::mknodat(parent.get(), base.c_str(), kind | perm, archive_entry_rdev(e)) != 0) return fail_sys("mknod", clean);
+        if (::fchmodat(parent.get(), base.c_str(), perm, 0) != 0) return fail_sys("chmod", clean);
+        break;
+      }
+      default:
+        return fail(ErrorKind::invalid_input, "unsupported entry type " + std::to_string(type));
+    }
+    // Symlinks and special files: owner, xattrs and times by name, never followed.
+    if (chown_ && ::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return fail_sys("chown", clean);
+    if (type != AE_IFLNK) TRY(set_xattrs_at(parent.get(), base, xattrs, clean));
+    timespec times[2] = {mtime, mtime};
+    if (::utimensat(parent.get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("utimes", clean);
+    return {};
+  }
+
+  Status write_file(archive_entry* e, int parent, const std::string& base, const std::string& path, mode_t perm,
+                    uid_t uid, gid_t gid, timespec mtime, const std::vector<std::pair<std::string, std::string>>& xattrs) {
+    UniqueFd fd(::openat(parent, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return fail_sys("create", path);
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    for (;;) {
+      int rc = archive_read_data_block(src_.get(), &buf, &size, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return fail(src_.error("reading"));
+      const char* p = static_cast<const char*>(buf);
+      while (size > 0) {
+        ssize_t n = ::pwrite(fd.get(), p, size, offset);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return fail_sys("write", path);
+        }
+        p += n;
+        size -= static_cast<size_t>(n);
+        offset += n;
+      }
+    }
+    if (::ftruncate(fd.get(), archive_entry_size(e)) != 0) return fail_sys("truncate", path);
+    if (chown_ && ::fchown(fd.get(), uid, gid) != 0) return fail_sys("chown", path);
+    if (::fchmod(fd.get(), perm) != 0) return fail_sys("chmod", path);
+    TRY(set_xattrs_fd(fd.get(), xattrs, path));
+    timespec times[2] = {mtime, mtime};
+    if (::futimens(fd.get(), times) != 0) return fail_sys("utimes", path);
+    return {};
+  }
+
+  // Directory attributes last (their content changes their mtime; a
+  // read-only mode would block the writes), deepest first.
+  Status finish_dirs() {
+    for (const auto& comps : opaque_) {
+      auto dir = TRY(open_dir(comps, comps.size(), true));
+      UniqueFd rd(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!rd) return fail_sys("open", join(comps, comps.size()));
+      if (::fsetxattr(rd.get(), "trusted.overlay.opaque", "y", 1, 0) != 0)
+        return fail_sys("set opaque xattr on", "/" + join(comps, comps.size()));
+    }
+    std::stable_sort(dirs_.begin(), dirs_.end(),
+                     [](const DeferredDir& a, const DeferredDir& b) { return a.comps.size() > b.comps.size(); });
+    for (const DeferredDir& d : dirs_) {
+      std::string path = "/" + join(d.comps, d.comps.size());
+      auto dir = TRY(open_dir(d.comps, d.comps.size(), false));
+      UniqueFd rd(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!rd) return fail_sys("open", path);
+      if (chown_ && ::fchown(rd.get(), d.uid, d.gid) != 0) return fail_sys("chown", path);
+      if (::fchmod(rd.get(), d.mode) != 0) return fail_sys("chmod", path);
+      TRY(set_xattrs_fd(rd.get(), d.xattrs, path));
+      timespec times[2] = {d.mtime, d.mtime};
+      if (::futimens(rd.get(), times) != 0) return fail_sys("utimes", path);
+    }
+    return {};
+  }
+
+  TarSource& src_;
+  std::string dest_;
+  UnpackOptions options_;
+  bool chown_;
+  UniqueFd root_;
+  std::vector<DeferredDir> dirs_;
+  std::vector<std::vector<std::string>> opaque_;
+};
+
+}  // namespace
+
+Result<Digest> unpack_tar(const std::string& archive_path, const std::string& dest, const UnpackOptions& options) {
+  auto src = TRY(TarSource::open(archive_path));
+  Extractor extractor(*src, dest, options);
+  TRY(extractor.run());
+  auto digest = TRY(src->finish());
+  if (!digest) return Digest::of("");  // compressed by something else than gzip: no diffID
+  return *digest;
+}
+
+Result<std::string> ensure_unpacked(Store& store, const LayerDescriptor& layer) {
+  const std::string final_dir = store.paths().layer_dir(layer.diff_id);
+  struct stat st {};
+  if (::stat(final_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return final_dir;
+  if (!store.blobs().has(layer.digest))
+    return fail(ErrorKind::not_found, "layer blob " + layer.digest.str() + " is not in the store");
+  auto work = TRY(store.make_temp_dir("unpack-"));
+  std::string root = work.path() + "/root";
+  if (::mkdir(root.c_str(), 0755) != 0) return fail_sys("mkdir", root);
+  UnpackOptions options;
+  auto diff_id = TRY_CTX(unpack_tar(store.blobs().path(layer.digest), root, options), "layer " + layer.digest.str());
+  if (diff_id != layer.diff_id)
+    return fail(ErrorKind::corrupt, "layer " + layer.digest.str() + " is corrupt: its uncompressed content hashes to " +
+                                        diff_id.str() + ", expected diff_id " + layer.diff_id.str());
+  if (::rename(root.c_str(), final_dir.c_str()) != 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY) return final_dir;  // another process unpacked it first
+    return fail_sys("rename to", final_dir);
+  }
+  (void)fsync_dir(store.paths().layers_dir());
+  return final_dir;
+}
+
+}  // namespace gantry::cache

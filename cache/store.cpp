@@ -1,0 +1,130 @@
+#include "cache/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "cache/image_store.h"
+#include <spdlog/spdlog.h>
+
+namespace gantry::cache {
+
+namespace {
+
+Result<UniqueFd> open_lock_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return fail_sys("open lock", path);
+  return fd;
+}
+
+Status flock_wait(int fd, int op, const std::string& path) {
+  while (::flock(fd, op) != 0) {
+    if (errno == EINTR) continue;
+    return fail_sys("flock", path);
+  }
+  return {};
+}
+
+}  // namespace
+
+Store::Store(std::string root) : paths_(std::move(root)), blobs_(paths_, "") {}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock lock) {
+  if (dir.empty()) return fail(ErrorKind::usage, "no store directory given");
+  std::unique_ptr<Store> store(new Store(dir));
+  const StorePaths& p = store->paths_;
+  TRY_CTX(make_dirs(p.root(), 0755), "store " + dir);
+  for (const std::string& d : {p.blobs_dir(), p.layers_dir(), p.runs_dir(), p.tmp_root()})
+    TRY_CTX(make_dirs(d, 0755), "store " + dir);
+
+  // Store-wide lock: shared for every command, exclusive for gc.
+  store->store_lock_ = TRY(open_lock_file(p.lock_file()));
+  store->lock_mode_ = lock;
+  if (lock == StoreLock::exclusive) {
+    if (::flock(store->store_lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) return fail_sys("flock", p.lock_file());
+      spdlog::warn("waiting for the other gantry processes using {} to finish", dir);
+      TRY(flock_wait(store->store_lock_.get(), LOCK_EX, p.lock_file()));
+    }
+  } else {
+    TRY(flock_wait(store->store_lock_.get(), LOCK_SH, p.lock_file()));
+  }
+
+  // This process's scratch dir: lock first under a name the sweeper ignores,
+  // then publish the lock, then create the dir.
+  store->session_ = unique_suffix();
+  std::string pending = p.tmp_root() + "/" + store->session_ + ".locking";
+  store->session_lock_ = TRY(open_lock_file(pending));
+  TRY(flock_wait(store->session_lock_.get(), LOCK_EX, pending));
+  if (::rename(pending.c_str(), p.session_lock(store->session_).c_str()) != 0) return fail_sys("rename", pending);
+  store->tmp_dir_ = p.session_dir(store->session_);
+  if (::mkdir(store->tmp_dir_.c_str(), 0700) != 0) return fail_sys("mkdir", store->tmp_dir_);
+  store->blobs_ = BlobStore(store->paths_, store->tmp_dir_);
+
+  TRY(store->sweep_tmp());
+  store->db_ = TRY_CTX(MetaDb::open(p.meta_db()), "store " + dir);
+  return store;
+}
+
+Store::~Store() {
+  images_.reset();
+  db_.reset();
+  if (!tmp_dir_.empty()) {
+    (void)remove_tree(tmp_dir_);
+    ::unlink(paths_.session_lock(session_).c_str());
+  }
+}
+
+ImageStore& Store::images() {
+  if (!images_) images_ = std::make_unique<ImageStore>(*this);
+  return *images_;
+}
+
+Result<TempDir> Store::make_temp_dir(std::string_view prefix) const { return TempDir::create(tmp_dir_, prefix); }
+
+Result<int> Store::sweep_tmp() const {
+  const std::string root = paths_.tmp_root();
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(root.c_str()), ::closedir);
+  if (!dir) return fail_sys("opendir", root);
+  std::vector<std::string> dead;
+  std::vector<std::string> stale_pending;
+  while (dirent* e = ::readdir(dir.get())) {
+    std::string name = e->d_name;
+    if (name.size() > 5 && name.ends_with(".lock")) {
+      std::string session = name.substr(0, name.size() - 5);
+      if (session == session_) continue;
+      UniqueFd fd(::open((root + "/" + name).c_str(), O_RDWR | O_CLOEXEC));
+      if (!fd) continue;  // swept by someone else meanwhile
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) dead.push_back(session);
+    } else if (name.ends_with(".locking")) {
+      // A process died between creating and publishing its lock; give a live
+      // one plenty of time to publish before treating it as stale.
+      struct stat st {};
+      if (::stat((root + "/" + name).c_str(), &st) == 0 && st.st_mtime + 60 < ::time(nullptr))
+        stale_pending.push_back(root + "/" + name);
+    }
+  }
+  int swept = 0;
+  for (const std::string& session : dead) {
+    // Hold the dead session's lock while removing, so two sweepers don't race.
+    UniqueFd fd(::open(paths_.session_lock(session).c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || st.st_nlink == 0) continue;  // already swept
+    if (auto st_rm = remove_tree(paths_.session_dir(session)); !st_rm) {
+      spdlog::warn("cannot sweep {}: {}", paths_.session_dir(session), st_rm.error().message());
+      continue;
+    }
+    ::unlink(paths_.session_lock(session).c_str());
+    ++swept;
+  }
+  for (const std::string& path : stale_pending) ::unlink(path.c_str());
+  if (swept > 0) spdlog::debug("swept {} scratch dirs of dead processes in {}", swept, root);
+  return swept;
+}
+
+}  // namespace gantry::cache
