@@ -31,6 +31,12 @@ struct RegistryOptions {
   bool progress = true;                          // progress lines on a terminal (stderr)
 };
 
+// A copy of the counters below, as plain numbers.
+struct TransferCounts {
+  std::uint64_t requests = 0, blobs_uploaded = 0, bytes_uploaded = 0, blobs_mounted = 0, blobs_present = 0,
+                blobs_downloaded = 0, bytes_downloaded = 0, manifests_uploaded = 0, manifests_downloaded = 0;
+};
+
 // Counters of one client's traffic: tests assert on them, not on timing.
 struct TransferStats {
   std::atomic<std::uint64_t> requests{0};
@@ -42,6 +48,10 @@ struct TransferStats {
   std::atomic<std::uint64_t> bytes_downloaded{0};
   std::atomic<std::uint64_t> manifests_uploaded{0};
   std::atomic<std::uint64_t> manifests_downloaded{0};
+  TransferCounts snapshot() const {
+    return {requests, blobs_uploaded, bytes_uploaded, blobs_mounted, blobs_present,
+            blobs_downloaded, bytes_downloaded, manifests_uploaded, manifests_downloaded};
+  }
 };
 
 // A manifest as the registry sent it: exact bytes, so digests are preserved.

@@ -1,0 +1,172 @@
+// pull_image: registry -> store. See transfer.h.
+#include <nlohmann/json.hpp>
+
+#include "cache/image_store.h"
+#include "cache/layer_writer.h"
+#include "registry/blob_locations.h"
+#include "registry/media_types.h"
+#include "registry/parallel.h"
+#include "registry/progress.h"
+#include "registry/reference.h"
+#include "registry/transfer.h"
+
+namespace gantry::registry {
+namespace {
+
+std::string json_media_type(const std::string& bytes) {
+  try {
+    auto j = nlohmann::json::parse(bytes);
+    if (j.is_object() && j.contains("mediaType") && j["mediaType"].is_string()) return j["mediaType"];
+    if (j.is_object() && j.contains("manifests")) return kOciIndex;
+  } catch (const nlohmann::json::exception&) {
+  }
+  return kOciManifest;
+}
+
+// The image manifest digest for `digest` when the store holds it whole
+// (index -> the linux/amd64 manifest; manifest -> config and every layer).
+std::optional<Digest> complete_in_store(cache::Store& store, const Digest& digest, int depth = 0) {
+  const auto& blobs = store.blobs();
+  if (!blobs.has(digest) || depth > 1) return std::nullopt;
+  auto bytes = blobs.read(digest, false);
+  if (!bytes) return std::nullopt;
+  std::string media_type = json_media_type(*bytes);
+  if (is_index_media_type(media_type)) {
+    auto entries = parse_index(*bytes);
+    if (!entries) return std::nullopt;
+    auto entry = select_platform(*entries, Platform{});
+    if (!entry) return std::nullopt;
+    return complete_in_store(store, entry->digest, depth + 1);
+  }
+  auto info = cache::parse_manifest(*bytes);
+  if (!info || !blobs.has(info->config)) return std::nullopt;
+  for (const auto& l : info->layers)
+    if (!blobs.has(l.digest)) return std::nullopt;
+  return digest;
+}
+
+// Streams one blob into the store, verifying size and digest.
+Status fetch_blob(cache::Store& store, RegistryClient& client, const RegistryRef& ref, const Digest& digest,
+                  std::uint64_t size, Progress& progress, const std::string& what) {
+  int line = progress.add(digest.short_hex(), size);
+  auto writer = TRY(store.blobs().writer());
+  std::uint64_t got = 0;
+  auto sink = [&](std::string_view chunk) -> Status {
+    got += chunk.size();
+    if (got > size)
+      return fail(ErrorKind::corrupt, "more bytes than the " + std::to_string(size) + " its descriptor says");
+    return writer.write(chunk);
+  };
+  auto on_progress = [&](std::uint64_t done) { progress.update(line, done); };
+  std::string ctx = "pulling " + ref.str() + ": " + what + " " + digest.str();
+  if (auto st = client.get_blob(ref.repository, digest, sink, on_progress); !st) {
+    progress.finish(line, "failed");
+    return fail(st.error().context(ctx));
+  }
+  if (got != size) {
+    progress.finish(line, "failed");
+    return fail(ErrorKind::corrupt, ctx + ": truncated: got " + std::to_string(got) + " of " + std::to_string(size) + " bytes");
+  }
+  if (auto committed = writer.commit(digest); !committed) {
+    progress.finish(line, "failed");
+    return fail(committed.error().context(ctx));
+  }
+  ++client.stats().blobs_downloaded;
+  client.stats().bytes_downloaded += size;
+  progress.finish(line, "done");
+  return {};
+}
+
+}  // namespace
+
+Result<PullResult> pull_image(cache::Store& store, const std::string& reference, const RegistryOptions& options) {
+  RegistryRef ref = TRY(RegistryRef::parse(reference));
+  PullResult result{ref.str(), Digest::of(""), false, {}};
+  auto tag_it = [&](const Digest& manifest) -> Status {
+    if (!ref.tag.empty()) TRY_CTX(store.images().tag(ref.name(), ref.tag, manifest), "pulling " + ref.str());
+    return {};
+  };
+
+  // A digest names immutable content: never fetched again once complete.
+  if (ref.digest) {
+    if (auto local = complete_in_store(store, *ref.digest)) {
+      TRY(tag_it(*local));
+      result.manifest_digest = *local;
+      result.from_store = true;
+      return result;
+    }
+  }
+
+  auto client = TRY_CTX(RegistryClient::connect(ref.host, options, false), "pulling " + ref.str());
+  std::string ctx = "pulling " + ref.str();
+  FetchedManifest fetched = TRY_CTX(client->get_manifest(ref.repository, ref.manifest_reference()), ctx);
+  std::optional<FetchedManifest> index;
+  if (is_index_media_type(fetched.media_type)) {
+    auto entries = TRY_CTX(parse_index(fetched.bytes), ctx);
+    IndexEntry entry = TRY_CTX(select_platform(entries, Platform{}), ctx);
+    index = std::move(fetched);
+    fetched = TRY_CTX(client->get_manifest(ref.repository, entry.digest.str()), ctx);
+    if (fetched.digest != entry.digest)
+      return fail(ErrorKind::corrupt, ctx + ": platform manifest digest mismatch");
+  }
+  if (!is_manifest_media_type(fetched.media_type))
+    return fail(ErrorKind::invalid_input, ctx + ": unsupported manifest media type '" + fetched.media_type +
+                                              "' (gantry reads OCI and Docker schema 2 image manifests)");
+  cache::ManifestInfo info = TRY_CTX(cache::parse_manifest(fetched.bytes), ctx + ": manifest " + fetched.digest.str());
+  if (!info.config_media_type.empty() && !is_supported_config_type(info.config_media_type))
+    return fail(ErrorKind::invalid_input, ctx + ": unsupported config media type '" + info.config_media_type +
+                                              "' (not a container image)");
+  for (const auto& l : info.layers)
+    if (!is_supported_layer_type(l.media_type))
+      return fail(ErrorKind::invalid_input,
+                  ctx + ": unsupported layer media type '" + l.media_type + "' (layer " + l.digest.str() + ")");
+
+  Progress progress(options.progress);
+  const auto& blobs = store.blobs();
+  if (!blobs.has(info.config))
+    TRY(fetch_blob(store, *client, ref, info.config, info.config_size, progress, "config"));
+  std::string config_json = TRY_CTX(blobs.read(info.config), ctx + ": config");
+  cache::ImageConfig config = TRY_CTX(cache::ImageConfig::parse(config_json), ctx + ": config " + info.config.str());
+  if (config.diff_ids.size() != info.layers.size())
+    return fail(ErrorKind::invalid_input, ctx + ": the config lists " + std::to_string(config.diff_ids.size()) +
+                                              " diff_ids for " + std::to_string(info.layers.size()) + " layers");
+
+  std::vector<std::size_t> missing;
+  for (std::size_t i = 0; i < info.layers.size(); ++i)
+    if (!blobs.has(info.layers[i].digest)) missing.push_back(i);
+  TRY(for_each_parallel(missing.size(), options.parallel, [&](std::size_t k) -> Status {
+    const auto& l = info.layers[missing[k]];
+    return fetch_blob(store, *client, ref, l.digest, l.size, progress, "layer");
+  }));
+
+  for (std::size_t i = 0; i < info.layers.size(); ++i) {
+    const auto& l = info.layers[i];
+    TRY_CTX(cache::record_layer(store, {l.digest, config.diff_ids[i], l.size, l.media_type}), ctx);
+  }
+  TRY_CTX(blobs.put(fetched.bytes, fetched.digest), ctx + ": storing the manifest");
+  if (index) TRY_CTX(blobs.put(index->bytes, index->digest), ctx + ": storing the index");
+  TRY_CTX(store.images().load(fetched.digest), ctx);  // everything it needs is there and parses
+  TRY(tag_it(fetched.digest));
+
+  std::vector<Digest> seen{info.config};
+  for (const auto& l : info.layers) seen.push_back(l.digest);
+  if (auto locations = BlobLocations::open(store.db()))
+    (void)locations->record(ref.host, ref.repository, seen);  // a hint for mounts: best effort
+
+  result.manifest_digest = fetched.digest;
+  result.counts = client->stats().snapshot();
+  return result;
+}
+
+Result<Digest> ensure_image(cache::Store& store, const std::string& reference, const RegistryOptions& options) {
+  RegistryRef ref = TRY(RegistryRef::parse(reference));
+  if (ref.digest) {
+    if (auto local = complete_in_store(store, *ref.digest)) return *local;
+  } else if (auto local = store.images().resolve(ref.str())) {
+    return *local;
+  }
+  auto pulled = TRY(pull_image(store, reference, options));
+  return pulled.manifest_digest;
+}
+
+}  // namespace gantry::registry
