@@ -26,12 +26,100 @@ constexpr Migration kMigrations[] = {
      "  size INTEGER NOT NULL,"
      "  media_type TEXT NOT NULL);"
      "CREATE INDEX layers_diff_id ON layers(diff_id);"},
+    // Runs (cache/run_store.h): one row per `gantry run`, its images, its
+    // stage results, the stage-result cache and each `gantry watch` position.
+    // Times are unix milliseconds. Never holds a secret value.
+    {"0100-runs",
+     "CREATE TABLE runs ("
+     "  id TEXT PRIMARY KEY,"
+     "  repo TEXT NOT NULL,"
+     "  rev TEXT NOT NULL,"
+     "  commit_id TEXT NOT NULL,"
+     "  pipeline_file TEXT NOT NULL,"
+     "  pipeline_digest TEXT NOT NULL,"
+     "  status TEXT NOT NULL,"               // running | passed | failed | waiting
+     "  waiting_environment TEXT NOT NULL,"  // the manual gate a waiting run stopped at
+     "  error TEXT NOT NULL,"
+     "  started_ms INTEGER NOT NULL,"
+     "  finished_ms INTEGER NOT NULL);"
+     "CREATE INDEX runs_started ON runs(started_ms);"
+     "CREATE TABLE run_images ("
+     "  run_id TEXT NOT NULL,"
+     "  image TEXT NOT NULL,"
+     "  digest TEXT NOT NULL,"               // manifest digest
+     "  built INTEGER NOT NULL,"             // 1: built from the pipeline file
+     "  PRIMARY KEY (run_id, image));"
+     "CREATE INDEX run_images_image ON run_images(image);"
+     "CREATE TABLE stage_results ("
+     "  run_id TEXT NOT NULL,"
+     "  stage TEXT NOT NULL,"
+     "  environment TEXT NOT NULL,"
+     "  image TEXT NOT NULL,"
+     "  digest TEXT NOT NULL,"
+     "  status TEXT NOT NULL,"               // passed | failed | skipped
+     "  cached INTEGER NOT NULL,"
+     "  cached_from TEXT NOT NULL,"
+     "  exit_code INTEGER NOT NULL,"
+     "  duration_ms INTEGER NOT NULL,"
+     "  attempts INTEGER NOT NULL,"
+     "  allow_failure INTEGER NOT NULL,"
+     "  detail TEXT NOT NULL,"
+     "  cache_key TEXT NOT NULL,"
+     "  log_path TEXT NOT NULL,"
+     "  artifacts_dir TEXT NOT NULL,"
+     "  started_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (run_id, stage));"
+     "CREATE TABLE stage_cache ("
+     "  key TEXT PRIMARY KEY,"               // sha256 of the stage-key record (runner/stage_key.h)
+     "  record TEXT NOT NULL,"               // that record, JSON
+     "  run_id TEXT NOT NULL,"
+     "  stage TEXT NOT NULL,"
+     "  exit_code INTEGER NOT NULL,"
+     "  duration_ms INTEGER NOT NULL,"
+     "  log_path TEXT NOT NULL,"
+     "  artifacts_dir TEXT NOT NULL,"
+     "  created_ms INTEGER NOT NULL);"
+     "CREATE TABLE watch_positions ("
+     "  repo TEXT NOT NULL,"
+     "  branch TEXT NOT NULL,"
+     "  commit_id TEXT NOT NULL,"
+     "  updated_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (repo, branch));"},
+    // Environments (cache/environment_store.h): the digest of each image in
+    // each environment, and every promotion/rollback event.
+    {"0101-environments",
+     "CREATE TABLE environments ("
+     "  image TEXT NOT NULL,"
+     "  environment TEXT NOT NULL,"
+     "  digest TEXT NOT NULL,"
+     "  commit_id TEXT NOT NULL,"
+     "  run_id TEXT NOT NULL,"
+     "  time_ms INTEGER NOT NULL,"
+     "  previous_digest TEXT NOT NULL,"      // what a rollback restores
+     "  event_id INTEGER NOT NULL,"          // the promotions row that set it
+     "  PRIMARY KEY (image, environment));"
+     "CREATE TABLE promotions ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  kind TEXT NOT NULL,"                 // promote | rollback
+     "  image TEXT NOT NULL,"
+     "  environment TEXT NOT NULL,"
+     "  digest TEXT NOT NULL,"
+     "  replaced_digest TEXT NOT NULL,"
+     "  pointer_previous TEXT NOT NULL,"
+     "  commit_id TEXT NOT NULL,"
+     "  run_id TEXT NOT NULL,"
+     "  time_ms INTEGER NOT NULL);"
+     "CREATE INDEX promotions_image ON promotions(image, environment, id);"
+     "CREATE INDEX promotions_run ON promotions(run_id);"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };
 
 constexpr GcRoot kGcRoots[] = {
     {"tags", "SELECT digest FROM tags"},
+    {"environments", "SELECT digest FROM environments"},
+    {"promotions", "SELECT digest FROM promotions"},  // rollback targets
+    {"recent runs", "SELECT digest FROM run_images WHERE run_id IN (SELECT id FROM runs ORDER BY started_ms DESC LIMIT 100)"},
     // Other modules add one line per table that references images or blobs.
 };
 
