@@ -40,6 +40,10 @@ Result<DagOrder> image_order(const Pipeline& pipeline);
 // Stages in `needs` order.
 Result<DagOrder> stage_order(const Pipeline& pipeline);
 
+// The first cycle between images (`from`) or stages (`needs`), if any.
+std::optional<std::vector<std::string>> image_cycle(const Pipeline& pipeline);
+std::optional<std::vector<std::string>> stage_cycle(const Pipeline& pipeline);
+
 // Names of the stages that need `stage`, directly or not (fail-fast skipping).
 std::vector<std::string> dependants_of(const Pipeline& pipeline, const std::string& stage);
 

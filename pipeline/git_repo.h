@@ -109,5 +109,8 @@ bool is_git_url(std::string_view spec);
 bool is_glob(std::string_view text);
 // Matches a '/'-separated path against a glob as list() does.
 bool glob_match(std::string_view pattern, std::string_view path);
+// The directories of a glob before its first segment with a wildcard
+// ("src/**/*.c" → "src", "*.c" → ""); the whole path when it is no glob.
+std::string glob_prefix(std::string_view pattern);
 
 }  // namespace gantry::pipeline

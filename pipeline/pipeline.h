@@ -108,8 +108,10 @@ struct StageDef {
   // The single /bin/sh script equivalent to `run`: "{\nc1\n} && {\nc2\n}".
   std::string script() const;
   std::vector<std::string> needs;
+  std::vector<SourcePos> needs_pos;  // of each element of `needs`
   std::string environment;        // always set: the file's value, or the first environment
   bool environment_explicit = false;
+  SourcePos environment_pos;
   EnvList env;
   std::vector<Secret> secrets;
   std::optional<std::chrono::milliseconds> timeout;

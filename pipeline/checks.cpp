@@ -1,0 +1,108 @@
+// The checks that need the whole file (cycles, needs across environments),
+// the runner's knowledge (validate_refs) or the commit (validate_against_tree).
+#include <algorithm>
+#include <map>
+
+#include "pipeline/dag.h"
+#include "pipeline/loader.h"
+#include "pipeline/parse_parts.h"
+
+namespace gantry::pipeline {
+
+void check_graphs(YamlReader& r, const Pipeline& p) {
+  if (auto cycle = image_cycle(p)) {
+    const ImageDef* img = p.find_image(cycle->front());
+    r.error(img->from_pos, "images." + img->name + ".from", "cycle between images: " + format_cycle(*cycle));
+  }
+  if (auto cycle = stage_cycle(p)) {
+    const StageDef* st = p.find_stage(cycle->front());
+    auto it = std::find(st->needs.begin(), st->needs.end(), (*cycle)[1]);
+    std::size_t i = static_cast<std::size_t>(it - st->needs.begin());
+    SourcePos pos = i < st->needs_pos.size() ? st->needs_pos[i] : st->pos;
+    r.error(pos, "stages." + st->name + ".needs", "cycle between stages: " + format_cycle(*cycle));
+  }
+  for (const auto& st : p.stages) {
+    int mine = p.environment_index(st.environment);
+    for (std::size_t i = 0; i < st.needs.size(); ++i) {
+      const StageDef* need = p.find_stage(st.needs[i]);
+      if (!need) continue;
+      int theirs = p.environment_index(need->environment);
+      if (theirs > mine) {
+        r.error(st.needs_pos[i], "stages." + st.name + ".needs[" + std::to_string(i) + "]",
+                "stage '" + st.name + "' runs in environment '" + st.environment + "' but needs '" + need->name +
+                    "', which runs later, in '" + need->environment + "'");
+      }
+    }
+  }
+}
+
+Diagnostics validate_refs(const Pipeline& p, const std::function<bool(const std::string& ref)>& image_exists) {
+  Diagnostics diags;
+  std::vector<std::string> file_images;
+  for (const auto& img : p.images) file_images.push_back(img.name);
+  std::map<std::string, bool> known;  // one callback per distinct ref
+  auto exists = [&](const std::string& ref) {
+    auto it = known.find(ref);
+    if (it == known.end()) it = known.emplace(ref, image_exists(ref)).first;
+    return it->second;
+  };
+  auto message = [&](const std::string& ref) {
+    std::string msg = "unknown image '" + ref + "': not an image of this file nor an image gantry can find";
+    std::string guess = closest_match(ref, file_images);
+    if (!guess.empty()) msg += " (did you mean '" + guess + "'?)";
+    return msg;
+  };
+  for (const auto& img : p.images) {
+    if (img.from == "scratch" || p.find_image(img.from)) continue;
+    if (!exists(img.from)) diags.add(p.file, img.from_pos, "images." + img.name + ".from", message(img.from));
+  }
+  for (const auto& st : p.stages) {
+    if (p.find_image(st.image)) continue;
+    if (!exists(st.image)) diags.add(p.file, st.image_pos, "stages." + st.name + ".image", message(st.image));
+  }
+  diags.sort();
+  return diags;
+}
+
+Diagnostics validate_against_tree(const Pipeline& p, GitRepo& repo, const Commit& commit) {
+  Diagnostics diags;
+  for (const auto& img : p.images) {
+    for (std::size_t i = 0; i < img.steps.size(); ++i) {
+      const Step& step = img.steps[i];
+      if (step.kind != StepKind::copy) continue;
+      std::string key = "images." + img.name + ".steps[" + std::to_string(i) + "].copy";
+      for (std::size_t s = 0; s < step.tree_sources.size(); ++s) {
+        const std::string& tree_path = step.tree_sources[s];
+        auto entries = repo.list(commit, tree_path);
+        if (!entries) {
+          diags.add(p.file, step.pos, key, entries.error().message());
+        } else if (entries->empty()) {
+          std::string shown = step.sources[s] == tree_path ? "'" + tree_path + "'"
+                                                          : "'" + step.sources[s] + "' (" + tree_path + ")";
+          diags.add(p.file, step.pos, key,
+                    std::string(is_glob(tree_path) ? "copy source pattern " : "copy source ") + shown +
+                        (is_glob(tree_path) ? " matches nothing" : " does not exist") + " in commit " +
+                        commit.short_id);
+        }
+      }
+    }
+  }
+  diags.sort();
+  return diags;
+}
+
+Result<Pipeline> load_pipeline_from_git(GitRepo& repo, const Commit& commit, const std::string& path) {
+  auto text = repo.read_file(commit, path);
+  if (!text) {
+    if (text.error().kind() == ErrorKind::not_found)
+      return fail(ErrorKind::not_found, "no " + path + " in commit " + commit.short_id + " of " + repo.spec());
+    return fail(text.error().context("reading " + path));
+  }
+  auto pipeline = load_pipeline(*text, path);
+  if (!pipeline) return fail(pipeline.error().to_error());
+  Diagnostics tree = validate_against_tree(*pipeline, repo, commit);
+  if (!tree.empty()) return fail(tree.to_error());
+  return std::move(*pipeline);
+}
+
+}  // namespace gantry::pipeline

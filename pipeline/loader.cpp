@@ -1,0 +1,215 @@
+// load_pipeline: YAML text → Pipeline, every problem of the file collected.
+#include "pipeline/loader.h"
+
+#include <algorithm>
+#include <regex>
+
+#include "common/digest.h"
+#include "pipeline/parse_parts.h"
+
+namespace gantry::pipeline {
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"images", "stages", "environments"};
+const std::vector<std::string> kImageKeys = {"from", "env", "workdir", "user", "entrypoint", "cmd", "labels", "steps"};
+const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push"};
+
+std::string dir_of(const std::string& file) {
+  auto slash = file.rfind('/');
+  if (slash == std::string::npos) return "";
+  std::string dir = file.substr(0, slash);
+  return normalize_tree_path("", dir).value_or("");
+}
+
+// entrypoint / cmd: a string s means {"/bin/sh", "-c", s}.
+std::optional<std::vector<std::string>> argv_or_shell(YamlReader& r, const Field& f) {
+  if (f.node.IsScalar()) {
+    auto s = r.non_empty_string(f);
+    if (!s) return std::nullopt;
+    return std::vector<std::string>{"/bin/sh", "-c", *s};
+  }
+  return r.string_or_list(f, /*allow_empty=*/true);
+}
+
+}  // namespace
+
+std::optional<std::string> normalize_tree_path(const std::string& base_dir, const std::string& path) {
+  std::vector<std::string> parts;
+  auto push = [&](std::string_view text) -> bool {
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      std::size_t slash = text.find('/', start);
+      if (slash == std::string_view::npos) slash = text.size();
+      std::string_view seg = text.substr(start, slash - start);
+      start = slash + 1;
+      if (seg.empty() || seg == ".") continue;
+      if (seg == "..") {
+        if (parts.empty()) return false;
+        parts.pop_back();
+      } else {
+        parts.emplace_back(seg);
+      }
+    }
+    return true;
+  };
+  if (!path.starts_with('/') && !push(base_dir)) return std::nullopt;
+  if (!push(path)) return std::nullopt;
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "/") + p;
+  return out;
+}
+
+bool plausible_image_ref(const std::string& ref) {
+  // [host[:port]/]component(/component)*[:tag][@sha256:<64 hex>]
+  static const std::regex re(
+      R"(^(([A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]+)?|\[[0-9a-fA-F:]+\](:[0-9]+)?)/)?)"
+      R"([a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*)"
+      R"((:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$)");
+  return std::regex_match(ref, re);
+}
+
+void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
+  if (!field) {
+    for (const char* name : {"test", "staging", "production"}) p.environments.push_back(EnvironmentDef{name});
+    return;
+  }
+  auto items = r.list(*field);
+  if (!items) return;
+  if (items->empty()) r.error(*field, "expected at least one environment");
+  for (const auto& item : *items) {
+    EnvironmentDef env;
+    env.pos = YamlReader::pos(item);
+    Field name_field = item;
+    if (item.node.IsScalar()) {
+      auto name = r.non_empty_string(item);
+      if (!name) continue;
+      env.name = *name;
+    } else {
+      auto entries = r.map(item, kEnvironmentKeys, {"name"});
+      if (!entries) continue;
+      for (const auto& e : *entries) {
+        if (e.key == "name") {
+          if (auto v = r.non_empty_string(e)) env.name = *v, name_field = e;
+        } else if (e.key == "when") {
+          auto v = r.string(e);
+          if (v && *v == "auto") env.when = Gate::automatic;
+          else if (v && *v == "manual") env.when = Gate::manual;
+          else if (v) r.error(e, "expected 'auto' or 'manual', got '" + *v + "'");
+        } else if (e.key == "export") {
+          if (auto v = r.non_empty_string(e)) env.export_path = *v;
+        } else if (e.key == "push") {
+          auto v = r.non_empty_string(e);
+          if (v && !plausible_image_ref(*v))
+            r.error(e, "expected a registry reference (host[:port]/name[:tag]), got '" + *v + "'");
+          else if (v) env.push = *v;
+        }
+      }
+      if (env.name.empty()) continue;
+    }
+    name_field.key_pos = YamlReader::pos(name_field);
+    if (!r.check_name(name_field, env.name, false)) continue;
+    if (p.find_environment(env.name)) {
+      r.error(YamlReader::pos(name_field), item.path, "duplicate environment '" + env.name + "'");
+      continue;
+    }
+    p.environments.push_back(std::move(env));
+  }
+}
+
+void parse_images(YamlReader& r, const Field& field, Pipeline& p) {
+  auto images = r.map(field);
+  if (!images) return;
+  std::vector<std::string> names;
+  for (const auto& img : *images) names.push_back(img.key);
+  for (const auto& img : *images) {
+    if (!r.check_name(img, img.key, /*lowercase=*/true)) continue;
+    ImageDef def;
+    def.name = img.key;
+    def.pos = img.key_pos;
+    auto entries = r.map(img, kImageKeys, {"from"});
+    if (entries) {
+      for (const auto& e : *entries) {
+        if (e.key == "from") {
+          auto v = r.non_empty_string(e);
+          if (!v) continue;
+          def.from = *v;
+          def.from_pos = YamlReader::pos(e);
+          bool of_file = std::find(names.begin(), names.end(), *v) != names.end();
+          if (*v != "scratch" && !of_file && !plausible_image_ref(*v))
+            r.error(e, "expected 'scratch', an image of this file or an image reference "
+                       "(name[:tag], host[:port]/name[:tag], name@sha256:...), got '" + *v + "'");
+        } else if (e.key == "env") {
+          if (auto v = r.env(e)) def.env = *v;
+        } else if (e.key == "workdir") {
+          if (auto v = r.absolute_path(e)) def.workdir = *v;
+        } else if (e.key == "user") {
+          if (auto v = r.non_empty_string(e)) def.user = *v;
+        } else if (e.key == "entrypoint") {
+          if (auto v = argv_or_shell(r, e)) def.entrypoint = *v;
+        } else if (e.key == "cmd") {
+          if (auto v = argv_or_shell(r, e)) def.cmd = *v;
+        } else if (e.key == "labels") {
+          if (auto v = r.string_map(e)) def.labels = *v;
+        } else if (e.key == "steps") {
+          def.steps = parse_steps(r, e, p.base_dir);
+        }
+      }
+    }
+    p.images.push_back(std::move(def));
+  }
+}
+
+LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_name) {
+  Diagnostics diags;
+  YamlReader r(file_name, diags);
+  Pipeline p;
+  p.file = file_name;
+  p.base_dir = dir_of(file_name);
+  p.digest = Digest::of(yaml_text).str();
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    r.error(SourcePos{e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg);
+    return std::unexpected(std::move(diags));
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    r.error(SourcePos{1, 1}, "", "empty file: expected 'images', 'stages' and 'environments'");
+    return std::unexpected(std::move(diags));
+  }
+  Field top{root, "", SourcePos{1, 1}, ""};
+  auto entries = r.map(top, kTopKeys);
+  if (!entries) return std::unexpected(std::move(diags));
+
+  const Field* images = nullptr;
+  const Field* stages = nullptr;
+  const Field* environments = nullptr;
+  for (const auto& e : *entries) {
+    if (e.key == "images") images = &e;
+    if (e.key == "stages") stages = &e;
+    if (e.key == "environments") environments = &e;
+  }
+  if (!images && !stages)
+    r.error(SourcePos{1, 1}, "", "nothing to do: the file declares neither 'images' nor 'stages'");
+
+  parse_environments(r, environments, p);
+  if (images) parse_images(r, *images, p);
+  if (stages) {
+    std::vector<std::string> stage_names;
+    if (stages->node.IsMap())
+      for (const auto& kv : stages->node)
+        if (kv.first.IsScalar()) stage_names.push_back(kv.first.Scalar());
+    parse_stages(r, *stages, p, stage_names);
+  }
+  check_graphs(r, p);
+
+  if (!diags.empty()) {
+    diags.sort();
+    return std::unexpected(std::move(diags));
+  }
+  return p;
+}
+
+}  // namespace gantry::pipeline

@@ -1,0 +1,35 @@
+// Private to pipeline/: the pieces load_pipeline is made of. Each reports its
+// problems through the YamlReader and fills what it could read.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/pipeline.h"
+#include "pipeline/yaml_reader.h"
+
+namespace gantry::pipeline {
+
+// `environments:` (nullptr = absent: test, staging, production).
+void parse_environments(YamlReader& r, const Field* field, Pipeline& p);
+// `images:`; image names are known to each other through `p`'s order later.
+void parse_images(YamlReader& r, const Field& field, Pipeline& p);
+// One image's `steps:` list.
+std::vector<Step> parse_steps(YamlReader& r, const Field& field, const std::string& base_dir);
+// `stages:`; `stage_names` are every stage key of the file (for needs),
+// environments and images must already be parsed.
+void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vector<std::string>& stage_names);
+// Cycles between images and between stage needs; needs on later environments.
+void check_graphs(YamlReader& r, const Pipeline& p);
+
+// base_dir joined with a path as written, '.' and '..' resolved; a leading
+// '/' means the repository root. nullopt when it leaves the repository.
+std::optional<std::string> normalize_tree_path(const std::string& base_dir, const std::string& path);
+
+// Whether `ref` has the shape of an image reference: name[:tag][@sha256:hex],
+// name being '/'-separated lowercase components with an optional registry
+// host[:port] first (127.0.0.1:5000/team/base:1.2).
+bool plausible_image_ref(const std::string& ref);
+
+}  // namespace gantry::pipeline

@@ -1,0 +1,194 @@
+// `stages:`: each stage a mapping; references to images, other stages and
+// environments are checked here, with their positions.
+#include <algorithm>
+
+#include "common/units.h"
+#include "pipeline/parse_parts.h"
+
+namespace gantry::pipeline {
+
+namespace {
+
+const std::vector<std::string> kStageKeys = {"image",    "run",       "needs",   "environment", "env",
+                                             "secrets",  "timeout",   "limits",  "network",     "artifacts",
+                                             "cache",    "allow_failure", "retry", "workspace",  "inputs"};
+const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus"};
+const std::vector<std::string> kSecretKeys = {"env", "file"};
+
+std::vector<std::string> names_of(const std::vector<EnvironmentDef>& envs) {
+  std::vector<std::string> out;
+  for (const auto& e : envs) out.push_back(e.name);
+  return out;
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string guess = closest_match(word, candidates);
+  return guess.empty() ? "" : " (did you mean '" + guess + "'?)";
+}
+
+void parse_secrets(YamlReader& r, const Field& f, StageDef& stage) {
+  auto add = [&](const Field& at, const std::string& name, Secret::Source source, const std::string& ref) {
+    if (std::any_of(stage.secrets.begin(), stage.secrets.end(), [&](const Secret& s) { return s.name == name; })) {
+      r.error(at, "duplicate secret '" + name + "'");
+      return;
+    }
+    stage.secrets.push_back(Secret{name, source, ref, YamlReader::pos(at)});
+  };
+  if (f.node.IsSequence()) {  // [NAME, ...]: each from the runner's variable of that name
+    auto elements = r.list(f);
+    for (const auto& e : elements.value_or(std::vector<Field>{}))
+      if (auto name = r.non_empty_string(e)) add(e, *name, Secret::Source::env, *name);
+    return;
+  }
+  auto entries = r.map(f);
+  if (!entries) return;
+  for (const auto& e : *entries) {
+    if (e.node.IsScalar()) {  // NAME: RUNNER_VARIABLE
+      if (auto v = r.non_empty_string(e)) add(e, e.key, Secret::Source::env, *v);
+      continue;
+    }
+    auto src = r.map(e, kSecretKeys);
+    if (!src) continue;
+    if (src->size() != 1) {
+      r.error(e, "expected exactly one of 'env' (a variable of the runner) or 'file' (a path on the runner)");
+      continue;
+    }
+    const Field& s = src->front();
+    if (auto v = r.non_empty_string(s))
+      add(e, e.key, s.key == "file" ? Secret::Source::file : Secret::Source::env, *v);
+  }
+}
+
+void parse_limits(YamlReader& r, const Field& f, Limits& limits) {
+  auto entries = r.map(f, kLimitKeys);
+  if (!entries) return;
+  for (const auto& e : *entries) {
+    auto text = r.non_empty_string(e);
+    if (!text) continue;
+    if (e.key == "memory") {
+      auto v = parse_byte_size(*text);
+      if (v) limits.memory = *v;
+      else r.error(e, v.error().message());
+    } else if (e.key == "pids") {
+      auto v = r.count(e);
+      if (v && *v == 0) r.error(e, "expected a number of processes > 0");
+      else if (v) limits.pids = *v;
+    } else if (e.key == "cpus") {
+      auto v = parse_cpus(*text);
+      if (v) limits.cpus = *v;
+      else r.error(e, v.error().message());
+    }
+  }
+}
+
+std::vector<std::string> tree_paths(YamlReader& r, const Field& f, const std::vector<std::string>& paths,
+                                    const std::string& base_dir) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    if (auto t = normalize_tree_path(base_dir, p)) out.push_back(*t);
+    else r.error(f, "input '" + p + "' leaves the repository");
+  }
+  return out;
+}
+
+}  // namespace
+
+void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vector<std::string>& stage_names) {
+  auto stages = r.map(field);
+  if (!stages) return;
+  std::vector<std::string> image_names;
+  for (const auto& img : p.images) image_names.push_back(img.name);
+  const std::vector<std::string> env_names = names_of(p.environments);
+
+  for (const auto& st : *stages) {
+    if (!r.check_name(st, st.key, /*lowercase=*/false)) continue;
+    StageDef stage;
+    stage.name = st.key;
+    stage.pos = st.key_pos;
+    if (!p.environments.empty()) stage.environment = p.environments.front().name;
+    auto entries = r.map(st, kStageKeys, {"image", "run"});
+    if (!entries) continue;
+    for (const auto& e : *entries) {
+      if (e.key == "image") {
+        auto v = r.non_empty_string(e);
+        if (!v) continue;
+        stage.image = *v;
+        stage.image_pos = YamlReader::pos(e);
+        bool of_file = std::find(image_names.begin(), image_names.end(), *v) != image_names.end();
+        if (!of_file && !plausible_image_ref(*v))
+          r.error(e, "unknown image '" + *v + "': not an image of this file nor an image reference" +
+                         did_you_mean(*v, image_names));
+      } else if (e.key == "run") {
+        if (auto v = r.string_or_list(e)) stage.run = *v;
+      } else if (e.key == "needs") {
+        std::vector<Field> list;  // `needs: unit` is `needs: [unit]`
+        if (e.node.IsScalar()) list.push_back(Field{e.node, e.path, YamlReader::pos(e), ""});
+        else if (auto l = r.list(e)) list = *l;
+        for (const auto& n : list) {
+          auto name = r.non_empty_string(n);
+          if (!name) continue;
+          if (std::find(stage_names.begin(), stage_names.end(), *name) == stage_names.end()) {
+            r.error(n, "unknown stage '" + *name + "'" + did_you_mean(*name, stage_names));
+            continue;
+          }
+          if (*name == stage.name) {
+            r.error(n, "stage '" + stage.name + "' needs itself");
+            continue;
+          }
+          if (std::find(stage.needs.begin(), stage.needs.end(), *name) != stage.needs.end()) {
+            r.error(n, "duplicate need '" + *name + "'");
+            continue;
+          }
+          stage.needs.push_back(*name);
+          stage.needs_pos.push_back(YamlReader::pos(n));
+        }
+      } else if (e.key == "environment") {
+        auto v = r.non_empty_string(e);
+        if (!v) continue;
+        if (!p.find_environment(*v)) {
+          r.error(e, "unknown environment '" + *v + "'" + did_you_mean(*v, env_names));
+          continue;
+        }
+        stage.environment = *v;
+        stage.environment_explicit = true;
+        stage.environment_pos = YamlReader::pos(e);
+      } else if (e.key == "env") {
+        if (auto v = r.env(e)) stage.env = *v;
+      } else if (e.key == "secrets") {
+        parse_secrets(r, e, stage);
+      } else if (e.key == "timeout") {
+        auto text = r.non_empty_string(e);
+        if (!text) continue;
+        auto v = parse_duration(*text);
+        if (v) stage.timeout = *v;
+        else r.error(e, v.error().message());
+      } else if (e.key == "limits") {
+        parse_limits(r, e, stage.limits);
+      } else if (e.key == "network") {
+        if (auto v = r.network(e)) stage.network = *v;
+      } else if (e.key == "artifacts") {
+        auto elements = r.list(e);
+        for (const auto& a : elements.value_or(std::vector<Field>{}))
+          if (auto v = r.absolute_path(a)) stage.artifacts.push_back(*v);
+      } else if (e.key == "cache") {
+        if (auto v = r.boolean(e)) stage.cache = *v;
+      } else if (e.key == "allow_failure") {
+        if (auto v = r.boolean(e)) stage.allow_failure = *v;
+      } else if (e.key == "retry") {
+        auto v = r.count(e);
+        if (v && *v > 10) r.error(e, "expected at most 10 retries, got " + std::to_string(*v));
+        else if (v) stage.retry = static_cast<unsigned>(*v);
+      } else if (e.key == "workspace") {
+        if (auto v = r.boolean(e)) stage.workspace = *v;
+      } else if (e.key == "inputs") {
+        if (auto v = r.string_or_list(e)) {
+          stage.inputs = *v;
+          stage.tree_inputs = tree_paths(r, e, *v, p.base_dir);
+        }
+      }
+    }
+    p.stages.push_back(std::move(stage));
+  }
+}
+
+}  // namespace gantry::pipeline
