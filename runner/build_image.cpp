@@ -69,8 +69,15 @@ Result<BaseImage> load_base(cache::Store& store, const std::string& from) {
   return load_base(store, *digest);
 }
 
+std::shared_ptr<std::mutex> KeyLocks::get(const Digest& key) {
+  std::lock_guard lock(mutex_);
+  auto& slot = locks_[key.hex()];
+  if (!slot) slot = std::make_shared<std::mutex>();
+  return slot;
+}
+
 Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::ImageDef& image,
-                                     const BaseImage& base, BuildCounters& counters) {
+                                     const BaseImage& base, BuildCounters& counters, KeyLocks& locks) {
   cache::Store& store = req.store;
   cache::StepCache step_cache(store.db());
   const std::int64_t epoch = req.commit.time;
@@ -107,6 +114,9 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
                         .description = describe_step(step),
                         .key = key};
 
+    // Held until the step is recorded: a parallel image with the same step waits.
+    auto key_lock = locks.get(key);
+    std::lock_guard hold(*key_lock);
     std::optional<cache::StepCacheEntry> hit;
     bool layer_gone = false;
     if (!req.no_cache) {

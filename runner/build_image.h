@@ -2,6 +2,9 @@
 // record) and the final commit + tags. Private to runner/build_*.cpp.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,8 +25,19 @@ struct BaseImage {
 Result<BaseImage> load_base(cache::Store& store, const std::string& from);
 Result<BaseImage> load_base(cache::Store& store, const Digest& manifest_digest);
 
+// One lock per step key, so images built in parallel that share a step run
+// it once: the second waits, then finds it in the cache.
+class KeyLocks {
+ public:
+  std::shared_ptr<std::mutex> get(const Digest& key);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+};
+
 Result<ImageOutcome> build_one_image(const BuildRequest& request, const pipeline::ImageDef& image,
-                                     const BaseImage& base, BuildCounters& counters);
+                                     const BaseImage& base, BuildCounters& counters, KeyLocks& locks);
 
 // "2024-05-01T12:00:00Z"
 std::string rfc3339(std::int64_t unix_seconds);

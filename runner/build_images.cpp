@@ -74,6 +74,7 @@ Result<BuildResult> build_images(const BuildRequest& req) {
 
   std::mutex mutex;
   std::map<std::string, ImageOutcome> done;
+  KeyLocks key_locks;
   auto build_named = [&](const std::string& name) -> Result<ImageOutcome> {
     const pipeline::ImageDef& image = *p.find_image(name);
     Result<BaseImage> base = [&]() -> Result<BaseImage> {
@@ -82,7 +83,7 @@ Result<BuildResult> build_images(const BuildRequest& req) {
       return load_base(req.store, done.at(image.from).digest);
     }();
     if (!base) return fail(std::move(base).error().context("building " + name));
-    return build_one_image(req, image, *base, counters);
+    return build_one_image(req, image, *base, counters, key_locks);
   };
 
   const std::size_t jobs = static_cast<std::size_t>(std::max(1, req.jobs));
