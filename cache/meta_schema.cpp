@@ -111,6 +111,29 @@ constexpr Migration kMigrations[] = {
      "  time_ms INTEGER NOT NULL);"
      "CREATE INDEX promotions_image ON promotions(image, environment, id);"
      "CREATE INDEX promotions_run ON promotions(run_id);"},
+    // The build step cache (cache/step_cache.h): step key -> its record, the
+    // layer it made (NULL for config-only steps) and its config change; and
+    // the step keys of each image build, for --explain.
+    {"0200-step-cache",
+     "CREATE TABLE step_cache ("
+     "  key TEXT PRIMARY KEY,"              // sha256 hex of the record (step_key.h)
+     "  record TEXT NOT NULL,"              // the step-key record, JSON
+     "  layer_digest TEXT,"                 // sha256:<hex> of the layer blob, or NULL
+     "  layer_diff_id TEXT,"
+     "  layer_size INTEGER,"
+     "  layer_media_type TEXT,"
+     "  config_change TEXT NOT NULL,"       // JSON {"env": [[K,V]...], "workdir", "user"}
+     "  image TEXT NOT NULL,"               // image name and step index that made it
+     "  step_index INTEGER NOT NULL,"
+     "  created INTEGER NOT NULL);"         // unix seconds
+     "CREATE INDEX step_cache_position ON step_cache(image, step_index, created);"
+     "CREATE TABLE image_builds ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  image TEXT NOT NULL,"
+     "  manifest_digest TEXT NOT NULL,"
+     "  step_keys TEXT NOT NULL,"           // JSON array of key hex, one per step
+     "  created INTEGER NOT NULL);"
+     "CREATE INDEX image_builds_image ON image_builds(image, id);"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };
@@ -120,6 +143,7 @@ constexpr GcRoot kGcRoots[] = {
     {"environments", "SELECT digest FROM environments"},
     {"promotions", "SELECT digest FROM promotions"},  // rollback targets
     {"recent runs", "SELECT digest FROM run_images WHERE run_id IN (SELECT id FROM runs ORDER BY started_ms DESC LIMIT 100)"},
+    {"step_cache", "SELECT layer_digest FROM step_cache WHERE layer_digest IS NOT NULL"},
     // Other modules add one line per table that references images or blobs.
 };
 

@@ -3,7 +3,7 @@
 // config change it made. Plus, per image name, the step keys of its latest
 // builds, so --explain can diff a miss against the nearest earlier record.
 //
-// Tables (migrations "0100-step-cache" in meta_schema.cpp):
+// Tables (migrations "0200-step-cache" in meta_schema.cpp):
 //   step_cache(key PRIMARY KEY  hex sha256 (step_key.h),
 //              record           the step-key record, JSON text,
 //              layer_digest, layer_diff_id, layer_size, layer_media_type
