@@ -90,9 +90,11 @@ Result<std::optional<EnvironmentPointer>> EnvironmentStore::get(const std::strin
 }
 
 Result<std::vector<EnvironmentPointer>> EnvironmentStore::list(const std::string& image) {
-  std::string sql = std::string("SELECT ") + kPointerColumns + " FROM environments";
+  // Environments in the order they were first promoted to: the promotion order.
+  std::string sql = std::string("SELECT ") + kPointerColumns + " FROM environments e";
   if (!image.empty()) sql += " WHERE image = ?1";
-  sql += " ORDER BY image, event_id";
+  sql += " ORDER BY image, (SELECT MIN(p.id) FROM promotions p WHERE p.image = e.image"
+         " AND p.environment = e.environment), environment";
   auto st = TRY(store_.db().prepare(sql));
   if (!image.empty()) st.bind(1, image);
   std::vector<EnvironmentPointer> out;

@@ -1,0 +1,224 @@
+// gantry run | promote | rollback | env ls | history | logs | show | watch
+#include <iostream>
+#include <memory>
+
+#include "cache/image_store.h"
+#include "cache/store.h"
+#include "common/units.h"
+#include "runner/cli.h"
+#include "runner/run_pipeline.h"
+#include "runner/run_signals.h"
+#include "runner/run_views.h"
+#include "runner/run_watch.h"
+
+namespace gantry::runner {
+
+namespace {
+
+struct RunFlags {
+  RunOptions run;
+  bool json = false;
+};
+
+int finish_run(cache::Store& store, Result<cache::RunRecord> record, Reporter& reporter, bool json) {
+  reporter.finish();
+  if (!record) return report_error(record.error());
+  if (json) {
+    auto doc = load_run_json(store, *record);
+    if (!doc) return report_error(doc.error());
+    std::cout << doc->dump(2) << std::endl;
+  } else {
+    std::cout << "run " << record->id << " " << record->status
+              << (record->waiting_environment.empty() ? "" : " at the manual gate of " + record->waiting_environment)
+              << "\n";
+    (void)print_environments(store, "", false, std::cout);
+  }
+  return run_exit_code(*record);
+}
+
+int cmd_run(const GlobalOptions& global, const RunFlags& f) {
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  InterruptGuard interrupt;
+  auto reporter = make_reporter(f.json);
+  auto record = run_pipeline(**store, f.run, *reporter, interrupt.token());
+  return finish_run(**store, std::move(record), *reporter, f.json);
+}
+
+struct PromoteFlags {
+  PromoteOptions promote;
+  bool json = false;
+};
+
+int cmd_promote(const GlobalOptions& global, const PromoteFlags& f) {
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  InterruptGuard interrupt;
+  auto reporter = make_reporter(f.json);
+  auto record = promote_run(**store, f.promote, *reporter, interrupt.token());
+  return finish_run(**store, std::move(record), *reporter, f.json);
+}
+
+struct QueryFlags {
+  std::string image;
+  std::string env;
+  std::string run;
+  std::string stage;
+  int limit = 20;
+  bool json = false;
+};
+
+int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  auto event = rollback_environment(**store, f.image, f.env);
+  if (!event) return report_error(event.error());
+  if (f.json) {
+    std::cout << nlohmann::json{{"kind", event->kind},
+                                {"image", event->image},
+                                {"environment", event->environment},
+                                {"digest", event->digest},
+                                {"previous_digest", event->replaced_digest},
+                                {"commit", event->commit},
+                                {"run", event->run_id},
+                                {"time", cache::format_time_utc(event->time_ms)}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "rolled back " << event->image << " in " << event->environment << " to " << event->digest
+              << " (commit " << event->commit.substr(0, 12) << ", run " << event->run_id << "); was "
+              << event->replaced_digest << "\n";
+  }
+  return kExitOk;
+}
+
+template <typename F>
+int with_store(const GlobalOptions& global, F&& body) {
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  auto st = body(**store);
+  if (!st) return report_error(st.error());
+  return kExitOk;
+}
+
+struct WatchFlags {
+  WatchOptions watch;
+  std::string interval = "5s";
+};
+
+int cmd_watch(const GlobalOptions& global, WatchFlags f) {
+  auto interval = parse_duration(f.interval);
+  if (!interval) return report_error(Error(ErrorKind::usage, "--interval: " + interval.error().message()));
+  f.watch.interval = *interval;
+  InterruptGuard interrupt;
+  auto reporter = make_reporter(f.watch.json);
+  return watch(global.store_dir, f.watch, *reporter, interrupt.token());
+}
+
+void add_run_options(CLI::App* cmd, RunOptions& run) {
+  cmd->add_option("--file,-f", run.file, "Pipeline file in the commit's tree (default .gantry.yml)");
+  cmd->add_option("--jobs,-j", run.jobs, "Stages (and images) run at once (default: the number of cores)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-cache", run.no_cache, "Rerun every build step and stage (results are still recorded)");
+}
+
+}  // namespace
+
+void add_run_commands(Cli& cli) {
+  auto& global = cli.global;
+  auto& action = cli.action;
+
+  auto run = std::make_shared<RunFlags>();
+  auto* cmd = cli.app.add_subcommand(
+      "run", "Build the images of a commit, run every stage in a fresh container and promote the same\n"
+             "digest through the environments up to the first manual gate (docs/run.md).\n"
+             "Exit 0 when every required stage passed (also when waiting at a manual gate).");
+  cmd->add_option("repo", run->run.repo, "Git repository: a local path or a URL (default: .)");
+  cmd->add_option("--rev", run->run.rev, "Revision (anything git rev-parse takes; default HEAD)");
+  add_run_options(cmd, run->run);
+  cmd->add_flag("--json", run->json, "Print the run record as JSON (docs/run.md) instead of a live view");
+  cmd->callback([&global, &action, run] { action = [&global, run] { return cmd_run(global, *run); }; });
+
+  auto promote = std::make_shared<PromoteFlags>();
+  cmd = cli.app.add_subcommand(
+      "promote", "Carry a run through a manual gate: run ENV's stages on the digest the run built (never\n"
+                 "rebuilding), then promote it. Refuses a digest that has not passed every earlier environment.");
+  cmd->add_option("image", promote->promote.image, "Image name (as in the pipeline file)")->required();
+  cmd->add_option("--to", promote->promote.environment, "Environment to promote to")->required();
+  cmd->add_option("--run", promote->promote.run_id,
+                  "Run to continue (default: the run whose digest is in the environment before ENV)");
+  cmd->add_option("--jobs,-j", promote->promote.jobs, "Stages run at once (default: the number of cores)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-cache", promote->promote.no_cache, "Rerun every stage");
+  cmd->add_flag("--json", promote->json, "Print the run record as JSON");
+  cmd->callback([&global, &action, promote] { action = [&global, promote] { return cmd_promote(global, *promote); }; });
+
+  auto rollback = std::make_shared<QueryFlags>();
+  cmd = cli.app.add_subcommand("rollback", "Move IMAGE in ENV back to the digest it had before (recorded as an event)");
+  cmd->add_option("image", rollback->image, "Image name")->required();
+  cmd->add_option("--env", rollback->env, "Environment")->required();
+  cmd->add_flag("--json", rollback->json, "Print the rollback event as JSON");
+  cmd->callback([&global, &action, rollback] { action = [&global, rollback] { return cmd_rollback(global, *rollback); }; });
+
+  auto* env = cli.app.add_subcommand("env", "Environments: which digest of each image is where");
+  env->require_subcommand(1);
+  auto env_ls = std::make_shared<QueryFlags>();
+  cmd = env->add_subcommand("ls", "Each image's digest in each environment");
+  cmd->add_option("image", env_ls->image, "Only this image");
+  cmd->add_flag("--json", env_ls->json, R"(JSON: [{"image","environment","digest","commit","run","time"}])");
+  cmd->callback([&global, &action, env_ls] {
+    action = [&global, env_ls] {
+      return with_store(global, [&](cache::Store& s) { return print_environments(s, env_ls->image, env_ls->json, std::cout); });
+    };
+  });
+
+  auto history = std::make_shared<QueryFlags>();
+  cmd = cli.app.add_subcommand("history", "Runs (newest first) and promotion events, of one image or all");
+  cmd->add_option("image", history->image, "Only runs and events of this image");
+  cmd->add_option("--limit,-n", history->limit, "How many runs and events (default 20)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", history->json, "JSON: {\"runs\": [run records], \"promotions\": [events]}");
+  cmd->callback([&global, &action, history] {
+    action = [&global, history] {
+      return with_store(global, [&](cache::Store& s) {
+        return print_history(s, history->image, history->limit, history->json, std::cout);
+      });
+    };
+  });
+
+  auto logs = std::make_shared<QueryFlags>();
+  cmd = cli.app.add_subcommand("logs", "Print the logs of a run's stages (secrets are masked as ***)");
+  cmd->add_option("run", logs->run, "Run id (or a unique prefix)")->required();
+  cmd->add_option("stage", logs->stage, "Only this stage");
+  cmd->callback([&global, &action, logs] {
+    action = [&global, logs] {
+      return with_store(global, [&](cache::Store& s) { return print_logs(s, logs->run, logs->stage, std::cout); });
+    };
+  });
+
+  auto show = std::make_shared<QueryFlags>();
+  cmd = cli.app.add_subcommand("show", "Show a run: its commit, images, stage results and promotions");
+  cmd->add_option("run", show->run, "Run id (or a unique prefix)")->required();
+  cmd->add_flag("--json", show->json, "Print the run record as JSON");
+  cmd->callback([&global, &action, show] {
+    action = [&global, show] {
+      return with_store(global, [&](cache::Store& s) { return print_run(s, show->run, show->json, std::cout); });
+    };
+  });
+
+  auto w = std::make_shared<WatchFlags>();
+  cmd = cli.app.add_subcommand(
+      "watch", "Run the pipeline for every new commit of a branch, oldest first, one run at a time.\n"
+               "Survives failed runs; remembers the last commit handled (per repository and branch).");
+  cmd->add_option("repo", w->watch.run.repo, "Git repository: a local path or a URL")->required();
+  cmd->add_option("--branch,-b", w->watch.branch, "Branch to follow (default: HEAD)");
+  cmd->add_option("--interval", w->interval, "Time between polls (default 5s)");
+  cmd->add_option("--since", w->watch.since,
+                  "On the first watch of this branch, start after this revision (default: its current tip)");
+  cmd->add_option("--max-runs", w->watch.max_runs, "Stop after this many runs")->check(CLI::PositiveNumber);
+  cmd->add_flag("--once", w->watch.once, "Run what is new now, then stop");
+  cmd->add_flag("--json", w->watch.json, "Print each run record as one JSON line");
+  add_run_options(cmd, w->watch.run);
+  cmd->callback([&global, &action, w] { action = [&global, w] { return cmd_watch(global, *w); }; });
+}
+
+}  // namespace gantry::runner

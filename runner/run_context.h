@@ -1,0 +1,55 @@
+// What every stage of one run shares: the store, the commit and its pipeline,
+// the images (exact digests), the resolved secrets and their masker, the
+// workspaces, the reporter, and the results so far. Private to runner/run_*
+// and runner/stage_*.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "cache/image_store.h"
+#include "cache/run_store.h"
+#include "cache/store.h"
+#include "pipeline/git_repo.h"
+#include "pipeline/pipeline.h"
+#include "runner/reporter.h"
+#include "runner/secret_mask.h"
+#include "runner/stage_workspace.h"
+
+namespace gantry::runner {
+
+// An image a stage runs on, pinned to its manifest digest.
+struct StageImage {
+  std::string name;  // as the stage names it (an image of the file or a store reference)
+  Digest digest;
+  cache::Image image;
+  bool built = true;  // from the pipeline file
+};
+
+struct RunContext {
+  cache::Store& store;
+  pipeline::GitRepo& repo;
+  pipeline::Commit commit;
+  pipeline::Pipeline pipeline;
+  std::string run_id;
+  std::string run_dir;  // <store>/runs/<id>
+  std::map<std::string, StageImage> images;
+  // Stage name -> (variable, value). Values live only in memory.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> secrets;
+  SecretMasker masker;
+  std::unique_ptr<WorkspaceCache> workspaces;
+  Reporter& reporter;
+  bool no_cache = false;
+  unsigned jobs = 2;
+  std::string init_binary = "/proc/self/exe";
+  std::stop_token stop;
+
+  std::mutex mutex;  // guards `results`
+  std::map<std::string, cache::StageResult> results;  // every stage result of the run so far
+};
+
+}  // namespace gantry::runner

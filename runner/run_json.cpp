@@ -1,0 +1,60 @@
+// The run record as JSON (documented in docs/run.md).
+#include <algorithm>
+
+#include "cache/environment_store.h"
+#include "runner/run_pipeline.h"
+
+namespace gantry::runner {
+
+nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<cache::PromotionEvent>& promotions) {
+  nlohmann::json images = nlohmann::json::array();
+  for (const auto& i : run.images) images.push_back({{"name", i.image}, {"digest", i.digest}, {"built", i.built}});
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : run.stages) {
+    stages.push_back({{"name", s.stage},
+                      {"environment", s.environment},
+                      {"status", s.status},
+                      {"cached", s.cached},
+                      {"cached_from", s.cached_from},
+                      {"exit_code", s.exit_code >= 0 ? nlohmann::json(s.exit_code) : nlohmann::json()},
+                      {"seconds", static_cast<double>(s.duration_ms) / 1000.0},
+                      {"attempts", s.attempts},
+                      {"allow_failure", s.allow_failure},
+                      {"image", s.image},
+                      {"digest", s.digest},
+                      {"detail", s.detail},
+                      {"log", s.log_path}});
+  }
+  nlohmann::json promos = nlohmann::json::array();
+  for (const auto& p : promotions) {
+    if (p.kind != "promote") continue;
+    promos.push_back({{"image", p.image},
+                      {"environment", p.environment},
+                      {"digest", p.digest},
+                      {"previous_digest", p.replaced_digest},
+                      {"time", cache::format_time_utc(p.time_ms)}});
+  }
+  return {{"id", run.id},
+          {"status", run.status},
+          {"repo", run.repo},
+          {"rev", run.rev},
+          {"commit", run.commit},
+          {"pipeline_file", run.pipeline_file},
+          {"pipeline_digest", run.pipeline_digest},
+          {"started", cache::format_time_utc(run.started_ms)},
+          {"finished", run.finished_ms ? nlohmann::json(cache::format_time_utc(run.finished_ms)) : nlohmann::json()},
+          {"waiting_environment", run.waiting_environment},
+          {"error", run.error},
+          {"images", images},
+          {"stages", stages},
+          {"promotions", promos}};
+}
+
+Result<nlohmann::json> load_run_json(cache::Store& store, const cache::RunRecord& run) {
+  cache::EnvironmentStore envs(store);
+  auto events = TRY(envs.history("", run.id, 1000));
+  std::reverse(events.begin(), events.end());
+  return run_record_json(run, events);
+}
+
+}  // namespace gantry::runner

@@ -1,0 +1,105 @@
+// gantry run: resolve the commit, load and check its pipeline, resolve the
+// secrets up to the first manual gate, record the run, build the images,
+// then walk the environments (run_session.cpp).
+#include "runner/run_pipeline.h"
+
+#include <thread>
+
+#include "cache/image_store.h"
+#include "common/file_util.h"
+#include "pipeline/git_repo.h"
+#include "runner/build.h"
+#include "runner/run_session.h"
+
+namespace gantry::runner {
+
+namespace {
+
+unsigned default_jobs(unsigned jobs) {
+  if (jobs > 0) return jobs;
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? n : 2;
+}
+
+}  // namespace
+
+int run_exit_code(const cache::RunRecord& run) { return run.status == "failed" ? 1 : 0; }
+
+Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& options, Reporter& reporter,
+                                      std::stop_token stop) {
+  auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
+  auto commit = TRY(repo.resolve(options.rev));
+  auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file));
+
+  RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
+  ctx.no_cache = options.no_cache;
+  ctx.jobs = default_jobs(options.jobs);
+  ctx.init_binary = options.init_binary;
+  ctx.stop = stop;
+  // Every secret this invocation may need, before anything is recorded.
+  TRY(resolve_secrets(ctx, 0, next_manual_gate(pipeline, 0, false)));
+
+  cache::RunStore runs(store);
+  cache::RunRecord run;
+  run.id = cache::RunStore::new_id();
+  run.repo = options.repo;
+  run.rev = options.rev;
+  run.commit = commit.id;
+  run.pipeline_file = options.file;
+  run.pipeline_digest = pipeline.digest;
+  run.started_ms = cache::now_ms();
+  ctx.run_id = run.id;
+  ctx.run_dir = store.paths().run_dir(run.id);
+  TRY(make_dirs(ctx.run_dir));
+  TRY(runs.create(run));
+  ctx.workspaces = std::make_unique<WorkspaceCache>(repo, commit, pipeline.base_dir, store.tmp_dir());
+  reporter.note("run " + run.id + ": " + options.repo + " at " + commit.short_id + " (" + commit.summary + ")");
+
+  auto fail_run = [&](const Error& e) -> Result<cache::RunRecord> {
+    run.status = "failed";
+    run.error = ctx.masker.mask(e.message());
+    reporter.note("run failed: " + run.error);
+    TRY(runs.set_status(run.id, run.status, "", run.error, true));
+    return run;
+  };
+
+  // Build every image of the file; then pin each stage image to a digest.
+  std::map<std::string, Digest> built;
+  if (!pipeline.images.empty()) {
+    reporter.phase("build");
+    BuildRequest request{.store = store,
+                         .repo = repo,
+                         .commit = commit,
+                         .pipeline = pipeline,
+                         .no_cache = options.no_cache,
+                         .reporter = reporter,
+                         .jobs = static_cast<int>(ctx.jobs),
+                         .init_binary = options.init_binary};
+    auto result = build_images(request);
+    if (!result) return fail_run(result.error());
+    for (const auto& image : result->images) built.emplace(image.name, image.digest);
+  }
+  std::vector<cache::RunImage> run_images;
+  for (const auto& [name, digest] : built) {
+    auto image = load_stage_image(store, name, digest, true);
+    if (!image) return fail_run(image.error());
+    ctx.images.emplace(name, std::move(*image));
+    run_images.push_back({name, digest.str(), true});
+  }
+  for (const auto& stage : pipeline.stages) {
+    if (ctx.images.count(stage.image)) continue;
+    auto digest = store.images().resolve(stage.image);
+    if (!digest) return fail_run(digest.error().context("stage " + stage.name));
+    auto image = load_stage_image(store, stage.image, *digest, false);
+    if (!image) return fail_run(image.error());
+    ctx.images.emplace(stage.image, std::move(*image));
+    run_images.push_back({stage.image, digest->str(), false});
+  }
+  TRY(runs.set_images(run.id, run_images));
+  run.images = run_images;
+
+  if (auto st = advance(ctx, run, 0, false, promoted_images(pipeline)); !st) return fail_run(st.error());
+  return runs.get(run.id);
+}
+
+}  // namespace gantry::runner

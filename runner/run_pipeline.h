@@ -1,0 +1,79 @@
+// `gantry run`, `gantry promote`, `gantry rollback`: one run builds the
+// images of a commit, runs every stage in a fresh container, and promotes the
+// same digests through the environments, stopping at a manual gate.
+//
+//   auto record = run_pipeline(store, {.repo = ".", .rev = "HEAD"}, *reporter);
+//   // record->status: "passed" | "failed" | "waiting"
+//
+// Environments are taken in the file's order. For each: its stages run as a
+// DAG (`needs`; up to `jobs` at once; fail fast); when all required ones
+// passed, every promoted image of the run is promoted to it (an environment
+// pointer + a promotion event, optional `export`). A manual gate stops the run
+// as "waiting" before that environment's stages; `promote` carries it on.
+// Promoted images: the images of the file that no other image of the file is
+// `from` (when the file builds none: the store images its stages use).
+#pragma once
+
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cache/environment_store.h"
+#include "cache/run_store.h"
+#include "cache/store.h"
+#include "runner/reporter.h"
+
+namespace gantry::runner {
+
+struct RunOptions {
+  std::string repo = ".";
+  std::string rev = "HEAD";
+  std::string file = ".gantry.yml";
+  unsigned jobs = 0;  // 0 = the number of cores
+  bool no_cache = false;
+  std::string init_binary = "/proc/self/exe";
+};
+
+// Errors (nothing recorded): an unknown revision, a bad pipeline file, an
+// unknown image, a missing secret. Once the run is recorded, failures
+// (build, stages) come back as a record with status "failed" and `error`.
+Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& options, Reporter& reporter,
+                                      std::stop_token stop = {});
+
+struct PromoteOptions {
+  std::string image;
+  std::string environment;
+  std::string run_id;  // "" = the run that brought IMAGE's digest into the environment before
+  unsigned jobs = 0;
+  bool no_cache = false;
+  std::string init_binary = "/proc/self/exe";
+};
+
+// Runs the environment's stages on the run's digests (never rebuilding) and
+// promotes, then carries on through the next automatic gates. Refuses
+// (conflict, no state change) a digest that has not passed every earlier
+// environment; not_found for an unknown run, image or environment.
+Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& options, Reporter& reporter,
+                                     std::stop_token stop = {});
+
+// Moves IMAGE in ENV back to its previous digest (its own event).
+Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const std::string& image,
+                                                   const std::string& environment);
+
+// The run record as JSON (docs/run.md):
+// {"id", "status", "repo", "commit", "rev", "pipeline_file", "pipeline_digest",
+//  "started", "finished", "waiting_environment", "error",
+//  "images": [{"name", "digest", "built"}],
+//  "stages": [{"name", "environment", "status", "cached", "cached_from",
+//              "exit_code", "seconds", "attempts", "allow_failure", "detail", "log"}],
+//  "promotions": [{"image", "environment", "digest", "previous_digest", "time"}]}
+nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<cache::PromotionEvent>& promotions);
+// The promotions a run made (oldest first) and its JSON in one go.
+Result<nlohmann::json> load_run_json(cache::Store& store, const cache::RunRecord& run);
+
+// Exit code of a run: 0 for passed and waiting, 1 for failed.
+int run_exit_code(const cache::RunRecord& run);
+
+}  // namespace gantry::runner

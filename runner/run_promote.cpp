@@ -1,0 +1,126 @@
+// gantry promote / gantry rollback: carrying a waiting run through a manual
+// gate with the digests it built (never rebuilding), and moving an
+// environment back to its previous digest.
+#include <thread>
+
+#include "cache/image_store.h"
+#include "common/file_util.h"
+#include "pipeline/git_repo.h"
+#include "runner/run_pipeline.h"
+#include "runner/run_session.h"
+
+namespace gantry::runner {
+
+namespace {
+
+// Which run a promotion continues: the one given, or the one that brought the
+// image's digest into the environment before ENV (the newest run of the image
+// for the first environment).
+Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, const pipeline::Pipeline* p) {
+  cache::RunStore runs(store);
+  if (!o.run_id.empty()) return runs.get(o.run_id);
+  if (p) {
+    int index = p->environment_index(o.environment);
+    if (index > 0) {
+      cache::EnvironmentStore envs(store);
+      const std::string& before = p->environments[static_cast<std::size_t>(index - 1)].name;
+      auto pointer = TRY(envs.get(o.image, before));
+      if (!pointer)
+        return fail(ErrorKind::conflict, "refusing to promote " + o.image + " to " + o.environment + ": it has no digest in " +
+                                             before + " yet (see gantry env ls)");
+      return runs.get(pointer->run_id);
+    }
+  }
+  auto list = TRY(runs.list(o.image, 1));
+  if (list.empty()) return fail(ErrorKind::not_found, "no run of image " + o.image + " (see gantry history)");
+  return runs.get(list.front().id);
+}
+
+}  // namespace
+
+Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& o, Reporter& reporter,
+                                     std::stop_token stop) {
+  // The newest run of the image tells which pipeline names the environments
+  // when no run is given; the chosen run's own pipeline is checked below.
+  cache::RunStore runs(store);
+  cache::RunRecord run;
+  std::optional<pipeline::GitRepo> repo;
+  std::optional<pipeline::Commit> commit;
+  std::optional<pipeline::Pipeline> pipe;
+  auto load = [&](const cache::RunRecord& r) -> Status {
+    repo.emplace(TRY(pipeline::GitRepo::open(r.repo, git_mirror_root(store))));
+    commit = TRY(repo->resolve(r.commit));
+    pipe = TRY(load_checked_pipeline(store, *repo, *commit, r.pipeline_file));
+    return {};
+  };
+  if (!o.run_id.empty()) {
+    run = TRY(runs.get(o.run_id));
+    TRY(load(run));
+  } else {
+    auto latest = TRY(runs.list(o.image, 1));
+    if (latest.empty()) return fail(ErrorKind::not_found, "no run of image " + o.image + " (see gantry history)");
+    TRY(load(latest.front()));
+    run = TRY(pick_run(store, o, &*pipe));
+    if (run.id != latest.front().id) TRY(load(run));
+  }
+
+  int index = pipe->environment_index(o.environment);
+  if (index < 0) {
+    std::string known;
+    for (const auto& e : pipe->environments) known += (known.empty() ? "" : ", ") + e.name;
+    return fail(ErrorKind::not_found, "unknown environment '" + o.environment + "' in " + run.pipeline_file +
+                                          " of run " + run.id + " (environments: " + known + ")");
+  }
+  const cache::RunImage* image = nullptr;
+  for (const auto& i : run.images)
+    if (i.image == o.image) image = &i;
+  if (!image) return fail(ErrorKind::not_found, "run " + run.id + " has no image " + o.image);
+  if (run.status == "running") return fail(ErrorKind::conflict, "run " + run.id + " is still running");
+
+  // Every earlier environment must have had this very digest.
+  cache::EnvironmentStore envs(store);
+  auto promoted = promoted_images(*pipe);
+  for (int i = 0; i < index; ++i) {
+    const std::string& before = pipe->environments[static_cast<std::size_t>(i)].name;
+    for (const auto& name : promoted) {
+      const cache::RunImage* ri = nullptr;
+      for (const auto& x : run.images)
+        if (x.image == name) ri = &x;
+      if (!ri) continue;
+      if (!TRY(envs.was_promoted(name, before, ri->digest)))
+        return fail(ErrorKind::conflict, "refusing to promote " + name + " " + ri->digest + " to " + o.environment +
+                                             ": it has not passed " + before + " (run " + run.id + " is " +
+                                             run.status + ")");
+    }
+  }
+
+  RunContext ctx{.store = store, .repo = *repo, .commit = *commit, .pipeline = *pipe, .reporter = reporter};
+  ctx.run_id = run.id;
+  ctx.run_dir = store.paths().run_dir(run.id);
+  ctx.no_cache = o.no_cache;
+  unsigned cores = std::thread::hardware_concurrency();
+  ctx.jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? cores : 2);
+  ctx.init_binary = o.init_binary;
+  ctx.stop = stop;
+  std::size_t first = static_cast<std::size_t>(index);
+  TRY(resolve_secrets(ctx, first, next_manual_gate(*pipe, first, true)));
+  for (const auto& ri : run.images) {
+    auto digest = TRY(Digest::parse(ri.digest));
+    ctx.images.emplace(ri.image, TRY(load_stage_image(store, ri.image, digest, ri.built)));
+  }
+  for (const auto& s : run.stages) ctx.results[s.stage] = s;
+  TRY(make_dirs(ctx.run_dir));
+  ctx.workspaces = std::make_unique<WorkspaceCache>(*repo, *commit, pipe->base_dir, store.tmp_dir());
+
+  reporter.note("run " + run.id + ": promoting " + o.image + " " + image->digest + " to " + o.environment);
+  TRY(advance(ctx, run, first, true, promoted));
+  return runs.get(run.id);
+}
+
+Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const std::string& image,
+                                                   const std::string& environment) {
+  cache::EnvironmentStore envs(store);
+  return envs.rollback(image, environment);
+}
+
+}  // namespace gantry::runner

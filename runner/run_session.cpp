@@ -1,0 +1,189 @@
+#include "runner/run_session.h"
+
+#include <cstdlib>
+#include <set>
+
+#include "cache/environment_store.h"
+#include "cache/image_store.h"
+#include "cache/oci_transfer.h"
+#include "common/file_util.h"
+#include "pipeline/loader.h"
+#include "runner/stage_runner.h"
+#include "runner/stage_scheduler.h"
+
+namespace gantry::runner {
+
+std::string git_mirror_root(const cache::Store& store) { return store.root() + "/git"; }
+
+Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
+                                                 const pipeline::Commit& commit, const std::string& file) {
+  auto p = TRY(pipeline::load_pipeline_from_git(repo, commit, file));
+  pipeline::Diagnostics diags = pipeline::validate_refs(p, [&](const std::string& ref) {
+    return store.images().resolve(ref).has_value();
+  });
+  for (const auto& stage : p.stages) {
+    int own = p.environment_index(stage.environment);
+    for (const auto& need : stage.needs) {
+      const auto* other = p.find_stage(need);
+      if (other && p.environment_index(other->environment) > own)
+        diags.add(p.file, stage.pos, "stages." + stage.name + ".needs",
+                  "'" + need + "' runs in a later environment (" + other->environment + ") than '" + stage.name +
+                      "' (" + stage.environment + ")");
+    }
+  }
+  if (!diags.empty()) {
+    diags.sort();
+    return fail(diags.to_error());
+  }
+  return p;
+}
+
+std::vector<std::string> promoted_images(const pipeline::Pipeline& p) {
+  std::set<std::string> bases;
+  for (const auto& image : p.images) bases.insert(image.from);
+  std::vector<std::string> out;
+  for (const auto& image : p.images)
+    if (!bases.count(image.name)) out.push_back(image.name);
+  if (out.empty()) {
+    std::set<std::string> seen;
+    for (const auto& stage : p.stages)
+      if (seen.insert(stage.image).second) out.push_back(stage.image);
+  }
+  return out;
+}
+
+Result<StageImage> load_stage_image(cache::Store& store, const std::string& name, const Digest& digest, bool built) {
+  auto image = TRY_CTX(store.images().load(digest), "image " + name);
+  return StageImage{name, digest, std::move(image), built};
+}
+
+Status resolve_secrets(RunContext& ctx, std::size_t first, std::size_t last) {
+  for (std::size_t i = first; i < last && i < ctx.pipeline.environments.size(); ++i) {
+    for (const auto* stage : ctx.pipeline.stages_of(ctx.pipeline.environments[i].name)) {
+      auto& list = ctx.secrets[stage->name];
+      list.clear();
+      for (const auto& secret : stage->secrets) {
+        std::string value;
+        if (secret.source == pipeline::Secret::Source::env) {
+          const char* v = std::getenv(secret.ref.c_str());
+          if (v == nullptr)
+            return fail(ErrorKind::not_found, "secret " + secret.name + " of stage " + stage->name +
+                                                  ": the runner's environment variable " + secret.ref +
+                                                  " is not set");
+          value = v;
+        } else {
+          auto content = read_file(secret.ref);
+          if (!content)
+            return fail(ErrorKind::not_found, "secret " + secret.name + " of stage " + stage->name + ": " +
+                                                  content.error().message());
+          value = std::move(*content);
+          if (!value.empty() && value.back() == '\n') value.pop_back();
+        }
+        ctx.masker.add(value);
+        list.emplace_back(secret.name, std::move(value));
+      }
+    }
+  }
+  return {};
+}
+
+std::size_t next_manual_gate(const pipeline::Pipeline& p, std::size_t from, bool open_first) {
+  for (std::size_t i = from; i < p.environments.size(); ++i) {
+    if (i == from && open_first) continue;
+    if (p.environments[i].when == pipeline::Gate::manual) return i;
+  }
+  return p.environments.size();
+}
+
+namespace {
+
+// Runs one environment's stages; true when every required one passed.
+Result<bool> run_environment_stages(RunContext& ctx, const std::string& environment) {
+  std::vector<DagTask> tasks;
+  std::map<std::string, const pipeline::StageDef*> defs;
+  for (const auto* stage : ctx.pipeline.stages_of(environment)) {
+    tasks.push_back({stage->name, stage->needs});
+    defs[stage->name] = stage;
+    ctx.reporter.task({environment, stage->name}, TaskState::queued, {});
+  }
+  if (tasks.empty()) return true;
+  auto result = TRY(run_dag(
+      tasks, ctx.jobs, [&](const std::string& name) { return outcome_of(run_stage(ctx, *defs.at(name))); },
+      [&](const std::string& name, const std::string& failed) { skip_stage(ctx, *defs.at(name), failed); }));
+  return !result.failed;
+}
+
+std::string export_destination(const std::string& path, const std::string& image, std::size_t image_count) {
+  std::string dest = path;
+  if (auto pos = dest.find("{image}"); pos != std::string::npos) dest.replace(pos, 7, image);
+  else if (image_count > 1 && dest.ends_with(".tar")) dest.insert(dest.size() - 4, "-" + image);
+  return dest;
+}
+
+Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::vector<std::string>& promoted) {
+  cache::EnvironmentStore envs(ctx.store);
+  ctx.reporter.phase("promote to " + env.name);
+  for (const auto& name : promoted) {
+    auto it = ctx.images.find(name);
+    if (it == ctx.images.end()) continue;
+    const std::string digest = it->second.digest.str();
+    auto event = TRY(envs.promote(name, env.name, digest, ctx.commit.id, ctx.run_id));
+    if (event)
+      ctx.reporter.note("promoted " + name + " " + digest + " to " + env.name +
+                        (event->replaced_digest.empty() ? "" : " (was " + event->replaced_digest + ")"));
+    else
+      ctx.reporter.note(name + " " + digest + " is already in " + env.name);
+    if (env.export_path) {
+      std::string dest = export_destination(*env.export_path, name, promoted.size());
+      std::string ref_name = promoted.size() > 1 ? name + "-" + env.name : env.name;
+      TRY_CTX(cache::export_image(ctx.store, it->second.digest, dest, ref_name),
+              "exporting " + name + " to " + dest + " on promotion to " + env.name);
+      ctx.reporter.note("exported " + name + " to " + dest + " (ref " + ref_name + ")");
+    }
+    if (env.push) ctx.reporter.note("push to " + *env.push + " on promotion: not supported by this build (skipped)");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool open_first,
+               const std::vector<std::string>& promoted) {
+  cache::RunStore runs(ctx.store);
+  const auto& envs = ctx.pipeline.environments;
+  for (std::size_t i = first; i < envs.size(); ++i) {
+    const auto& env = envs[i];
+    if (env.when == pipeline::Gate::manual && !(i == first && open_first)) {
+      run.status = "waiting";
+      run.waiting_environment = env.name;
+      for (const auto* stage : ctx.pipeline.stages_of(env.name))
+        ctx.reporter.task({env.name, stage->name}, TaskState::waiting, {}, "manual gate");
+      std::string images;
+      for (const auto& name : promoted) images += (images.empty() ? "" : ", ") + name;
+      ctx.reporter.note("waiting at the manual gate of " + env.name + ": gantry promote " +
+                        (promoted.empty() ? std::string("IMAGE") : promoted.front()) + " --to " + env.name +
+                        " --run " + ctx.run_id);
+      return runs.set_status(run.id, run.status, run.waiting_environment, "", false);
+    }
+    ctx.reporter.phase(env.name);
+    bool ok = TRY(run_environment_stages(ctx, env.name));
+    if (!ok) {
+      run.status = "failed";
+      run.waiting_environment.clear();
+      run.error = "stages of " + env.name + " failed; not promoted to " + env.name;
+      ctx.reporter.note(run.error);
+      return runs.set_status(run.id, run.status, "", run.error, true);
+    }
+    if (auto st = promote_images(ctx, env, promoted); !st) {
+      run.status = "failed";
+      run.error = ctx.masker.mask(st.error().message());
+      ctx.reporter.note(run.error);
+      return runs.set_status(run.id, run.status, "", run.error, true);
+    }
+  }
+  run.status = "passed";
+  run.waiting_environment.clear();
+  return runs.set_status(run.id, run.status, "", "", true);
+}
+
+}  // namespace gantry::runner

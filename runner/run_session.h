@@ -1,0 +1,49 @@
+// The pieces `run` and `promote` share (private to runner/run_*.cpp):
+// loading and checking the pipeline of a commit, pinning stage images,
+// resolving secrets, and walking the environments from one index on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/run_store.h"
+#include "cache/store.h"
+#include "pipeline/git_repo.h"
+#include "pipeline/pipeline.h"
+#include "runner/run_context.h"
+
+namespace gantry::runner {
+
+// The git mirror root of the store (for URLs), as `gantry build` uses it.
+std::string git_mirror_root(const cache::Store& store);
+
+// Loads the file from the commit and checks what the file alone cannot:
+// stage images the store does not have, needs on a stage of a later
+// environment. One invalid_input error listing every problem.
+Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
+                                                 const pipeline::Commit& commit, const std::string& file);
+
+// The images promoted through the environments (see run_pipeline.h).
+std::vector<std::string> promoted_images(const pipeline::Pipeline& pipeline);
+
+// Loads an image by digest for a stage.
+Result<StageImage> load_stage_image(cache::Store& store, const std::string& name, const Digest& digest, bool built);
+
+// Resolves the secrets of the stages of environments [first, last) into
+// ctx.secrets and ctx.masker. not_found naming the stage, the secret and its
+// source when one is missing.
+Status resolve_secrets(RunContext& ctx, std::size_t first, std::size_t last);
+
+// The index of the first manual gate at or after `from` (skipping `from`
+// itself when `open_first` — a promote opens that gate), or the number of
+// environments when there is none.
+std::size_t next_manual_gate(const pipeline::Pipeline& pipeline, std::size_t from, bool open_first);
+
+// Runs the environments from `first` on: stages, then promotion, until a
+// manual gate (status "waiting"), a failure ("failed") or the end
+// ("passed"). Updates `run` (status, waiting_environment, error) in meta.db.
+Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool open_first,
+               const std::vector<std::string>& promoted);
+
+}  // namespace gantry::runner

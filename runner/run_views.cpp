@@ -1,0 +1,191 @@
+#include "runner/run_views.h"
+
+#include <cstdio>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cache/environment_store.h"
+#include "cache/image_store.h"
+#include "cache/run_store.h"
+#include "common/file_util.h"
+#include "runner/run_pipeline.h"
+
+namespace gantry::runner {
+
+namespace {
+
+// Prints rows as left-aligned columns.
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+std::string short_digest(const std::string& d) { return d.size() > 19 ? d.substr(0, 19) : d; }
+std::string short_commit(const std::string& c) { return c.substr(0, 12); }
+
+std::string stage_summary(const cache::RunRecord& run) {
+  int passed = 0, cached = 0, failed = 0, skipped = 0;
+  for (const auto& s : run.stages) {
+    if (s.status == "passed") (s.cached ? cached : passed)++;
+    else if (s.status == "failed") failed++;
+    else skipped++;
+  }
+  std::string out = std::to_string(passed) + " passed, " + std::to_string(cached) + " cached";
+  if (failed) out += ", " + std::to_string(failed) + " failed";
+  if (skipped) out += ", " + std::to_string(skipped) + " skipped";
+  return out;
+}
+
+nlohmann::json event_json(const cache::PromotionEvent& e) {
+  return {{"kind", e.kind},
+          {"image", e.image},
+          {"environment", e.environment},
+          {"digest", e.digest},
+          {"previous_digest", e.replaced_digest},
+          {"commit", e.commit},
+          {"run", e.run_id},
+          {"time", cache::format_time_utc(e.time_ms)}};
+}
+
+}  // namespace
+
+Status print_environments(cache::Store& store, const std::string& image, bool json, std::ostream& out) {
+  cache::EnvironmentStore envs(store);
+  auto list = TRY(envs.list(image));
+  if (json) {
+    nlohmann::json doc = nlohmann::json::array();
+    for (const auto& p : list)
+      doc.push_back({{"image", p.image},
+                     {"environment", p.environment},
+                     {"digest", p.digest},
+                     {"commit", p.commit},
+                     {"run", p.run_id},
+                     {"time", cache::format_time_utc(p.time_ms)},
+                     {"previous_digest", p.previous_digest}});
+    out << doc.dump(2) << "\n";
+    return {};
+  }
+  if (list.empty()) {
+    out << "no image has been promoted" << (image.empty() ? "" : " (" + image + ")") << "\n";
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows = {{"IMAGE", "ENVIRONMENT", "DIGEST", "COMMIT", "RUN", "TIME"}};
+  for (const auto& p : list)
+    rows.push_back({p.image, p.environment, p.digest, short_commit(p.commit), p.run_id,
+                    cache::format_time_utc(p.time_ms)});
+  print_table(out, rows);
+  return {};
+}
+
+Status print_history(cache::Store& store, const std::string& image, int limit, bool json, std::ostream& out) {
+  cache::RunStore runs(store);
+  cache::EnvironmentStore envs(store);
+  auto list = TRY(runs.list(image, limit));
+  auto events = TRY(envs.history(image, "", limit));
+  if (json) {
+    nlohmann::json doc = {{"runs", nlohmann::json::array()}, {"promotions", nlohmann::json::array()}};
+    for (const auto& run : list) doc["runs"].push_back(TRY(load_run_json(store, run)));
+    for (const auto& e : events) doc["promotions"].push_back(event_json(e));
+    out << doc.dump(2) << "\n";
+    return {};
+  }
+  if (list.empty()) {
+    out << "no runs" << (image.empty() ? "" : " of " + image) << "\n";
+  } else {
+    std::vector<std::vector<std::string>> rows = {{"RUN", "STARTED", "COMMIT", "STATUS", "STAGES"}};
+    for (const auto& run : list) {
+      std::string status = run.status;
+      if (status == "waiting") status += " (" + run.waiting_environment + ")";
+      rows.push_back({run.id, cache::format_time_utc(run.started_ms), short_commit(run.commit), status,
+                      stage_summary(run)});
+    }
+    print_table(out, rows);
+  }
+  if (!events.empty()) {
+    out << "\n";
+    std::vector<std::vector<std::string>> rows = {{"TIME", "EVENT", "IMAGE", "ENVIRONMENT", "DIGEST", "FROM", "RUN"}};
+    for (const auto& e : events)
+      rows.push_back({cache::format_time_utc(e.time_ms), e.kind, e.image, e.environment, short_digest(e.digest),
+                      e.replaced_digest.empty() ? "-" : short_digest(e.replaced_digest), e.run_id});
+    print_table(out, rows);
+  }
+  return {};
+}
+
+Status print_run(cache::Store& store, const std::string& run_id, bool json, std::ostream& out) {
+  cache::RunStore runs(store);
+  auto run = TRY(runs.get(run_id));
+  auto doc = TRY(load_run_json(store, run));
+  if (json) {
+    out << doc.dump(2) << "\n";
+    return {};
+  }
+  out << "run      " << run.id << "\n"
+      << "status   " << run.status << (run.waiting_environment.empty() ? "" : " at " + run.waiting_environment)
+      << "\n"
+      << "repo     " << run.repo << "\n"
+      << "commit   " << run.commit << " (" << run.rev << ")\n"
+      << "pipeline " << run.pipeline_file << " " << run.pipeline_digest << "\n"
+      << "started  " << cache::format_time_utc(run.started_ms) << "\n";
+  if (!run.error.empty()) out << "error    " << run.error << "\n";
+  for (const auto& i : run.images) out << "image    " << i.image << " " << i.digest << (i.built ? "" : " (store)") << "\n";
+  out << "\n";
+  std::vector<std::vector<std::string>> rows = {{"STAGE", "ENVIRONMENT", "STATUS", "EXIT", "SECONDS", "DETAIL"}};
+  for (const auto& s : run.stages) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.2f", static_cast<double>(s.duration_ms) / 1000.0);
+    rows.push_back({s.stage, s.environment, s.cached ? "cached" : s.status,
+                    s.exit_code >= 0 ? std::to_string(s.exit_code) : "-", secs, s.detail});
+  }
+  print_table(out, rows);
+  if (!doc["promotions"].empty()) {
+    out << "\n";
+    for (const auto& p : doc["promotions"])
+      out << "promoted " << p["image"].get<std::string>() << " " << p["digest"].get<std::string>() << " to "
+          << p["environment"].get<std::string>() << " at " << p["time"].get<std::string>() << "\n";
+  }
+  return {};
+}
+
+Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out) {
+  cache::RunStore runs(store);
+  auto run = TRY(runs.get(run_id));
+  bool found = false;
+  for (const auto& s : run.stages) {
+    if (!stage.empty() && s.stage != stage) continue;
+    found = true;
+    if (stage.empty()) out << "== " << s.stage << " (" << (s.cached ? "cached" : s.status) << ") ==\n";
+    if (s.cached) out << "(cached: the log of run " << s.cached_from << ")\n";
+    if (s.log_path.empty() || s.status == "skipped") {
+      out << "(no log: " << s.detail << ")\n";
+      continue;
+    }
+    auto text = read_file(s.log_path);
+    if (!text) {
+      out << "(log unavailable: " << text.error().message() << ")\n";
+      continue;
+    }
+    out << *text;
+  }
+  if (!found && !stage.empty()) {
+    std::string known;
+    for (const auto& s : run.stages) known += (known.empty() ? "" : ", ") + s.stage;
+    return fail(ErrorKind::not_found, "run " + run.id + " has no stage '" + stage + "' (stages: " + known + ")");
+  }
+  return {};
+}
+
+}  // namespace gantry::runner

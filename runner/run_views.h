@@ -1,0 +1,22 @@
+// What `gantry env ls`, `history`, `show` and `logs` print (tables for
+// people, JSON for scripts). Private to runner/cmd_run.cpp.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "cache/store.h"
+#include "common/error.h"
+
+namespace gantry::runner {
+
+// [{"image","environment","digest","commit","run","time","previous_digest"}] or a table.
+Status print_environments(cache::Store& store, const std::string& image, bool json, std::ostream& out);
+// {"runs": [...run records...], "promotions": [...events...]} or two tables.
+Status print_history(cache::Store& store, const std::string& image, int limit, bool json, std::ostream& out);
+// The run record (JSON) or a summary.
+Status print_run(cache::Store& store, const std::string& run_id, bool json, std::ostream& out);
+// The logs of every stage of the run (with a header each), or one stage's log.
+Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out);
+
+}  // namespace gantry::runner

@@ -1,0 +1,30 @@
+// gantry watch: runs the pipeline for every new commit of a branch, oldest
+// first, one run at a time, surviving failed runs. The last commit handled is
+// kept in meta.db (watch_positions) per repository and branch, so a restarted
+// watch carries on where it stopped; the first watch of a branch starts at its
+// current tip (or at --since) without running it.
+#pragma once
+
+#include <chrono>
+#include <stop_token>
+#include <string>
+
+#include "runner/reporter.h"
+#include "runner/run_pipeline.h"
+
+namespace gantry::runner {
+
+struct WatchOptions {
+  RunOptions run;             // repo, file, jobs, no_cache (rev is set per commit)
+  std::string branch;         // "" = HEAD
+  std::chrono::milliseconds interval{5000};
+  std::string since;          // start after this revision instead of the saved position / tip
+  int max_runs = 0;           // stop after this many runs (0 = never)
+  bool once = false;          // handle what is new now, then stop
+  bool json = false;          // print each run record as one JSON line
+};
+
+// Returns the exit code: 0, or 1 when the repository cannot be watched at all.
+int watch(const std::string& store_dir, const WatchOptions& options, Reporter& reporter, std::stop_token stop);
+
+}  // namespace gantry::runner

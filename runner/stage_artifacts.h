@@ -1,0 +1,23 @@
+// Artifacts: paths a stage declares, copied out of its container after it
+// passes into <run dir>/artifacts/<stage>/<path without the leading '/'>,
+// and given to every stage that needs it (directly or not) read-only at
+// /artifacts/<stage>/<path>. A path is taken from the container's upper dir
+// (what the stage wrote) or, if the stage did not touch it, from the image's
+// layers (top first); an overlay whiteout means the stage deleted it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace gantry::runner {
+
+inline constexpr const char* kArtifactsMount = "/artifacts";
+
+// Copies each artifact into dest_dir (created). invalid_input naming the path
+// when an artifact does not exist after the stage.
+Status collect_artifacts(const std::vector<std::string>& paths, const std::string& upper_dir,
+                         const std::vector<std::string>& lowerdirs, const std::string& dest_dir);
+
+}  // namespace gantry::runner

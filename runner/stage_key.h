@@ -1,0 +1,46 @@
+// The key of a stage's result: the sha256 of a typed, delimited, versioned
+// record of everything that decides what the stage does.
+//
+// Stage-key record, format version 1 (kStageKeyFormat), a JSON object:
+//   "format"       1
+//   "image"        the manifest digest the stage runs on
+//   "stage"        {"name", "script", "env": [[K, V], ...], "secrets": [[name,
+//                  source, ref], ...] (names and where they come from, NEVER
+//                  values), "timeout_ms", "limits", "network", "artifacts",
+//                  "workspace"}
+//   "environment"  the environment the stage belongs to (GANTRY_ENVIRONMENT)
+//   "workspace"    what it sees at /workspace: {"tree": oid} for the whole
+//                  base tree or {"entries": [[path, mode, oid], ...]} for
+//                  `inputs`; null with `workspace: false`
+//   "needs"        {need: key of the need's result}, for every stage it needs
+//                  directly or not (their artifacts are its inputs)
+// Not keyed: GANTRY_RUN_ID, GANTRY_COMMIT (informational), retry and
+// allow_failure (they do not change what the stage computes), secret values
+// (a changed secret does not rerun a stage: use --no-cache).
+//
+// The key is the sha256 of a typed, length-prefixed encoding of the record's
+// value tree (type tag, then decimal length and ':' before every string, key
+// and container), so two records never encode to the same bytes. The JSON
+// text is stored beside the key in meta.db (stage_cache.record).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+#include "pipeline/pipeline.h"
+
+namespace gantry::runner {
+
+inline constexpr int kStageKeyFormat = 1;
+
+nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::string& image_digest,
+                                const std::string& environment, const nlohmann::json& workspace_identity,
+                                const std::map<std::string, std::string>& need_keys);
+
+// sha256 of the typed encoding of any JSON value.
+Digest typed_json_digest(const nlohmann::json& value);
+
+}  // namespace gantry::runner

@@ -1,0 +1,294 @@
+#include "runner/stage_runner.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+
+#include "common/file_util.h"
+#include "common/unique_fd.h"
+#include "common/units.h"
+#include "executor/container.h"
+#include "runner/stage_artifacts.h"
+#include "runner/stage_key.h"
+
+namespace gantry::runner {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// An append-only log file; every line is masked before it gets here.
+class StageLog {
+ public:
+  static Result<StageLog> open(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return fail_sys("open", path);
+    return StageLog(std::move(fd));
+  }
+  void line(std::string_view text) {
+    std::string l(text);
+    l.push_back('\n');
+    std::size_t off = 0;
+    while (off < l.size()) {
+      ssize_t n = ::write(fd_.get(), l.data() + off, l.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      off += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  explicit StageLog(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+// Every stage the given one needs, directly or not.
+std::set<std::string> ancestors(const pipeline::Pipeline& p, const pipeline::StageDef& stage) {
+  std::set<std::string> out;
+  std::vector<std::string> todo = stage.needs;
+  while (!todo.empty()) {
+    std::string name = todo.back();
+    todo.pop_back();
+    if (!out.insert(name).second) continue;
+    if (const auto* s = p.find_stage(name)) todo.insert(todo.end(), s->needs.begin(), s->needs.end());
+  }
+  return out;
+}
+
+std::vector<std::string> stage_env(const RunContext& ctx, const pipeline::StageDef& stage, const StageImage& image) {
+  pipeline::EnvList env;
+  for (const auto& kv : image.image.config.env) {
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) pipeline::set_env(env, kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  for (const auto& e : stage.env) pipeline::set_env(env, e.name, e.value);
+  pipeline::set_env(env, "CI", "true");
+  pipeline::set_env(env, "GANTRY_ENVIRONMENT", stage.environment);
+  pipeline::set_env(env, "GANTRY_STAGE", stage.name);
+  pipeline::set_env(env, "GANTRY_IMAGE_DIGEST", image.digest.str());
+  pipeline::set_env(env, "GANTRY_ARTIFACTS", kArtifactsMount);
+  pipeline::set_env(env, "GANTRY_RUN_ID", ctx.run_id);
+  pipeline::set_env(env, "GANTRY_COMMIT", ctx.commit.id);
+  if (auto it = ctx.secrets.find(stage.name); it != ctx.secrets.end())
+    for (const auto& [name, value] : it->second) pipeline::set_env(env, name, value);
+  std::vector<std::string> out;
+  for (const auto& e : env) out.push_back(e.name + "=" + e.value);
+  return out;
+}
+
+std::string sanitize_hostname(const std::string& name) {
+  std::string h;
+  for (char c : name) h.push_back((std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-');
+  if (h.size() > 63) h.resize(63);
+  return h.empty() ? "stage" : h;
+}
+
+void record(RunContext& ctx, const cache::StageResult& r) {
+  {
+    std::lock_guard lock(ctx.mutex);
+    ctx.results[r.stage] = r;
+  }
+  cache::RunStore runs(ctx.store);
+  if (auto st = runs.put_stage(r); !st) ctx.reporter.note("warning: " + st.error().message());
+}
+
+TaskState state_of(const cache::StageResult& r) {
+  if (r.status == "skipped") return TaskState::skipped;
+  if (r.status == "failed") return TaskState::failed;
+  return r.cached ? TaskState::cached : TaskState::passed;
+}
+
+}  // namespace
+
+TaskOutcome outcome_of(const cache::StageResult& result) {
+  if (result.status == "passed") return TaskOutcome::passed;
+  return result.allow_failure ? TaskOutcome::failed_allowed : TaskOutcome::failed;
+}
+
+cache::StageResult skip_stage(RunContext& ctx, const pipeline::StageDef& stage, const std::string& failed_need) {
+  cache::StageResult r;
+  r.run_id = ctx.run_id;
+  r.stage = stage.name;
+  r.environment = stage.environment;
+  r.image = stage.image;
+  if (auto it = ctx.images.find(stage.image); it != ctx.images.end()) r.digest = it->second.digest.str();
+  r.status = "skipped";
+  r.allow_failure = stage.allow_failure;
+  r.detail = "needs " + failed_need + ", which failed";
+  r.started_ms = cache::now_ms();
+  record(ctx, r);
+  ctx.reporter.task({stage.environment, stage.name}, TaskState::skipped, {}, r.detail);
+  return r;
+}
+
+cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
+  TaskId task{stage.environment, stage.name};
+  cache::StageResult r;
+  r.run_id = ctx.run_id;
+  r.stage = stage.name;
+  r.environment = stage.environment;
+  r.image = stage.image;
+  r.allow_failure = stage.allow_failure;
+  r.started_ms = cache::now_ms();
+  r.log_path = ctx.run_dir + "/" + stage.name + ".log";
+  auto started = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started); };
+  auto failed = [&](const std::string& why) {
+    r.status = "failed";
+    r.detail = ctx.masker.mask(why);
+    r.duration_ms = elapsed().count();
+    if (auto log = StageLog::open(r.log_path)) log->line("gantry: " + r.detail);
+    record(ctx, r);
+    ctx.reporter.task(task, TaskState::failed, elapsed(), r.detail);
+    return r;
+  };
+
+  auto image_it = ctx.images.find(stage.image);
+  if (image_it == ctx.images.end()) return failed("image " + stage.image + " is not part of this run");
+  const StageImage& image = image_it->second;
+  r.digest = image.digest.str();
+
+  // The key: image, definition, environment, workspace identity, needs' keys.
+  std::optional<WorkspaceView> view;
+  if (stage.workspace) {
+    auto v = ctx.workspaces->view(stage.tree_inputs);
+    if (!v) return failed("workspace: " + v.error().message());
+    view = std::move(*v);
+  }
+  std::map<std::string, std::string> need_keys;
+  std::vector<executor::BindMount> mounts;
+  {
+    std::lock_guard lock(ctx.mutex);
+    for (const auto& name : ancestors(ctx.pipeline, stage)) {
+      auto it = ctx.results.find(name);
+      if (it == ctx.results.end()) continue;
+      need_keys[name] = it->second.cache_key.empty() ? "uncached:" + it->second.run_id : it->second.cache_key;
+      if (!it->second.artifacts_dir.empty())
+        mounts.push_back({it->second.artifacts_dir, std::string(kArtifactsMount) + "/" + name, true});
+    }
+  }
+  bool use_cache = stage.cache && !ctx.no_cache;
+  auto record_json = stage_key_record(stage, r.digest, stage.environment,
+                                      view ? view->identity : nlohmann::json(), need_keys);
+  std::string key = typed_json_digest(record_json).str();
+  // Always recorded, so dependants key on it; only reused when caching is on.
+  r.cache_key = use_cache ? key : "";
+
+  cache::RunStore runs(ctx.store);
+  if (use_cache) {
+    auto hit = runs.find_cached(key);
+    if (hit && *hit && ((*hit)->artifacts_dir.empty() || ::access((*hit)->artifacts_dir.c_str(), F_OK) == 0)) {
+      const auto& c = **hit;
+      r.status = "passed";
+      r.cached = true;
+      r.cached_from = c.run_id;
+      r.exit_code = c.exit_code;
+      r.duration_ms = c.duration_ms;
+      r.log_path = c.log_path;
+      r.artifacts_dir = c.artifacts_dir;
+      r.detail = "cached from run " + c.run_id;
+      record(ctx, r);
+      ctx.reporter.task(task, TaskState::cached, std::chrono::milliseconds(c.duration_ms), r.detail);
+      return r;
+    }
+  }
+
+  ctx.reporter.task(task, TaskState::running, {});
+  auto log = StageLog::open(r.log_path);
+  if (!log) return failed(log.error().message());
+
+  executor::ContainerSpec spec;
+  auto lower = ctx.store.images().lowerdirs(image.image);
+  if (!lower) return failed("image " + stage.image + ": " + lower.error().message());
+  spec.lowerdirs = *lower;
+  spec.argv = {"/bin/sh", "-c", stage.script()};
+  spec.env = stage_env(ctx, stage, image);
+  spec.workdir = image.image.config.working_dir.empty() ? "/" : image.image.config.working_dir;
+  spec.user = image.image.config.user;
+  spec.hostname = sanitize_hostname(stage.name);
+  spec.network = stage.network == pipeline::NetworkMode::host ? executor::NetworkMode::host : executor::NetworkMode::none;
+  spec.limits.memory_bytes = stage.limits.memory;
+  spec.limits.pids = stage.limits.pids;
+  spec.limits.cpus = stage.limits.cpus;
+  spec.timeout = stage.timeout;
+  spec.work_root = ctx.store.tmp_dir();
+  spec.init_binary = ctx.init_binary;
+  spec.keep_upper = !stage.artifacts.empty();
+  if (view) {
+    auto dir = ctx.workspaces->materialize(stage.tree_inputs);
+    if (!dir) return failed("workspace: " + dir.error().message());
+    spec.mounts.push_back({*dir, kWorkspaceMount, true});
+  }
+  spec.mounts.insert(spec.mounts.end(), mounts.begin(), mounts.end());
+  spec.output = [&](executor::Stream, std::string_view line) {
+    std::string masked = ctx.masker.mask(line);
+    log->line(masked);
+    ctx.reporter.output(task, masked);
+  };
+
+  unsigned attempts = stage.retry + 1;
+  for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
+    r.attempts = static_cast<int>(attempt);
+    if (attempts > 1) log->line("gantry: attempt " + std::to_string(attempt) + " of " + std::to_string(attempts));
+    auto result = executor::run(spec, ctx.stop);
+    if (!result) {
+      r.exit_code = executor::start_failure_exit_code(result.error());
+      r.detail = ctx.masker.mask(result.error().message());
+      log->line("gantry: " + r.detail);
+      continue;
+    }
+    // The upper dir is ours now: removed when this scope ends.
+    struct UpperGuard {
+      std::string path;
+      ~UpperGuard() {
+        if (!path.empty()) (void)remove_tree(path);
+      }
+    } upper{result->upper_dir};
+    r.exit_code = result->exit_code;
+    r.detail.clear();
+    if (result->timed_out) r.detail = "timed out after " + format_duration(*stage.timeout);
+    else if (result->oom_killed) r.detail = "killed: out of memory";
+    else if (result->cancelled) r.detail = "cancelled";
+    else if (result->exit_code != 0) r.detail = "exit code " + std::to_string(result->exit_code);
+    if (!r.detail.empty()) {
+      log->line("gantry: " + r.detail);
+      if (result->cancelled) break;
+      continue;
+    }
+    if (!stage.artifacts.empty()) {
+      std::string dest = ctx.run_dir + "/artifacts/" + stage.name;
+      (void)remove_tree(dest);
+      if (auto st = collect_artifacts(stage.artifacts, result->upper_dir, spec.lowerdirs, dest); !st) {
+        r.detail = st.error().message();
+        log->line("gantry: " + r.detail);
+        continue;
+      }
+      r.artifacts_dir = dest;
+    }
+    r.status = "passed";
+    break;
+  }
+  r.duration_ms = elapsed().count();
+  if (r.status != "passed") {
+    r.status = "failed";
+    if (stage.allow_failure) r.detail += r.detail.empty() ? "failure allowed" : " (failure allowed)";
+  } else if (use_cache) {
+    cache::CachedStage c;
+    c.key = key;
+    c.record = record_json.dump();
+    c.run_id = ctx.run_id;
+    c.stage = stage.name;
+    c.exit_code = r.exit_code;
+    c.duration_ms = r.duration_ms;
+    c.log_path = r.log_path;
+    c.artifacts_dir = r.artifacts_dir;
+    if (auto st = runs.put_cached(c); !st) ctx.reporter.note("warning: " + st.error().message());
+  }
+  record(ctx, r);
+  ctx.reporter.task(task, state_of(r), elapsed(), r.detail);
+  return r;
+}
+
+}  // namespace gantry::runner
