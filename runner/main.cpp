@@ -2,10 +2,12 @@
 // container init the executor re-executes (never typed by users).
 #include <CLI/CLI.hpp>
 
+#include <cstring>
 #include <exception>
 #include <iostream>
 
 #include "common/log.h"
+#include "executor/container.h"
 #include "runner/cli.h"
 
 namespace {
@@ -22,6 +24,8 @@ Exit codes:
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The container init: before any parsing or logging (keeps it fast and lean).
+  if (argc > 1 && std::strcmp(argv[1], "__init") == 0) gantry::executor::init_main(argc, argv);
   using namespace gantry::runner;
 
   CLI::App app{"gantry: a daemonless CI/CD runner: builds layered images with a step cache,\n"
@@ -40,6 +44,11 @@ int main(int argc, char** argv) {
   Cli cli{app, global, action};
   // Command groups (runner/cmd_*.cpp) register here.
   (void)cli;
+  add_exec_commands(cli);
+  add_run_commands(cli);
+  add_image_commands(cli);
+  add_store_commands(cli);
+  add_registry_commands(cli);  // keep after add_image_commands: adds image pull/push to its group
 
   try {
     app.parse(argc, argv);
