@@ -1,0 +1,84 @@
+#include "executor/container_dir.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <sstream>
+
+#include "common/file_util.h"
+#include "executor/cgroup.h"
+#include "executor/container.h"
+
+namespace gantry::executor {
+
+Result<ContainerDir> ContainerDir::create(const std::string& work_root, const std::string& id) {
+  TRY(make_dirs(work_root, 0755));
+  ContainerDir dir;
+  std::string path = work_root + "/ctr-" + id;
+  if (::mkdir(path.c_str(), 0700) != 0) return fail_sys("mkdir", path);
+  dir.path_ = path;
+  std::string temp_lock = path + "/lock.new";
+  dir.lock_.reset(::open(temp_lock.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!dir.lock_) return fail_sys("create", temp_lock);
+  if (::flock(dir.lock_.get(), LOCK_EX) != 0) return fail_sys("flock", temp_lock);
+  if (::rename(temp_lock.c_str(), (path + "/lock").c_str()) != 0) return fail_sys("rename", temp_lock);
+  for (const char* sub : {"upper", "work", "rootfs", "etc"}) {
+    std::string p = path + "/" + sub;
+    if (::mkdir(p.c_str(), 0755) != 0) return fail_sys("mkdir", p);
+  }
+  return dir;
+}
+
+ContainerDir::~ContainerDir() {
+  if (!path_.empty()) (void)remove();
+}
+
+Status ContainerDir::remove() {
+  if (path_.empty()) return {};
+  auto st = remove_tree(path_);
+  lock_.reset();
+  path_.clear();
+  return st;
+}
+
+Result<int> sweep_leftovers(const std::string& work_root) {
+  DIR* d = ::opendir(work_root.c_str());
+  if (!d) {
+    if (errno == ENOENT) return 0;
+    return fail_sys("opendir", work_root);
+  }
+  std::vector<std::string> candidates;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind("ctr-", 0) == 0) candidates.push_back(work_root + "/" + name);
+  }
+  ::closedir(d);
+  int swept = 0;
+  for (const auto& dir : candidates) {
+    UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
+    if (!lock) {
+      // No lock yet: a container being created right now, or a crash in
+      // the first microseconds. Only old ones are garbage.
+      struct stat st;
+      if (::stat(dir.c_str(), &st) != 0 || std::time(nullptr) - st.st_mtime < 60) continue;
+    } else if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      continue;  // a live runner holds it
+    }
+    if (auto record = read_file(dir + "/cgroups")) {
+      std::istringstream in(*record);
+      std::string cg;
+      while (std::getline(in, cg))
+        if (!cg.empty()) TRY_CTX(remove_cgroup_dir(cg), "sweeping " + dir);
+    }
+    TRY_CTX(remove_tree(dir), "sweeping a leftover container dir");
+    ++swept;
+  }
+  return swept;
+}
+
+}  // namespace gantry::executor

@@ -1,0 +1,44 @@
+// Private to executor/: the on-disk scratch of one container and the sweep of
+// the ones a crashed runner left.
+//
+//   <work_root>/ctr-<id>/   (layout version 1)
+//     lock        flock(LOCK_EX) held by the runner for the container's life;
+//                 created under a temp name and renamed once locked, so a
+//                 "lock" that can be locked belongs to a dead runner
+//     cgroups     the cgroup dirs of the container, one a line, written before mkdir
+//     upper/ work/  the overlay's upper and work dirs
+//     rootfs/     the overlay mount point (mounted only in the container's mount ns)
+//     etc/        hosts, hostname, resolv.conf bound into the container
+//   <work_root>/upper-<id>/ a kept upper dir (keep_upper): the caller's
+#pragma once
+
+#include <string>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+
+namespace gantry::executor {
+
+class ContainerDir {
+ public:
+  static Result<ContainerDir> create(const std::string& work_root, const std::string& id);
+  ContainerDir(ContainerDir&&) = default;
+  ContainerDir& operator=(ContainerDir&&) = default;
+  ~ContainerDir();
+
+  const std::string& path() const { return path_; }
+  std::string upper() const { return path_ + "/upper"; }
+  std::string work() const { return path_ + "/work"; }
+  std::string rootfs() const { return path_ + "/rootfs"; }
+  std::string etc() const { return path_ + "/etc"; }
+  std::string cgroups_record() const { return path_ + "/cgroups"; }
+  // Removes everything (the lock goes last).
+  Status remove();
+
+ private:
+  ContainerDir() = default;
+  std::string path_;
+  UniqueFd lock_;
+};
+
+}  // namespace gantry::executor

@@ -1,0 +1,103 @@
+// The wire between run() (the runner side) and `gantry __init`:
+//  - fd 3 of the init: a memfd holding the serialized InitConfig;
+//  - fd 4 of the init: one end of a SOCK_SEQPACKET socketpair on which the
+//    init, PID 1 and the command child send fixed-size InitMessage records:
+//    {step, errno} when a setup step fails, the command's wait status at the end.
+// Both sides are the same binary, so the format only has to agree with itself;
+// kProtocolVersion still guards against a stale init_binary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace gantry::executor {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr int kConfigFd = 3;
+inline constexpr int kStatusFd = 4;
+
+// The setup steps, in the order they run (crun's container_init_setup).
+enum class Step : std::int32_t {
+  read_config,
+  parent_died,
+  unshare_namespaces,
+  fork_pid1,
+  make_mounts_private,
+  mount_rootfs,
+  open_rootfs,
+  mount_proc,
+  mount_dev,
+  mount_devpts,
+  mount_shm,
+  mount_sys,
+  mask_paths,
+  readonly_paths,
+  bind_mounts,
+  etc_files,
+  pivot_root,
+  set_hostname,
+  loopback_up,
+  resolve_user,
+  make_workdir,
+  prepare_seccomp,
+  prepare_caps,
+  fork_command,
+  // in the command child, between fork and exec:
+  set_session,
+  drop_bounding_caps,
+  set_groups,
+  set_gid,
+  set_uid,
+  set_caps,
+  no_new_privs,
+  chdir_workdir,
+  load_seccomp,
+  exec_command,
+};
+const char* step_name(Step step);
+
+enum class MessageKind : std::int32_t {
+  setup_failed = 1,  // step, err (index: which mount, when it applies)
+  exited = 2,        // status: the command's wait status
+};
+
+struct InitMessage {
+  MessageKind kind;
+  Step step;
+  std::int32_t err;
+  std::int32_t status;
+  std::int32_t index;  // a bind mount's index for bind_mounts, else -1
+};
+
+struct InitMount {
+  std::string source;
+  std::string target;
+  bool read_only = true;
+};
+
+// Everything the init needs; the runner side prepared paths and files.
+struct InitConfig {
+  std::string id;
+  std::int32_t parent_pid = 0;         // the runner, to detect that it died before PR_SET_PDEATHSIG
+  std::vector<std::string> lowerdirs;  // bottom → top
+  std::string upper_dir;
+  std::string work_dir;                // overlay's workdir
+  std::string rootfs;                  // the mount point
+  std::string etc_dir;                 // hosts, hostname, resolv.conf to bind into the container
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string workdir;
+  std::string user;
+  std::string hostname;
+  std::vector<InitMount> mounts;
+  bool host_network = false;
+  std::string seccomp_bpf;             // raw BPF program, built once by the runner side
+
+  std::string serialize() const;
+  static Result<InitConfig> parse(const std::string& data);
+};
+
+}  // namespace gantry::executor

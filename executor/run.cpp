@@ -1,0 +1,314 @@
+// run(): the runner side of one container. Prepares the container dir and
+// cgroups, spawns `gantry __init` with Boost.Process (stdout/stderr pipes, the
+// config memfd on fd 3, the status socket on fd 4, the cgroups joined and
+// PR_SET_PDEATHSIG set before exec), streams output line by line, enforces the
+// timeout and the cancellation, then collects the result and removes
+// everything. RAII owns every piece, so every return path cleans up.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/pipe.hpp>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <set>
+#include <system_error>
+
+#include "common/file_util.h"
+#include "executor/cgroup.h"
+#include "executor/container.h"
+#include "executor/container_dir.h"
+#include "executor/init_protocol.h"
+#include "executor/line_splitter.h"
+#include "executor/security.h"
+#include "executor/spec_check.h"
+
+namespace bp = boost::process;
+
+namespace gantry::executor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string new_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                          static_cast<std::uint64_t>(Clock::now().time_since_epoch().count())};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return std::string(buf, 12);
+}
+
+// Sweeps each work_root once per process, before its first container.
+void sweep_once(const std::string& work_root) {
+  static std::mutex mu;
+  static std::set<std::string> done;
+  std::lock_guard lock(mu);
+  if (!done.insert(work_root).second) return;
+  (void)sweep_leftovers(work_root);
+}
+
+Status write_etc_files(const ContainerSpec& spec, const ContainerDir& dir, const std::string& hostname) {
+  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n";
+  std::string resolv = "# gantry: network none (loopback only)\n";
+  if (spec.network == NetworkMode::host) {
+    if (auto host_resolv = read_file("/etc/resolv.conf")) resolv = *host_resolv;
+  }
+  const std::pair<const char*, const std::string*> files[] = {
+      {"hosts", &hosts}, {"resolv.conf", &resolv}, {"hostname", nullptr}};
+  std::string hostname_line = hostname + "\n";
+  for (auto [name, content] : files) {
+    std::string path = dir.etc() + "/" + name;
+    const std::string& data = content ? *content : hostname_line;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd || ::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+      return fail_sys("write", path);
+  }
+  return {};
+}
+
+Result<UniqueFd> config_memfd(const InitConfig& config) {
+  UniqueFd fd(::memfd_create("gantry-init-config", MFD_CLOEXEC));
+  if (!fd) return fail_sys("memfd_create", "init config");
+  std::string data = config.serialize();
+  if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+    return fail_sys("write", "init config memfd");
+  return fd;
+}
+
+// Before exec in the spawned child (async-signal-safe): join the cgroups,
+// place the config and status fds, die with the runner thread.
+struct InitSetup : bp::extend::handler {
+  int config_fd;
+  int status_fd;
+  const std::vector<UniqueFd>* cgroup_procs;
+
+  template <typename Executor>
+  void on_exec_setup(Executor& exec) const {
+    for (const auto& fd : *cgroup_procs)
+      if (::write(fd.get(), "0", 1) != 1) exec.set_error(std::error_code(errno, std::system_category()), "join cgroup");
+    if (::dup2(config_fd, kConfigFd) < 0 || ::dup2(status_fd, kStatusFd) < 0)
+      exec.set_error(std::error_code(errno, std::system_category()), "dup2");
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  }
+};
+
+// Kills the spawned init (and so, through PR_SET_PDEATHSIG, PID 1 and the
+// whole pid namespace) and every process in the container's cgroups.
+struct Supervised {
+  bp::child child;
+  const ContainerCgroups* cgroups = nullptr;
+  bool reaped = false;
+
+  void kill_all() {
+    if (!reaped && child.valid()) ::kill(child.id(), SIGKILL);
+    if (cgroups) cgroups->kill_all();
+  }
+  int wait() {
+    std::error_code ec;
+    child.wait(ec);
+    reaped = true;
+    return child.native_exit_code();
+  }
+  ~Supervised() {
+    if (!reaped && child.valid()) {
+      kill_all();
+      wait();
+    }
+  }
+};
+
+}  // namespace
+
+Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
+  TRY(check_spec(spec));
+  sweep_once(spec.work_root);
+  auto bpf = TRY_CTX(default_seccomp_bpf(), "building the seccomp profile");
+
+  ContainerResult result;
+  result.id = new_id();
+  auto dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id), "creating the container dir");
+  std::string hostname = spec.hostname.empty() ? result.id : spec.hostname;
+  TRY(write_etc_files(spec, dir, hostname));
+  auto cgroups = TRY(ContainerCgroups::create(result.id, spec.limits, dir.cgroups_record()));
+
+  InitConfig config;
+  config.id = result.id;
+  config.parent_pid = ::getpid();
+  config.lowerdirs = spec.lowerdirs;
+  config.upper_dir = dir.upper();
+  config.work_dir = dir.work();
+  config.rootfs = dir.rootfs();
+  config.etc_dir = dir.etc();
+  config.argv = spec.argv;
+  config.env = spec.env;
+  config.workdir = spec.workdir.empty() ? "/" : spec.workdir;
+  config.user = spec.user;
+  config.hostname = hostname;
+  for (const auto& m : spec.mounts) config.mounts.push_back({m.source, m.target, m.read_only});
+  config.host_network = spec.network == NetworkMode::host;
+  config.seccomp_bpf = bpf;
+  auto memfd = TRY(config_memfd(config));
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_sys("socketpair", "init status");
+  UniqueFd status_ours(sv[0]), status_theirs(sv[1]);
+  int out_fds[2], err_fds[2];
+  if (::pipe2(out_fds, O_CLOEXEC) != 0) return fail_sys("pipe", "stdout");
+  UniqueFd out_read(out_fds[0]), out_write(out_fds[1]);
+  if (::pipe2(err_fds, O_CLOEXEC) != 0) return fail_sys("pipe", "stderr");
+  UniqueFd err_read(err_fds[0]), err_write(err_fds[1]);
+  // High, private copies so the dup2s onto 3 and 4 cannot clobber each other.
+  UniqueFd config_hi(::fcntl(memfd.get(), F_DUPFD_CLOEXEC, 10));
+  UniqueFd status_hi(::fcntl(status_theirs.get(), F_DUPFD_CLOEXEC, 10));
+  if (!config_hi || !status_hi) return fail_sys("fcntl F_DUPFD", "init fds");
+  UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_fd) return fail_sys("eventfd", "cancellation");
+
+  auto start = Clock::now();
+  Supervised sup;
+  sup.cgroups = &cgroups;
+  {
+    bp::pipe out_pipe(-1, out_write.release()), err_pipe(-1, err_write.release());
+    std::error_code ec;
+    sup.child = bp::child(bp::exe = spec.init_binary, bp::args = {std::string("__init")}, bp::std_in < bp::null,
+                          bp::std_out > out_pipe, bp::std_err > err_pipe,
+                          InitSetup{{}, config_hi.get(), status_hi.get(), &cgroups.procs_fds()}, ec);
+    if (ec || !sup.child.valid())
+      return fail(Error(ErrorKind::io, "spawning the container init " + spec.init_binary + ": " + ec.message(),
+                        -static_cast<int>(StartFailure::cannot_start)));
+  }
+  config_hi.reset();
+  status_hi.reset();
+  status_theirs.reset();
+  memfd.reset();
+
+  std::stop_callback on_stop(stop, [&] {
+    std::uint64_t one = 1;
+    (void)!::write(stop_fd.get(), &one, sizeof one);
+  });
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, sup.child.id(), 0)));
+
+  LineSplitter out_lines(Stream::out, spec.output), err_lines(Stream::err, spec.output);
+  std::optional<InitMessage> failure, exited;
+  bool init_done = false, out_open = true, err_open = true, status_open = true;
+  std::optional<Clock::time_point> deadline, kill_at;
+  if (spec.timeout) deadline = start + *spec.timeout;
+  std::string buf(65536, '\0');
+
+  while (!init_done || out_open || err_open) {
+    pollfd fds[5] = {{out_open ? out_read.get() : -1, POLLIN, 0},
+                     {err_open ? err_read.get() : -1, POLLIN, 0},
+                     {status_open ? status_ours.get() : -1, POLLIN, 0},
+                     {init_done ? -1 : pidfd.get(), POLLIN, 0},
+                     {stop_fd.get(), POLLIN, 0}};
+    int wait_ms = -1;
+    auto now = Clock::now();
+    for (auto t : {deadline, kill_at})
+      if (t) {
+        auto ms = std::chrono::ceil<std::chrono::milliseconds>(*t - now).count();
+        wait_ms = wait_ms < 0 ? static_cast<int>(std::max<long long>(ms, 0)) : std::min<int>(wait_ms, std::max<long long>(ms, 0));
+      }
+    if (!pidfd && !init_done) wait_ms = wait_ms < 0 ? 10 : std::min(wait_ms, 10);
+    int n = ::poll(fds, 5, wait_ms);
+    if (n < 0 && errno != EINTR) return fail_sys("poll", "container " + result.id);
+    now = Clock::now();
+    for (int i = 0; i < 2; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
+      if (got > 0) {
+        (i == 0 ? out_lines : err_lines).feed(std::string_view(buf.data(), static_cast<std::size_t>(got)));
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        (i == 0 ? out_open : err_open) = false;
+      }
+    }
+    if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      InitMessage m;
+      ssize_t got = ::recv(status_ours.get(), &m, sizeof m, MSG_DONTWAIT);
+      if (got == sizeof m) {
+        if (m.kind == MessageKind::setup_failed && !failure) failure = m;
+        if (m.kind == MessageKind::exited) exited = m;
+      } else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+        status_open = false;
+      }
+    }
+    if (fds[3].revents & POLLIN) init_done = true;
+    if (!pidfd && !init_done && !sup.child.running()) init_done = true;
+    if (fds[4].revents & POLLIN) {
+      std::uint64_t v;
+      (void)!::read(stop_fd.get(), &v, sizeof v);
+      if (!result.cancelled && !init_done) {
+        result.cancelled = true;
+        ::kill(sup.child.id(), SIGTERM);  // forwarded to PID 1, then to the command
+        kill_at = now + spec.stop_grace;
+      }
+    }
+    if (deadline && now >= *deadline && !init_done) {
+      result.timed_out = true;
+      sup.kill_all();
+      deadline.reset();
+    }
+    if (kill_at && now >= *kill_at) {
+      if (!init_done) sup.kill_all();
+      kill_at.reset();
+    }
+    if (init_done && (result.timed_out || result.cancelled)) {
+      // Killed: stragglers may still hold the pipes while the kernel tears
+      // the pid namespace down; kill them through the cgroups.
+      if (out_open || err_open) cgroups.kill_all();
+    }
+  }
+  // Drain a status message that raced with the end of the init.
+  for (InitMessage m; ::recv(status_ours.get(), &m, sizeof m, MSG_DONTWAIT) == sizeof m;) {
+    if (m.kind == MessageKind::setup_failed && !failure) failure = m;
+    if (m.kind == MessageKind::exited) exited = m;
+  }
+  out_lines.finish();
+  err_lines.finish();
+  int init_status = sup.wait();
+  result.wall_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  result.oom_killed = cgroups.oom_killed();
+  TRY_CTX(cgroups.remove(), "removing the container's cgroups");
+
+  if (exited) {
+    int st = exited->status;
+    if (WIFSIGNALED(st)) {
+      result.signal = WTERMSIG(st);
+      result.exit_code = 128 + result.signal;
+    } else {
+      result.exit_code = WEXITSTATUS(st);
+    }
+  } else if (failure && !result.timed_out && !result.cancelled) {
+    return fail(init_failure(spec, *failure));
+  } else if (result.timed_out || result.cancelled || result.oom_killed) {
+    result.signal = SIGKILL;
+    result.exit_code = 128 + SIGKILL;
+  } else {
+    return fail(Error(ErrorKind::internal,
+                      "the container init ended without a report (exit status " + std::to_string(init_status) +
+                          "); is " + spec.init_binary + " a gantry binary?",
+                      -static_cast<int>(StartFailure::cannot_start)));
+  }
+
+  if (spec.keep_upper) {
+    std::string kept = spec.work_root + "/upper-" + result.id;
+    if (::rename(dir.upper().c_str(), kept.c_str()) != 0) return fail_sys("rename", dir.upper());
+    result.upper_dir = kept;
+  }
+  TRY_CTX(dir.remove(), "removing the container dir");
+  return result;
+}
+
+}  // namespace gantry::executor

@@ -1,0 +1,132 @@
+#include "executor/security.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+
+#include "common/unique_fd.h"
+
+namespace gantry::executor {
+
+const char* const kDefaultCapabilities[14] = {
+    "cap_chown",  "cap_dac_override", "cap_fsetid",   "cap_fowner",     "cap_mknod",      "cap_net_raw",
+    "cap_setgid", "cap_setuid",       "cap_setfcap",  "cap_setpcap",    "cap_net_bind_service",
+    "cap_sys_chroot", "cap_kill",     "cap_audit_write"};
+
+namespace {
+
+// Refused with EPERM: what reaches past the container (mounts, namespaces,
+// kernel modules, kexec, bpf, perf, keyrings, swap, reboot, clocks, raw I/O
+// ports, handle-based opens, accounting) — the syscalls Docker's default
+// profile leaves out or gates behind capabilities the container lacks.
+constexpr const char* kDenied[] = {
+    "mount", "umount", "umount2", "pivot_root", "unshare", "setns",
+    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "create_module",
+    "get_kernel_syms", "query_module", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
+    "acct", "swapon", "swapoff", "reboot", "quotactl", "quotactl_fd", "open_by_handle_at",
+    "lookup_dcookie", "uselib", "userfaultfd", "ustat", "sysfs", "_sysctl", "vm86", "vm86old",
+    "nfsservctl", "iopl", "ioperm", "settimeofday", "clock_settime", "stime", "syslog", "kcmp",
+    "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "fanotify_init", "name_to_handle_at", "lsm_set_self_attr",
+};
+
+// clone() with a namespace flag is refused; clone3 gets ENOSYS so libc falls
+// back to clone, whose flags a filter can see.
+constexpr unsigned long kNamespaceFlags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
+                                             CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
+
+Result<std::string> build_bpf() {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  if (!ctx) return fail(ErrorKind::internal, "seccomp_init failed");
+  struct Release {
+    scmp_filter_ctx c;
+    ~Release() { seccomp_release(c); }
+  } release{ctx};
+  if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
+    // 32-bit and x32 entry points reach the same kernel: filter them too.
+    (void)seccomp_arch_add(ctx, SCMP_ARCH_X86);
+    (void)seccomp_arch_add(ctx, SCMP_ARCH_X32);
+  }
+  for (const char* name : kDenied) {
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+    if (rc != 0 && rc != -EDOM) return fail(ErrorKind::internal, std::string("seccomp rule for ") + name, -rc);
+  }
+  for (unsigned long flag : kNamespaceFlags) {
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
+    if (rc != 0) return fail(ErrorKind::internal, "seccomp rule for clone", -rc);
+  }
+  int nr_clone3 = seccomp_syscall_resolve_name("clone3");
+  if (nr_clone3 != __NR_SCMP_ERROR) (void)seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr_clone3, 0);
+
+  UniqueFd mem(::memfd_create("gantry-seccomp", MFD_CLOEXEC));
+  if (!mem) return fail_sys("memfd_create", "seccomp");
+  int rc = seccomp_export_bpf(ctx, mem.get());
+  if (rc != 0) return fail(ErrorKind::internal, "seccomp_export_bpf failed", -rc);
+  off_t size = ::lseek(mem.get(), 0, SEEK_END);
+  std::string bpf(static_cast<std::size_t>(size), '\0');
+  if (::pread(mem.get(), bpf.data(), bpf.size(), 0) != size) return fail_sys("read", "seccomp program");
+  return bpf;
+}
+
+}  // namespace
+
+Result<std::string> default_seccomp_bpf() {
+  static std::once_flag once;
+  static Result<std::string> cached = fail(ErrorKind::internal, "unset");
+  std::call_once(once, [] { cached = build_bpf(); });
+  return cached;
+}
+
+CapsPlan::~CapsPlan() {
+  if (root_caps) cap_free(root_caps);
+}
+
+int prepare_caps(CapsPlan& plan) {
+  plan.last_cap = static_cast<int>(cap_max_bits()) - 1;
+  if (plan.last_cap < 0 || plan.last_cap >= 64) plan.last_cap = 40;
+  plan.root_caps = cap_init();
+  if (!plan.root_caps) return errno ? errno : ENOMEM;
+  std::vector<cap_value_t> values;
+  for (const char* name : kDefaultCapabilities) {
+    cap_value_t v;
+    if (cap_from_name(name, &v) != 0) return EINVAL;
+    values.push_back(v);
+    if (v >= 0 && v < 64) plan.keep[v] = true;
+  }
+  if (cap_set_flag(plan.root_caps, CAP_EFFECTIVE, static_cast<int>(values.size()), values.data(), CAP_SET) != 0 ||
+      cap_set_flag(plan.root_caps, CAP_PERMITTED, static_cast<int>(values.size()), values.data(), CAP_SET) != 0)
+    return errno ? errno : EINVAL;
+  return 0;
+}
+
+int apply_bounding_set(const CapsPlan& plan) {
+  for (int cap = 0; cap <= plan.last_cap; ++cap) {
+    if (plan.keep[cap]) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
+  }
+  // No ambient capabilities survive into the command.
+  (void)::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  return 0;
+}
+
+int apply_root_caps(const CapsPlan& plan) { return cap_set_proc(plan.root_caps) == 0 ? 0 : errno; }
+
+int apply_seccomp(const std::string& bpf) {
+  sock_fprog prog;
+  prog.len = static_cast<unsigned short>(bpf.size() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(bpf.data()));
+  return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0 ? 0 : errno;
+}
+
+}  // namespace gantry::executor
