@@ -295,26 +295,37 @@ Result<Digest> unpack_tar(const std::string& archive_path, const std::string& de
   return *digest;
 }
 
-Result<std::string> ensure_unpacked(Store& store, const LayerDescriptor& layer) {
-  const std::string final_dir = store.paths().layer_dir(layer.diff_id);
-  struct stat st {};
-  if (::stat(final_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return final_dir;
-  if (!store.blobs().has(layer.digest))
-    return fail(ErrorKind::not_found, "layer blob " + layer.digest.str() + " is not in the store");
+Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const Digest& diff_id) {
   auto work = TRY(store.make_temp_dir("unpack-"));
   std::string root = work.path() + "/root";
   if (::mkdir(root.c_str(), 0755) != 0) return fail_sys("mkdir", root);
-  UnpackOptions options;
-  auto diff_id = TRY_CTX(unpack_tar(store.blobs().path(layer.digest), root, options), "layer " + layer.digest.str());
-  if (diff_id != layer.diff_id)
-    return fail(ErrorKind::corrupt, "layer " + layer.digest.str() + " is corrupt: its uncompressed content hashes to " +
-                                        diff_id.str() + ", expected diff_id " + layer.diff_id.str());
+  auto actual = TRY(unpack_tar(path, root, UnpackOptions{}));
+  if (actual != diff_id)
+    return fail(ErrorKind::corrupt, "layer " + path + " does not match its diff_id: its uncompressed content hashes to " +
+                                        actual.str() + ", expected " + diff_id.str());
+  return work;
+}
+
+Result<std::string> publish_unpacked(Store& store, TempDir& unpacked, const Digest& diff_id) {
+  const std::string final_dir = store.paths().layer_dir(diff_id);
+  std::string root = unpacked.path() + "/root";
   if (::rename(root.c_str(), final_dir.c_str()) != 0) {
     if (errno == EEXIST || errno == ENOTEMPTY) return final_dir;  // another process unpacked it first
     return fail_sys("rename to", final_dir);
   }
   (void)fsync_dir(store.paths().layers_dir());
   return final_dir;
+}
+
+Result<std::string> ensure_unpacked(Store& store, const LayerDescriptor& layer) {
+  const std::string final_dir = store.paths().layer_dir(layer.diff_id);
+  struct stat st {};
+  if (::stat(final_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return final_dir;
+  if (!store.blobs().has(layer.digest))
+    return fail(ErrorKind::not_found, "layer blob " + layer.digest.str() + " is not in the store");
+  auto work = TRY_CTX(unpack_layer_file(store, store.blobs().path(layer.digest), layer.diff_id),
+                      "layer " + layer.digest.str());
+  return publish_unpacked(store, work, layer.diff_id);
 }
 
 }  // namespace gantry::cache

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "cache/layer_writer.h"
+#include "common/file_util.h"
 
 namespace gantry::cache {
 
@@ -31,5 +32,12 @@ Result<Digest> unpack_tar(const std::string& archive_path, const std::string& de
 
 // layers/<diffid-hex>/ for this layer, unpacking the blob first if needed.
 Result<std::string> ensure_unpacked(Store& store, const LayerDescriptor& layer);
+
+// The two halves of ensure_unpacked, for imports that check everything
+// before they publish anything: unpack a layer tar from any file into a
+// scratch dir (its tree is <dir>/root), checking the diffID; then move it
+// into layers/<diffid-hex>/ (a no-op when another process got there first).
+Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const Digest& diff_id);
+Result<std::string> publish_unpacked(Store& store, TempDir& unpacked, const Digest& diff_id);
 
 }  // namespace gantry::cache

@@ -1,5 +1,6 @@
-// OCI image import and export: a rootfs tarball, an OCI image layout
-// directory or an OCI archive (a tar of a layout) in; a layout directory or
+// OCI image import and export: a rootfs tarball, a rootfs directory (one
+// without an oci-layout file), an OCI image layout directory or an OCI
+// archive (a tar of a layout) in; a layout directory or
 // archive (a path ending in .tar) out. Imported OCI blobs keep their digests.
 #pragma once
 

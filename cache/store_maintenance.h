@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/error.h"
 
 namespace gantry::cache {
@@ -35,5 +36,8 @@ struct FsckReport {
   bool ok() const { return faults.empty(); }
 };
 Result<FsckReport> check_store(Store& store);
+
+// Every digest the gc root queries return right now.
+Result<std::vector<Digest>> gc_root_digests(Store& store);
 
 }  // namespace gantry::cache

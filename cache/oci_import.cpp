@@ -1,0 +1,280 @@
+// gantry image import: a rootfs tarball, an OCI image layout directory, or an
+// OCI archive. Everything is checked (digests, sizes, diff_ids, every tar
+// entry) before anything is published, so a bad source leaves the store as it
+// was; blobs go in before the manifest that names them, and the tag last.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "cache/image_store.h"
+#include "cache/layer_path.h"
+#include "cache/layer_unpacker.h"
+#include "cache/oci_transfer.h"
+#include "cache/store.h"
+#include "cache/tar_source.h"
+
+namespace gantry::cache {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kRefNameAnnotation = "org.opencontainers.image.ref.name";
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Result<json> read_json(const std::string& path) {
+  auto text = TRY(read_file(path));
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(ErrorKind::invalid_input, path + " is not a JSON object");
+  return j;
+}
+
+// ---- OCI archives ----------------------------------------------------------
+
+bool is_layout_name(const std::string& clean) {
+  if (clean.empty() || clean == "oci-layout" || clean == "index.json" || clean == "blobs" || clean == "blobs/sha256")
+    return true;
+  return clean.starts_with("blobs/sha256/") && Digest::from_hex(clean.substr(13)).has_value();
+}
+
+// True when every entry of the tar is a part of an OCI layout (and there is
+// an oci-layout file); stops at the first entry that is not.
+Result<bool> is_oci_archive(const std::string& path) {
+  auto src = TRY(TarSource::open(path));
+  bool seen_layout = false;
+  for (;;) {
+    archive_entry* e = TRY(src->next());
+    if (!e) break;
+    auto clean = normalize_layer_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+    if (!clean || !is_layout_name(*clean)) return false;
+    if (*clean == "oci-layout") seen_layout = true;
+  }
+  return seen_layout;
+}
+
+Status extract_oci_archive(const std::string& path, const std::string& dest) {
+  auto src = TRY(TarSource::open(path));
+  TRY(make_dirs(dest + "/blobs/sha256"));
+  for (;;) {
+    archive_entry* e = TRY(src->next());
+    if (!e) break;
+    std::string clean = TRY(normalize_layer_path(archive_entry_pathname(e)));
+    if (!is_layout_name(clean)) return fail(ErrorKind::invalid_input, path + ": unexpected entry '" + clean + "'");
+    if (archive_entry_filetype(e) == AE_IFDIR) continue;
+    if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+      return fail(ErrorKind::invalid_input, path + ": entry '" + clean + "' is not a regular file");
+    std::string out = dest + "/" + clean;
+    UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd) return fail_sys("create", out);
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    for (;;) {
+      int rc = archive_read_data_block(src->get(), &buf, &size, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return fail(src->error("reading"));
+      const char* p = static_cast<const char*>(buf);
+      while (size > 0) {
+        ssize_t n = ::pwrite(fd.get(), p, size, offset);
+        if (n < 0) return fail_sys("write", out);
+        p += n;
+        size -= static_cast<size_t>(n);
+        offset += n;
+      }
+    }
+  }
+  return {};
+}
+
+// ---- OCI layouts -----------------------------------------------------------
+
+struct Source {
+  std::string dir;
+  std::string blob_path(const Digest& d) const { return dir + "/blobs/sha256/" + d.hex(); }
+  // Reads a small blob and checks its digest.
+  Result<std::string> read_blob(const Digest& d, const std::string& what) const {
+    auto text = read_file(blob_path(d));
+    if (!text)
+      return fail(ErrorKind::invalid_input,
+                  dir + ": " + what + " " + d.str() + " is missing from the layout (" + text.error().message() + ")");
+    if (Digest::of(*text) != d)
+      return fail(ErrorKind::corrupt, dir + ": " + what + " blob " + d.str() + " does not match its digest (content hashes to " +
+                                          Digest::of(*text).str() + ")");
+    return text;
+  }
+};
+
+// Picks the manifest descriptor: by ref name, or the only one; follows an
+// image index to its linux/amd64 manifest.
+Result<Digest> pick_manifest(const Source& src, const json& index, const std::string& ref_name, const std::string& where) {
+  auto manifests = index.find("manifests");
+  if (manifests == index.end() || !manifests->is_array() || manifests->empty())
+    return fail(ErrorKind::invalid_input, where + " lists no manifests");
+  const json* chosen = nullptr;
+  std::string names;
+  for (const auto& m : *manifests) {
+    std::string name;
+    if (auto a = m.find("annotations"); a != m.end() && a->is_object() && a->contains(kRefNameAnnotation))
+      name = (*a)[kRefNameAnnotation].get<std::string>();
+    if (!name.empty()) names += (names.empty() ? "" : ", ") + name;
+    if (!ref_name.empty() && name == ref_name) chosen = &m;
+  }
+  if (!ref_name.empty() && !chosen)
+    return fail(ErrorKind::not_found, where + " has no image named '" + ref_name + "'" + (names.empty() ? "" : " (it has " + names + ")"));
+  if (!chosen) {
+    if (manifests->size() == 1) {
+      chosen = &(*manifests)[0];
+    } else {
+      for (const auto& m : *manifests) {
+        auto p = m.find("platform");
+        if (p != m.end() && p->value("os", "") == "linux" && p->value("architecture", "") == "amd64") {
+          chosen = &m;
+          break;
+        }
+      }
+      if (!chosen)
+        return fail(ErrorKind::invalid_input,
+                    where + " holds several images: pick one with SOURCE:REF" + (names.empty() ? "" : " (" + names + ")"));
+    }
+  }
+  auto digest = Digest::parse(chosen->value("digest", ""));
+  if (!digest) return fail(digest.error().context(where));
+  std::string media = chosen->value("mediaType", "");
+  if (media == kMediaTypeIndex || media == "application/vnd.docker.distribution.manifest.list.v2+json") {
+    std::string text = TRY(src.read_blob(*digest, "image index"));
+    json nested = json::parse(text, nullptr, false);
+    if (nested.is_discarded() || !nested.is_object())
+      return fail(ErrorKind::invalid_input, where + ": index " + digest->str() + " is not JSON");
+    return pick_manifest(src, nested, "", "index " + digest->str());
+  }
+  return *digest;
+}
+
+Result<Digest> import_layout(Store& store, const std::string& dir, const std::string& ref_name) {
+  Source src{dir};
+  struct stat st {};
+  if (::stat((dir + "/oci-layout").c_str(), &st) != 0)
+    return fail(ErrorKind::invalid_input, dir + " is not an OCI image layout (no oci-layout file)");
+  json index = TRY(read_json(dir + "/index.json"));
+  Digest manifest_digest = TRY(pick_manifest(src, index, ref_name, dir + "/index.json"));
+  std::string manifest_text = TRY(src.read_blob(manifest_digest, "manifest"));
+  ManifestInfo manifest = TRY_CTX(parse_manifest(manifest_text), dir + ": manifest " + manifest_digest.str());
+  std::string config_text = TRY(src.read_blob(manifest.config, "config"));
+  ImageConfig config = TRY_CTX(ImageConfig::parse(config_text), dir + ": config " + manifest.config.str());
+  if (config.diff_ids.size() != manifest.layers.size())
+    return fail(ErrorKind::invalid_input, dir + ": the manifest lists " + std::to_string(manifest.layers.size()) +
+                                              " layers but the config has " + std::to_string(config.diff_ids.size()) + " diff_ids");
+
+  // Check every layer: present, right digest and size, a safe tar with the
+  // right diff_id (unpacked into scratch, published below).
+  std::vector<LayerDescriptor> layers;
+  std::vector<std::pair<Digest, TempDir>> unpacked;
+  for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
+    const auto& l = manifest.layers[i];
+    std::string media = l.media_type.empty() ? kMediaTypeLayerGzip : l.media_type;
+    if (media.find("zstd") != std::string::npos || media.find("nondistributable") != std::string::npos)
+      return fail(ErrorKind::invalid_input, dir + ": layer " + l.digest.str() + " has the unsupported media type " + media);
+    std::string path = src.blob_path(l.digest);
+    if (::stat(path.c_str(), &st) != 0)
+      return fail(ErrorKind::invalid_input, dir + ": layer " + l.digest.str() + " is missing from the layout");
+    if (static_cast<std::uint64_t>(st.st_size) != l.size)
+      return fail(ErrorKind::corrupt, dir + ": layer " + l.digest.str() + " is " + std::to_string(st.st_size) +
+                                          " bytes, the manifest says " + std::to_string(l.size));
+    Digest actual = TRY(digest_file(path));
+    if (actual != l.digest)
+      return fail(ErrorKind::corrupt, dir + ": layer blob " + l.digest.str() + " does not match its digest (content hashes to " +
+                                          actual.str() + ")");
+    layers.push_back({l.digest, config.diff_ids[i], l.size, media});
+    if (!is_dir(store.paths().layer_dir(config.diff_ids[i])))
+      unpacked.emplace_back(config.diff_ids[i],
+                            TRY_CTX(unpack_layer_file(store, path, config.diff_ids[i]), dir + ": layer " + l.digest.str()));
+  }
+
+  // Publish: layers, config, unpacked trees, then the manifest.
+  for (const auto& l : layers) {
+    if (!store.blobs().has(l.digest)) TRY(store.blobs().put_file(src.blob_path(l.digest), l.digest));
+    TRY(record_layer(store, l));
+  }
+  TRY(store.blobs().put(config_text, manifest.config));
+  for (auto& [diff_id, tree] : unpacked) TRY(publish_unpacked(store, tree, diff_id));
+  TRY(store.blobs().put(manifest_text, manifest_digest));
+  return manifest_digest;
+}
+
+// ---- rootfs tarballs ---------------------------------------------------------
+
+std::string rfc3339(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// One layer from a rootfs directory; a default config (PATH set).
+Result<Digest> import_rootfs_dir(Store& store, const std::string& root, const ImportOptions& options,
+                                 const std::string& source_name = "") {
+  LayerOptions lo;
+  lo.epoch = options.epoch;
+  LayerDescriptor layer = TRY(write_layer_from_dir(store, root, lo));
+  ImageConfig config;
+  config.created = rfc3339(options.epoch);
+  config.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  std::string name = source_name.empty() ? root : source_name;
+  auto slash = name.find_last_of('/');
+  config.history.push_back({config.created, "gantry image import " + name.substr(slash == std::string::npos ? 0 : slash + 1), "", false});
+  return store.images().commit_image(config, {layer});
+}
+
+Result<Digest> import_rootfs(Store& store, const std::string& tarball, const ImportOptions& options) {
+  auto work = TRY(store.make_temp_dir("import-"));
+  std::string root = work.path() + "/root";
+  if (::mkdir(root.c_str(), 0755) != 0) return fail_sys("mkdir", root);
+  UnpackOptions unpack;
+  unpack.convert_whiteouts = false;
+  unpack.verify_diff_id = false;
+  TRY(unpack_tar(tarball, root, unpack));
+  return import_rootfs_dir(store, root, options, tarball);
+}
+
+}  // namespace
+
+Result<Digest> import_image(Store& store, const std::string& source, const std::string& ref, const ImportOptions& options) {
+  if (!ref.empty()) TRY(Reference::parse(ref));  // a bad name fails before any work
+  std::string path = source;
+  std::string ref_name = options.source_ref;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    auto colon = source.rfind(':');
+    if (colon != std::string::npos && is_dir(source.substr(0, colon))) {
+      path = source.substr(0, colon);
+      ref_name = source.substr(colon + 1);
+    } else {
+      return fail_sys("import: open", source);
+    }
+  }
+  Digest digest = *Digest::from_hex(std::string(64, '0'));
+  if (is_dir(path) && ::access((path + "/oci-layout").c_str(), F_OK) != 0 && ref_name.empty()) {
+    digest = TRY_CTX(import_rootfs_dir(store, path, options), "importing " + source);
+  } else if (is_dir(path)) {
+    digest = TRY_CTX(import_layout(store, path, ref_name), "importing " + source);
+  } else if (TRY_CTX(is_oci_archive(path), "importing " + source)) {
+    auto work = TRY(store.make_temp_dir("archive-"));
+    TRY_CTX(extract_oci_archive(path, work.path()), "importing " + source);
+    digest = TRY_CTX(import_layout(store, work.path(), ref_name), "importing " + source);
+  } else {
+    digest = TRY_CTX(import_rootfs(store, path, options), "importing " + source);
+  }
+  if (!ref.empty()) TRY(store.images().tag_ref(ref, digest));
+  return digest;
+}
+
+}  // namespace gantry::cache
