@@ -90,7 +90,8 @@ struct BuildRequest {
 // Builds the requested images. Errors: an unknown image name (not_found), a
 // base image missing from the store (not_found), a copy source absent from
 // the commit (not_found), a failing step (the message names image, step and
-// command).
+// command). Reports steps as tasks (group = image name, name = "#N description");
+// the caller prints the phase header.
 Result<BuildResult> build_images(const BuildRequest& request);
 
 // The --json document: {"images": [{"name", "digest", "tags", "steps":

@@ -70,7 +70,6 @@ Result<BuildResult> build_images(const BuildRequest& req) {
   const auto wanted = TRY(select_images(p, req.images));
   TRY(check_bases(req.store, p, wanted));
   const auto order = TRY(pipeline::image_order(p));
-  req.reporter.phase("build");
 
   std::mutex mutex;
   std::map<std::string, ImageOutcome> done;

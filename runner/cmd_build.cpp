@@ -77,6 +77,7 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
     return build_images(request);
   };
 
+  reporter->phase("build");
   auto result = build(opt.no_cache || opt.check_reproducible);
   if (!result) {
     reporter->finish();
