@@ -103,7 +103,7 @@ Result<PushResult> push_image(cache::Store& store, const std::string& image, con
   Digest pushed = TRY_CTX(client->put_manifest(dest.repository, tag, media_type, bytes), ctx);
   if (pushed != manifest)
     return fail(ErrorKind::corrupt, ctx + ": registry digest " + pushed.str() + " differs from " + manifest.str());
-  if (locations) {
+  if (locations && !result.tag_only) {
     std::vector<Digest> all;
     for (const auto& b : blobs) all.push_back(b.digest);
     (void)locations->record(dest.host, dest.repository, all);  // a hint for later mounts: best effort

@@ -111,24 +111,49 @@ Status RegistryClient::ping() {
 
   auto client = std::make_unique<HttpClient>(options_.http);
   std::string https = "https://" + api;
-  auto r = client->perform({.method = "GET", .url = https + "/v2/"});
-  ++stats_.requests;
-  if (r) {
-    base_url_ = https;
-  } else {
-    if (!plain_ok) {
-      std::string hint = client->last_error_was_tls()
-                             ? " (for a private CA use --ca-file; for a plain-HTTP registry --insecure-registry " + host_ + ")"
-                             : "";
-      return fail(r.error().context("cannot reach registry " + host_ + hint));
-    }
-    std::string http = "http://" + api;
-    auto plain = client->perform({.method = "GET", .url = http + "/v2/"});
+  std::string http = "http://" + api;
+  auto is_registry_answer = [](const Result<HttpResponse>& a) {
+    return a && (a->status == 200 || a->status == 401) && a->header("docker-distribution-api-version");
+  };
+  Result<HttpResponse> r = fail(ErrorKind::internal, "no attempt");
+  if (is_loopback_host(host_)) {
+    // Loopback: plain HTTP first (no TLS handshake, no CA bundle to load);
+    // a TLS registry answers it with 400, then HTTPS is used.
+    r = client->perform({.method = "GET", .url = http + "/v2/"});
     ++stats_.requests;
-    if (!plain || (plain->status != 200 && plain->status != 401))
-      return fail(r.error().context("cannot reach registry " + host_));
-    base_url_ = http;
-    r = std::move(plain);
+    if (is_registry_answer(r)) {
+      base_url_ = http;
+    } else {
+      auto plain_error = r ? Error(ErrorKind::io, "GET " + http + "/v2/: HTTP " + std::to_string(r->status))
+                           : r.error();
+      r = client->perform({.method = "GET", .url = https + "/v2/"});
+      ++stats_.requests;
+      if (!r) {
+        std::string hint = client->last_error_was_tls() ? " (for a private CA use --ca-file)" : "";
+        return fail(r.error().context("cannot reach registry " + host_ + hint + " (plain HTTP: " +
+                                      plain_error.message() + ")"));
+      }
+      base_url_ = https;
+    }
+  } else {
+    r = client->perform({.method = "GET", .url = https + "/v2/"});
+    ++stats_.requests;
+    if (r) {
+      base_url_ = https;
+    } else {
+      bool tls = client->last_error_was_tls();
+      if (!plain_ok) {
+        std::string hint = tls ? " (for a private CA use --ca-file; for a plain-HTTP registry --insecure-registry " +
+                                     host_ + ")"
+                               : "";
+        return fail(r.error().context("cannot reach registry " + host_ + hint));
+      }
+      auto plain = client->perform({.method = "GET", .url = http + "/v2/"});
+      ++stats_.requests;
+      if (!is_registry_answer(plain)) return fail(r.error().context("cannot reach registry " + host_));
+      base_url_ = http;
+      r = std::move(plain);
+    }
   }
   if (r->status == 401) {
     for (const auto& h : r->all("www-authenticate")) {
