@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   // Command groups (runner/cmd_*.cpp) register here.
   (void)cli;
   add_exec_commands(cli);
+  add_build_commands(cli);
   add_run_commands(cli);
   add_image_commands(cli);
   add_store_commands(cli);
