@@ -108,6 +108,7 @@ Status RegistryClient::ping() {
                               [&](const std::string& h) { return h == host_ || h == api || h == host_without_port(host_); });
   bool plain_ok = insecure || is_loopback_host(host_);
   options_.http.verify_tls = !insecure;
+  options_.http.ca_file = options_.ca_file;
 
   auto client = std::make_unique<HttpClient>(options_.http);
   std::string https = "https://" + api;
