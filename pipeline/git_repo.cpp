@@ -134,7 +134,7 @@ Result<git::CommitObj> lookup_rev(git_repository* repo, const std::string& rev, 
   git_object* raw = nullptr;
   int rc = git_revparse_single(&raw, repo, rev.c_str());
   if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC || rc == GIT_EUNBORNBRANCH) {
-    std::string why = git_repository_is_empty(repo) == 1 ? " (the repository has no commits)" : "";
+    std::string why = git_repository_head_unborn(repo) == 1 ? " (the repository has no commits)" : "";
     return fail(ErrorKind::not_found, "unknown revision '" + rev + "' in " + spec + why);
   }
   if (rc == GIT_EAMBIGUOUS)
