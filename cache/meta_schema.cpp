@@ -134,6 +134,9 @@ constexpr Migration kMigrations[] = {
      "  step_keys TEXT NOT NULL,"           // JSON array of key hex, one per step
      "  created INTEGER NOT NULL);"
      "CREATE INDEX image_builds_image ON image_builds(image, id);"},
+    {"0201-image-key",
+     "ALTER TABLE image_builds ADD COLUMN image_key TEXT;"   // hex, see cache/step_cache.h
+     "CREATE INDEX image_builds_key ON image_builds(image_key);"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

@@ -116,15 +116,18 @@ Status StepCache::record_build(const ImageBuildRecord& b) {
   json keys = json::array();
   for (const auto& k : b.step_keys) keys.push_back(k.hex());
   auto st = TRY(db_.prepare(
-      "INSERT INTO image_builds (image, manifest_digest, step_keys, created) VALUES (?, ?, ?, ?)"));
+      "INSERT INTO image_builds (image, manifest_digest, step_keys, created, image_key) VALUES (?, ?, ?, ?, ?)"));
   st.bind(1, b.image).bind(2, b.manifest_digest.str()).bind(3, keys.dump()).bind(4, b.created);
+  if (b.image_key) st.bind(5, b.image_key->hex());
+  else st.bind_null(5);
   TRY_CTX(st.run(), "recording the build of " + b.image);
   return {};
 }
 
 Result<std::vector<ImageBuildRecord>> StepCache::builds(const std::string& image, int limit) {
   auto st = TRY(db_.prepare(
-      "SELECT manifest_digest, step_keys, created FROM image_builds WHERE image = ? ORDER BY id DESC LIMIT ?"));
+      "SELECT manifest_digest, step_keys, created, image_key FROM image_builds WHERE image = ? ORDER BY id DESC "
+      "LIMIT ?"));
   st.bind(1, image).bind(2, static_cast<std::int64_t>(limit));
   std::vector<ImageBuildRecord> out;
   while (TRY(st.step())) {
@@ -135,9 +138,17 @@ Result<std::vector<ImageBuildRecord>> StepCache::builds(const std::string& image
       return fail(ErrorKind::corrupt, "image_builds " + image + ": step_keys: " + e.what());
     }
     b.created = st.column_int64(2);
+    if (!st.column_is_null(3)) b.image_key = TRY(Digest::from_hex(st.column_text(3)));
     out.push_back(std::move(b));
   }
   return out;
+}
+
+Result<std::optional<Digest>> StepCache::manifest_for(const Digest& image_key) {
+  auto st = TRY(db_.prepare("SELECT manifest_digest FROM image_builds WHERE image_key = ? ORDER BY id DESC LIMIT 1"));
+  st.bind(1, image_key.hex());
+  if (!TRY(st.step())) return std::optional<Digest>{};
+  return std::optional<Digest>(TRY(column_digest(st, 0, "manifest_digest")));
 }
 
 }  // namespace gantry::cache

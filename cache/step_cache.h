@@ -12,7 +12,8 @@
 //                               (only the keys the step sets),
 //              image, step_index  the image and 0-based step index that first made it,
 //              created          unix seconds)
-//   image_builds(id, image, manifest_digest, step_keys JSON array of hex, created)
+//   image_builds(id, image, manifest_digest, step_keys JSON array of hex, created,
+//                image_key   hash of the last step key + entrypoint/cmd/labels ("0201-image-key"))
 // The gc root "step_cache" keeps every cached layer blob alive.
 //
 // A key is written once: the first writer wins (INSERT OR IGNORE), which is
@@ -60,6 +61,7 @@ struct ImageBuildRecord {
   Digest manifest_digest;
   std::vector<Digest> step_keys;
   std::int64_t created = 0;
+  std::optional<Digest> image_key;  // everything the image's config and layers follow from
 };
 
 class StepCache {
@@ -80,6 +82,9 @@ class StepCache {
   Status record_build(const ImageBuildRecord& build);
   // Builds of `image`, newest first (at most `limit`).
   Result<std::vector<ImageBuildRecord>> builds(const std::string& image, int limit = 1);
+  // The manifest of the latest build with this image key (the fast path of a
+  // fully cached build: no config or manifest to write again).
+  Result<std::optional<Digest>> manifest_for(const Digest& image_key);
 
  private:
   MetaDb& db_;

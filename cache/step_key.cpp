@@ -150,13 +150,15 @@ Result<StepRecord> StepRecord::from_text(const std::string& text) {
 std::string parent_of_step(const Digest& key) { return "step:" + key.hex(); }
 std::string parent_of_image(const Digest& manifest_digest) { return "image:" + manifest_digest.str(); }
 
-Digest step_key(const StepRecord& record) {
+Digest typed_digest(std::string_view domain, const json& value) {
   Sha256 hash;
-  static constexpr std::string_view kDomain{"gantry step key\0", 16};
-  hash.update(kDomain);
-  encode(record.to_json(), hash);
+  hash.update(std::to_string(domain.size()) + ":");
+  hash.update(domain);
+  encode(value, hash);
   return hash.finish();
 }
+
+Digest step_key(const StepRecord& record) { return typed_digest("gantry step key", record.to_json()); }
 
 std::vector<FieldChange> diff_records(const StepRecord& a, const StepRecord& b) {
   std::vector<FieldChange> out;

@@ -72,6 +72,10 @@ inline constexpr const char* kScratchParent = "scratch";
 
 // sha256 of the typed encoding of the record.
 Digest step_key(const StepRecord& record);
+// sha256 of `domain` then the typed encoding of any JSON value: for other
+// keys built the same way (e.g. the image key: the last step key plus the
+// image's entrypoint, cmd and labels).
+Digest typed_digest(std::string_view domain, const nlohmann::json& value);
 
 // One differing field between an earlier record and the current one, with a
 // short human description ("env APP_MODE: \"dev\" -> \"prod\"").

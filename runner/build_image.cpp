@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "cache/layer_unpacker.h"
 #include "runner/build_explain.h"
 #include "runner/build_run.h"
@@ -23,10 +25,11 @@ std::chrono::milliseconds since(Clock::time_point start) {
 // The final config: the base's, with the build state and the image's
 // entrypoint, cmd and labels; history gets one entry per step.
 cache::ImageConfig final_config(const BaseImage& base, const pipeline::ImageDef& image,
-                                const pipeline::BuildState& state, const std::vector<StepOutcome>& steps,
-                                std::int64_t epoch) {
+                                const pipeline::BuildState& state, const std::vector<StepOutcome>& steps) {
   cache::ImageConfig config = base.config;
-  config.created = rfc3339(epoch);
+  // No timestamps in the config: a commit that changes nothing the image
+  // contains must give the same digest (layer mtimes are clamped instead).
+  config.created.clear();
   config.env = env_lines(state.env);
   config.working_dir = (state.workdir == "/" && base.config.working_dir.empty()) ? "" : state.workdir;
   config.user = state.user;
@@ -37,23 +40,24 @@ cache::ImageConfig final_config(const BaseImage& base, const pipeline::ImageDef&
   if (image.cmd) config.cmd = *image.cmd;
   for (const auto& [k, v] : image.labels) config.labels[k] = v;
   for (const auto& step : steps)
-    config.history.push_back({.created = config.created,
+    config.history.push_back({.created = "",
                               .created_by = "gantry build: " + step.description,
                               .comment = "",
                               .empty_layer = !step.layer.has_value()});
   return config;
 }
 
-}  // namespace
+// Version of final_config(): bump it when the config it makes changes.
+constexpr int kImageKeyFormat = 1;
 
-std::string rfc3339(std::int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+Digest image_key_of(const std::string& last_parent, const pipeline::ImageDef& image) {
+  nlohmann::json record = {{"format", kImageKeyFormat}, {"parent", last_parent}, {"labels", image.labels}};
+  record["entrypoint"] = image.entrypoint ? nlohmann::json(*image.entrypoint) : nlohmann::json(nullptr);
+  record["cmd"] = image.cmd ? nlohmann::json(*image.cmd) : nlohmann::json(nullptr);
+  return cache::typed_digest("gantry image key", record);
 }
+
+}  // namespace
 
 Result<BaseImage> load_base(cache::Store& store, const Digest& manifest_digest) {
   auto image = TRY(store.images().load(manifest_digest));
@@ -185,8 +189,20 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     out.steps.push_back(std::move(outcome));
   }
 
-  cache::ImageConfig config = final_config(base, image, state, out.steps, epoch);
-  out.digest = TRY_CTX(store.images().commit_image(std::move(config), layers), "committing image " + image.name);
+  // Everything the final config and layers follow from: the last step key
+  // (which chains the base and every step) and the image's own settings.
+  const Digest image_key = image_key_of(parent, image);
+  std::optional<Digest> known;
+  if (!req.no_cache && !missed) {
+    known = TRY_CTX(step_cache.manifest_for(image_key), "looking up image " + image.name);
+    if (known && !store.blobs().has(*known)) known.reset();
+  }
+  if (known) {
+    out.digest = *known;  // the same image, already stored: nothing to write
+  } else {
+    cache::ImageConfig config = final_config(base, image, state, out.steps);
+    out.digest = TRY_CTX(store.images().commit_image(std::move(config), layers), "committing image " + image.name);
+  }
   counters.images_built++;
   for (const auto& layer : layers) out.layers.push_back(layer.digest);
   if (req.tag) {
@@ -195,11 +211,14 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       out.tags.push_back(image.name + ":" + tag);
     }
   }
-  TRY_CTX(step_cache.record_build({.image = image.name,
-                                   .manifest_digest = out.digest,
-                                   .step_keys = keys,
-                                   .created = static_cast<std::int64_t>(::time(nullptr))}),
-          "recording the build of " + image.name);
+  auto last = TRY_CTX(step_cache.builds(image.name, 1), "reading the builds of " + image.name);
+  if (last.empty() || last[0].image_key != image_key || last[0].manifest_digest != out.digest)
+    TRY_CTX(step_cache.record_build({.image = image.name,
+                                     .manifest_digest = out.digest,
+                                     .step_keys = keys,
+                                     .created = static_cast<std::int64_t>(::time(nullptr)),
+                                     .image_key = image_key}),
+            "recording the build of " + image.name);
   if (req.explain && !missed) out.explain = image.name + ": every step was cached";
   return out;
 }

@@ -39,7 +39,4 @@ class KeyLocks {
 Result<ImageOutcome> build_one_image(const BuildRequest& request, const pipeline::ImageDef& image,
                                      const BaseImage& base, BuildCounters& counters, KeyLocks& locks);
 
-// "2024-05-01T12:00:00Z"
-std::string rfc3339(std::int64_t unix_seconds);
-
 }  // namespace gantry::runner
