@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/digest.h"
+#include "tests/support/test_support.h"
 
 namespace gantry::pipeline {
 namespace {
@@ -514,6 +515,27 @@ TEST(ImageRefs, PlausibleShapes) {
     EXPECT_TRUE(load_from(ok)) << ok;
   for (const std::string& bad : std::vector<std::string>{"Busybox", "a b", "app@sha256:xyz", ":tag", "app:", "-app"})
     EXPECT_FALSE(load_from(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace gantry::pipeline
+
+namespace gantry::pipeline {
+namespace {
+
+// docs/pipeline.md's complete example must load as it is written.
+TEST(Docs, CompleteExampleLoads) {
+  std::string doc = gantry::testing::read_file_or_die(gantry::testing::source_dir() + "/docs/pipeline.md");
+  auto start = doc.find("```yaml\n");
+  ASSERT_NE(start, std::string::npos);
+  start += 8;
+  auto end = doc.find("```", start);
+  auto r = load_pipeline(doc.substr(start, end - start), ".gantry.yml");
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(r->images.size(), 3u);
+  EXPECT_EQ(r->stages.size(), 5u);
+  EXPECT_EQ(r->environments.size(), 3u);
+  EXPECT_EQ(r->find_image("tools")->steps[0].tree_sources, std::vector<std::string>{"shared/tool"});
 }
 
 }  // namespace
