@@ -47,6 +47,15 @@ cache::ImageConfig final_config(const BaseImage& base, const pipeline::ImageDef&
   return config;
 }
 
+// The first line of a step's error, without the "image X, step #N (...)" it starts with.
+std::string short_reason(const std::string& message, const std::string& what) {
+  std::string line = message.substr(0, message.find('\n'));
+  if (line.starts_with(what)) line = line.substr(what.size());
+  for (std::string_view lead : {" failed: ", ": "})
+    if (line.starts_with(lead)) line = line.substr(lead.size());
+  return line;
+}
+
 // Version of final_config(): bump it when the config it makes changes.
 constexpr int kImageKeyFormat = 1;
 
@@ -154,14 +163,14 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
                                            .task = task, .what = what, .init_binary = req.init_binary},
                                    req.reporter, counters);
         if (!made) {
-          req.reporter.task(task, TaskState::failed, since(start), made.error().message());
+          req.reporter.task(task, TaskState::failed, since(start), short_reason(made.error().message(), what));
           return fail(std::move(made).error());
         }
         layer = *made;
       } else if (step.kind == StepKind::copy) {
         auto made = write_copy_layer(store, req.repo, items, step, epoch);
         if (!made) {
-          req.reporter.task(task, TaskState::failed, since(start), made.error().message());
+          req.reporter.task(task, TaskState::failed, since(start), short_reason(made.error().message(), what));
           return fail(std::move(made).error().context(what));
         }
         layer = *made;
