@@ -34,6 +34,8 @@ std::optional<std::vector<std::string>> argv_or_shell(YamlReader& r, const Field
 
 }  // namespace
 
+void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p);
+
 std::optional<std::string> normalize_tree_path(const std::string& base_dir, const std::string& path) {
   std::vector<std::string> parts;
   auto push = [&](std::string_view text) -> bool {
@@ -124,6 +126,10 @@ void parse_images(YamlReader& r, const Field& field, Pipeline& p) {
   for (const auto& img : *images) names.push_back(img.key);
   for (const auto& img : *images) {
     if (!r.check_name(img, img.key, /*lowercase=*/true)) continue;
+    if (img.key == "scratch") {
+      r.error(img.key_pos, img.path, "'scratch' names the empty base image; pick another name");
+      continue;
+    }
     ImageDef def;
     def.name = img.key;
     def.pos = img.key_pos;
@@ -179,9 +185,22 @@ LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_n
     r.error(SourcePos{1, 1}, "", "empty file: expected 'images', 'stages' and 'environments'");
     return std::unexpected(std::move(diags));
   }
+  try {
+    parse_document(r, root, p);
+  } catch (const YAML::Exception& e) {  // not expected once parsed; kept as a diagnostic, never a crash
+    r.error(SourcePos{e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg);
+  }
+  if (!diags.empty()) {
+    diags.sort();
+    return std::unexpected(std::move(diags));
+  }
+  return p;
+}
+
+void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p) {
   Field top{root, "", SourcePos{1, 1}, ""};
   auto entries = r.map(top, kTopKeys);
-  if (!entries) return std::unexpected(std::move(diags));
+  if (!entries) return;
 
   const Field* images = nullptr;
   const Field* stages = nullptr;
@@ -204,12 +223,6 @@ LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_n
     parse_stages(r, *stages, p, stage_names);
   }
   check_graphs(r, p);
-
-  if (!diags.empty()) {
-    diags.sort();
-    return std::unexpected(std::move(diags));
-  }
-  return p;
 }
 
 }  // namespace gantry::pipeline

@@ -397,6 +397,11 @@ environments: [test, staging, test]
                       {10, 31, "environments[2]: duplicate environment 'test'"}});
 }
 
+TEST(LoaderErrors, ScratchIsNotAnImageName) {
+  expect_diagnostics("images:\n  scratch: {from: busybox}\n",
+                     {{2, 3, "images.scratch: 'scratch' names the empty base image; pick another name"}});
+}
+
 TEST(LoaderErrors, ReferencesBetweenStagesAndEnvironments) {
   expect_diagnostics(R"(images:
   app: {from: busybox}
