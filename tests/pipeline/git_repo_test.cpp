@@ -303,3 +303,46 @@ TEST(GitRepo, TellsUrlsFromPaths) {
 
 }  // namespace
 }  // namespace gantry::pipeline
+
+#include <thread>
+
+namespace gantry::pipeline {
+namespace {
+
+TEST(GitRepo, OneRepoIsUsableFromSeveralThreads) {
+  History h;
+  GitRepo repo = h.open();
+  auto head = *repo.resolve();
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto entries = repo.list(head, "src/**");
+        auto readme = repo.read_file(head, "README");
+        if (entries && entries->size() == 4 && readme && *readme == "v3\n" && repo.resolve("HEAD~1")) ++ok[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, (std::vector<int>{50, 50, 50, 50}));
+}
+
+TEST(GitRepo, ConcurrentOpensShareOneMirror) {
+  History h;
+  std::string url = h.repo.file_url();
+  std::vector<std::thread> threads;
+  std::vector<std::string> heads(3);
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      auto repo = GitRepo::open(url, h.scratch / "mirrors");
+      if (repo) heads[t] = repo->resolve()->id;
+      else heads[t] = repo.error().message();
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(heads, (std::vector<std::string>{h.c3, h.c3, h.c3}));
+}
+
+}  // namespace
+}  // namespace gantry::pipeline
