@@ -1,5 +1,6 @@
 // A gantry process SIGKILLed at any moment leaves the store consistent (fsck
 // clean) and the next command working; several processes share one store.
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -119,7 +120,7 @@ TEST(Concurrency, FourProcessesImportAndTagIntoOneStore) {
       "  $G --store $S image import $D/shared.tar shared:p$p-$i || return 1\n"
       "  $G --store $S image tag own$p:$i all:p$p-$i || return 1\n"
       "  $G --store $S image export shared:p$p-$i $D/out$p || return 1\n"
-      "  $G --store $S image import $D/out$p copy$p:$i || return 1\n"
+      "  $G --store $S image import $D/out$p:p$p-$i copy$p:$i || return 1\n"
       "done; }\n"
       "worker 0 & a=$!; worker 1 & b=$!; worker 2 & c=$!; worker 3 & d=$!\n"
       "rc=0; for pid in $a $b $c $d; do wait $pid || rc=1; done; exit $rc\n";

@@ -1,4 +1,7 @@
+#include <fcntl.h>
 #include <sys/stat.h>
+
+#include <cstring>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>

@@ -40,7 +40,9 @@ TEST(Reference, MalformedOnesAreRejectedWithReason) {
   for (const char* bad : {"", "UPPER", "a//b", "/abs", "name:", "name:-tag", "sha256:abc", "app@sha256:zz", "a b", "trailing/"}) {
     auto r = Reference::parse(bad);
     EXPECT_FALSE(r) << bad;
-    if (!r) EXPECT_EQ(r.error().kind(), ErrorKind::invalid_input) << bad;
+    if (!r) {
+      EXPECT_EQ(r.error().kind(), ErrorKind::invalid_input) << bad;
+    }
   }
 }
 
