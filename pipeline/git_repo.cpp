@@ -55,7 +55,7 @@ std::uint64_t blob_size(git_odb* odb, const git_oid* oid) {
 }
 
 struct WalkState {
-  git_odb* odb;
+  git_odb* odb;  // nullptr: no sizes
   std::string base;  // prefix of every path ("" or "dir/")
   std::vector<TreeEntry>* out;
 };
@@ -66,7 +66,7 @@ int walk_cb(const char* root, const git_tree_entry* entry, void* payload) {
   e.path = st->base + root + git_tree_entry_name(entry);
   e.mode = static_cast<std::uint32_t>(git_tree_entry_filemode(entry));
   e.oid = git::oid_hex(git_tree_entry_id(entry));
-  if (git_tree_entry_type(entry) == GIT_OBJECT_BLOB) e.size = blob_size(st->odb, git_tree_entry_id(entry));
+  if (st->odb && git_tree_entry_type(entry) == GIT_OBJECT_BLOB) e.size = blob_size(st->odb, git_tree_entry_id(entry));
   st->out->push_back(std::move(e));
   return 0;
 }
@@ -265,11 +265,13 @@ Result<std::string> GitRepo::tree_id(const Commit& commit, const std::string& pa
   return git::oid_hex(git_tree_entry_id(entry.get()));
 }
 
-Result<std::vector<TreeEntry>> GitRepo::list(const Commit& commit, const std::string& path_or_glob) {
+Result<std::vector<TreeEntry>> GitRepo::list(const Commit& commit, const std::string& path_or_glob,
+                                             bool with_sizes) {
   std::lock_guard lock(impl_->mu);
   git_repository* repo = impl_->repo.get();
   git::Tree root = TRY(tree_of(repo, commit));
-  git::Odb odb = TRY(odb_of(repo));
+  git::Odb odb;
+  if (with_sizes) odb = TRY(odb_of(repo));
   std::string pattern = clean_path(path_or_glob);
   std::vector<TreeEntry> out;
 
@@ -301,7 +303,8 @@ Result<std::vector<TreeEntry>> GitRepo::list(const Commit& commit, const std::st
     e.path = pattern;
     e.mode = static_cast<std::uint32_t>(git_tree_entry_filemode(entry.get()));
     e.oid = git::oid_hex(git_tree_entry_id(entry.get()));
-    if (git_tree_entry_type(entry.get()) == GIT_OBJECT_BLOB) e.size = blob_size(odb.get(), git_tree_entry_id(entry.get()));
+    if (odb && git_tree_entry_type(entry.get()) == GIT_OBJECT_BLOB)
+      e.size = blob_size(odb.get(), git_tree_entry_id(entry.get()));
     bool dir = e.is_dir();
     out.push_back(std::move(e));
     if (dir) TRY(walk(pattern, out));

@@ -40,7 +40,7 @@ struct TreeEntry {
   std::string path;         // from the tree root, '/'-separated, no leading '/'
   std::uint32_t mode = 0;   // one of the kMode* values
   std::string oid;          // blob id (tree id for directories, commit id for submodules), 40 hex
-  std::uint64_t size = 0;   // blob size in bytes; 0 for directories and submodules
+  std::uint64_t size = 0;   // blob size in bytes when asked for (list(..., true)); else 0
   bool is_dir() const { return mode == kModeTree; }
   bool is_symlink() const { return mode == kModeSymlink; }  // the blob holds the target
 };
@@ -87,7 +87,10 @@ class GitRepo {
   //    a matching directory everything under it.
   // A path or glob that matches nothing gives an empty list (not an error).
   // A trailing '/' is ignored ("src/" = "src").
-  Result<std::vector<TreeEntry>> list(const Commit& commit, const std::string& path_or_glob);
+  // with_sizes fills TreeEntry::size; it costs a read of every blob's header
+  // (~25 µs each for loose objects), so keys and plans do without it.
+  Result<std::vector<TreeEntry>> list(const Commit& commit, const std::string& path_or_glob,
+                                      bool with_sizes = false);
 
   // A blob's bytes by id (40 hex).
   Result<std::string> read_blob(const std::string& oid);

@@ -151,7 +151,7 @@ TEST(GitRepo, ListsDirectoriesRecursivelyWithModesIdsAndSizes) {
   History h;
   GitRepo repo = h.open();
   auto head = *repo.resolve();
-  auto src = repo.list(head, "src/");
+  auto src = repo.list(head, "src/", /*with_sizes=*/true);
   ASSERT_TRUE(src) << src.error().message();
   EXPECT_EQ(paths_of(*src), (std::vector<std::string>{"src", "src/a.c", "src/lib", "src/lib/b.c", "src/lib/b.h"}));
   EXPECT_EQ((*src)[0].mode, kModeTree);
@@ -164,8 +164,10 @@ TEST(GitRepo, ListsDirectoriesRecursivelyWithModesIdsAndSizes) {
   auto all = *repo.list(head, "");
   EXPECT_EQ(paths_of(all), (std::vector<std::string>{"README", "link.c", "run.sh", "src", "src/a.c", "src/lib",
                                                      "src/lib/b.c", "src/lib/b.h"}));
-  auto run = *repo.list(head, "run.sh");
+  auto run = *repo.list(head, "run.sh", true);
   ASSERT_EQ(run.size(), 1u);
+  EXPECT_EQ(run[0].size, 18u);
+  EXPECT_EQ(repo.list(head, "run.sh")->front().size, 0u);  // not asked for
   EXPECT_EQ(run[0].mode, kModeExecutable);
   auto link = *repo.list(head, "./link.c");
   ASSERT_EQ(link.size(), 1u);
