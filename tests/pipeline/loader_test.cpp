@@ -216,6 +216,21 @@ TEST(Loader, DefaultsEnvironmentsToTestStagingProduction) {
   EXPECT_EQ(r->base_dir, "");
 }
 
+TEST(Loader, QuotedGlobCopyForms) {
+  auto r = load_pipeline(R"(images:
+  app:
+    from: scratch
+    steps:
+      - copy: "*.c /app/"
+      - copy: ["*.h", "my file.txt", /app/]
+)",
+                         ".gantry.yml");
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(r->images[0].steps[0].tree_sources, std::vector<std::string>{"*.c"});
+  EXPECT_EQ(r->images[0].steps[0].dest, "/app/");
+  EXPECT_EQ(r->images[0].steps[1].tree_sources, (std::vector<std::string>{"*.h", "my file.txt"}));
+}
+
 TEST(Loader, BuildStateFollowsSteps) {
   auto r = load_pipeline(kFull, "examples/hello/.gantry.yml");
   ASSERT_TRUE(r) << r.error().str();
