@@ -5,6 +5,7 @@
 #include "cache/layer_writer.h"
 #include "registry/blob_locations.h"
 #include "registry/media_types.h"
+#include "registry/blob_transfer.h"
 #include "registry/parallel.h"
 #include "registry/progress.h"
 #include "registry/reference.h"
@@ -43,38 +44,6 @@ std::optional<Digest> complete_in_store(cache::Store& store, const Digest& diges
   for (const auto& l : info->layers)
     if (!blobs.has(l.digest)) return std::nullopt;
   return digest;
-}
-
-// Streams one blob into the store, verifying size and digest.
-Status fetch_blob(cache::Store& store, RegistryClient& client, const RegistryRef& ref, const Digest& digest,
-                  std::uint64_t size, Progress& progress, const std::string& what) {
-  int line = progress.add(digest.short_hex(), size);
-  auto writer = TRY(store.blobs().writer());
-  std::uint64_t got = 0;
-  auto sink = [&](std::string_view chunk) -> Status {
-    got += chunk.size();
-    if (got > size)
-      return fail(ErrorKind::corrupt, "more bytes than the " + std::to_string(size) + " its descriptor says");
-    return writer.write(chunk);
-  };
-  auto on_progress = [&](std::uint64_t done) { progress.update(line, done); };
-  std::string ctx = "pulling " + ref.str() + ": " + what + " " + digest.str();
-  if (auto st = client.get_blob(ref.repository, digest, sink, on_progress); !st) {
-    progress.finish(line, "failed");
-    return fail(st.error().context(ctx));
-  }
-  if (got != size) {
-    progress.finish(line, "failed");
-    return fail(ErrorKind::corrupt, ctx + ": truncated: got " + std::to_string(got) + " of " + std::to_string(size) + " bytes");
-  }
-  if (auto committed = writer.commit(digest); !committed) {
-    progress.finish(line, "failed");
-    return fail(committed.error().context(ctx));
-  }
-  ++client.stats().blobs_downloaded;
-  client.stats().bytes_downloaded += size;
-  progress.finish(line, "done");
-  return {};
 }
 
 }  // namespace

@@ -334,6 +334,33 @@ Result<Digest> RegistryClient::put_manifest(const std::string& repo, const std::
   return local;
 }
 
+Result<std::vector<std::string>> RegistryClient::list_tags(const std::string& repo) {
+  std::vector<std::string> tags;
+  std::string url = base_url_ + "/v2/" + repo + "/tags/list?n=1000";
+  for (int page = 0; page < 1000 && !url.empty(); ++page) {
+    auto r = TRY(send({.method = "GET", .url = url}, {repo}));
+    if (r.status == 404) return tags;  // NAME_UNKNOWN: no repository yet
+    if (!r.ok()) return fail(http_error("GET " + url, r));
+    try {
+      auto j = json::parse(r.body);
+      if (j.contains("tags") && j["tags"].is_array())
+        for (const auto& t : j["tags"])
+          if (t.is_string()) tags.push_back(t.get<std::string>());
+    } catch (const json::exception& e) {
+      return fail(ErrorKind::invalid_input, "GET " + url + ": bad JSON: " + e.what());
+    }
+    url.clear();
+    // Link: </v2/repo/tags/list?last=x&n=1000>; rel="next"
+    if (auto link = r.header("link"); link && link->find("rel=\"next\"") != std::string::npos) {
+      auto open = link->find('<');
+      auto close = link->find('>');
+      if (open != std::string::npos && close != std::string::npos && close > open)
+        url = absolute(link->substr(open + 1, close - open - 1));
+    }
+  }
+  return tags;
+}
+
 Result<bool> RegistryClient::has_blob(const std::string& repo, const Digest& digest) {
   std::string url = base_url_ + "/v2/" + repo + "/blobs/" + digest.str();
   auto r = TRY(send({.method = "HEAD", .url = url, .follow_redirects = true}, {repo}));

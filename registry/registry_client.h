@@ -84,6 +84,9 @@ class RegistryClient {
   Result<Digest> put_manifest(const std::string& repo, const std::string& reference, const std::string& media_type,
                               const std::string& bytes);
 
+  // Every tag of the repository (following Link pagination); empty when the repository does not exist.
+  Result<std::vector<std::string>> list_tags(const std::string& repo);
+
   Result<bool> has_blob(const std::string& repo, const Digest& digest);
   // Streams the blob (following redirects) into sink; the caller verifies.
   Status get_blob(const std::string& repo, const Digest& digest, const BodySink& sink, const ProgressFn& progress);

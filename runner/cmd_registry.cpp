@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,7 @@
 #include "registry/reference.h"
 #include "registry/registry_client.h"
 #include "registry/registry_options.h"
+#include "registry/step_cache_share.h"
 #include "registry/transfer.h"
 #include "runner/cli.h"
 
@@ -26,6 +28,7 @@ struct Flags {
   std::string chunk_size;
   bool json = false;
   bool quiet = false;
+  std::ostream* out = &std::cout;  // std::cerr when wrapped around build/run (their stdout may be JSON)
 };
 
 void add_connection_flags(CLI::App* cmd, Flags& f) {
@@ -114,6 +117,99 @@ int run_push(const GlobalOptions& global, Flags& f, const std::string& image, co
   return kExitOk;
 }
 
+int run_cache_export(const GlobalOptions& global, Flags& f, const std::string& repo) {
+  f.options.progress = !f.quiet && !f.json;
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  auto r = registry::export_step_cache(**store, repo, f.options);
+  if (!r) return report_error(r.error());
+  if (f.json) {
+    *f.out << nlohmann::json{{"reference", r->reference}, {"digest", r->manifest_digest.str()},
+                                {"entries", r->entries}, {"layers", r->layers}, {"counts", counts_json(r->counts)}}
+                     .dump()
+              << "\n";
+  } else {
+    *f.out << "exported " << r->entries << " step-cache entries (" << r->layers << " layers) to " << r->reference
+              << " (" << r->counts.blobs_uploaded << " blobs uploaded)\n";
+  }
+  return kExitOk;
+}
+
+int run_cache_import(const GlobalOptions& global, Flags& f, const std::string& repo) {
+  f.options.progress = !f.quiet && !f.json;
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  auto r = registry::import_step_cache(**store, repo, f.options);
+  if (!r) return report_error(r.error());
+  if (f.json) {
+    *f.out << nlohmann::json{{"artifacts", r->artifacts}, {"entries_added", r->entries_added},
+                                {"entries_known", r->entries_known}, {"layers_fetched", r->layers_fetched},
+                                {"counts", counts_json(r->counts)}}
+                     .dump()
+              << "\n";
+  } else {
+    *f.out << "imported " << r->entries_added << " step-cache entries from " << repo << " (" << r->artifacts
+              << " artifacts, " << r->entries_known << " already known, " << r->layers_fetched
+              << " layers fetched)\n";
+  }
+  return kExitOk;
+}
+
+// --cache-from / --cache-to on `gantry build` and `gantry run` (when those
+// commands exist): the step cache is imported from the registry before the
+// command's work and exported after it succeeds. Defaults from
+// $GANTRY_CACHE_FROM / $GANTRY_CACHE_TO.
+struct SharedCacheFlags {
+  std::string from;
+  std::string to;
+  Flags flags;
+};
+
+int with_shared_cache(const GlobalOptions& global, SharedCacheFlags& c, const Action& inner) {
+  c.flags.quiet = true;
+  c.flags.out = &std::cerr;
+  if (!c.from.empty()) {
+    int rc = run_cache_import(global, c.flags, c.from);
+    if (rc != kExitOk) return rc;
+  }
+  int rc = inner();
+  if (rc == kExitOk && !c.to.empty()) rc = run_cache_export(global, c.flags, c.to);
+  return rc;
+}
+
+void add_shared_cache_flags(Cli& cli) {
+  auto shared = std::make_shared<SharedCacheFlags>();
+  if (const char* from = std::getenv("GANTRY_CACHE_FROM")) shared->from = from;
+  if (const char* to = std::getenv("GANTRY_CACHE_TO")) shared->to = to;
+  bool any = false;
+  for (const char* name : {"build", "run"}) {
+    CLI::App* cmd = nullptr;
+    try {
+      cmd = cli.app.get_subcommand(name);
+    } catch (const CLI::OptionNotFound&) {
+      continue;
+    }
+    cmd->add_option("--cache-from", shared->from, "Import the shared step cache from HOST/REPO first ($GANTRY_CACHE_FROM)");
+    cmd->add_option("--cache-to", shared->to, "Export the step cache to HOST/REPO after success ($GANTRY_CACHE_TO)");
+    any = true;
+  }
+  if (!any) return;
+  // The app's own callback runs after the chosen subcommand's: wrap its action.
+  cli.app.final_callback([&cli, shared] {
+    if (!cli.action || (shared->from.empty() && shared->to.empty())) return;
+    bool chosen = false;
+    for (const char* name : {"build", "run"}) {
+      try {
+        chosen = chosen || cli.app.get_subcommand(name)->parsed();
+      } catch (const CLI::OptionNotFound&) {
+      }
+    }
+    if (!chosen) return;
+    Action inner = cli.action;
+    cli.action = [&cli, shared, inner] { return with_shared_cache(cli.global, *shared, inner); };
+  });
+}
+
 struct LoginFlags {
   Flags flags;
   std::string host;
@@ -184,6 +280,24 @@ void add_registry_commands(Cli& cli) {
       return run_push(cli.global, *push_flags, push_args->first, push_args->second);
     };
   });
+
+  auto* cache_cmd = cli.app.add_subcommand("cache", "Share the build step cache through a registry");
+  cache_cmd->require_subcommand(1);
+  auto cache_flags = std::make_shared<Flags>();
+  auto cache_repo = std::make_shared<std::string>();
+  auto* cache_push = cache_cmd->add_subcommand("push", "Publish this store's step cache to HOST[:PORT]/REPO");
+  cache_push->add_option("REPO", *cache_repo, "Registry repository")->required();
+  add_transfer_flags(cache_push, *cache_flags);
+  cache_push->parse_complete_callback([&cli, cache_flags, cache_repo] {
+    cli.action = [&cli, cache_flags, cache_repo] { return run_cache_export(cli.global, *cache_flags, *cache_repo); };
+  });
+  auto* cache_pull = cache_cmd->add_subcommand("pull", "Add the step cache published in HOST[:PORT]/REPO to this store");
+  cache_pull->add_option("REPO", *cache_repo, "Registry repository")->required();
+  add_transfer_flags(cache_pull, *cache_flags);
+  cache_pull->parse_complete_callback([&cli, cache_flags, cache_repo] {
+    cli.action = [&cli, cache_flags, cache_repo] { return run_cache_import(cli.global, *cache_flags, *cache_repo); };
+  });
+  add_shared_cache_flags(cli);
 
   auto login_flags = std::make_shared<LoginFlags>();
   auto* login = cli.app.add_subcommand("login", "Store credentials for a registry (checked against it first)");

@@ -1,0 +1,168 @@
+// export_step_cache / import_step_cache: see step_cache_share.h.
+#include "registry/step_cache_share.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cache/image_store.h"
+#include "cache/layer_writer.h"
+#include "cache/step_cache.h"
+#include "registry/blob_transfer.h"
+#include "registry/media_types.h"
+#include "registry/parallel.h"
+#include "registry/reference.h"
+
+namespace gantry::registry {
+namespace {
+
+using nlohmann::json;
+
+Result<RegistryRef> parse_repository(const std::string& text) {
+  auto last = text.rfind('/');
+  if (text.find('@') != std::string::npos || (last != std::string::npos && text.find(':', last) != std::string::npos))
+    return fail(ErrorKind::invalid_input,
+                "cache repository '" + text + "' must be HOST[:PORT]/REPO, without a tag or digest");
+  RegistryRef ref = TRY(RegistryRef::parse(text));
+  ref.tag.clear();
+  return ref;
+}
+
+json layer_json(const cache::LayerDescriptor& l) {
+  return {{"digest", l.digest.str()}, {"diff_id", l.diff_id.str()}, {"size", l.size}, {"media_type", l.media_type}};
+}
+
+Result<cache::StepCacheEntry> entry_from_json(const json& e) {
+  try {
+    cache::StepCacheEntry out{TRY(Digest::parse(e.at("key").get<std::string>())), e.at("record").get<std::string>(),
+                              std::nullopt, {}, e.value("image", std::string()), e.value("step_index", 0),
+                              e.value("created", std::int64_t{0})};
+    if (e.contains("layer") && e["layer"].is_object()) {
+      const auto& l = e["layer"];
+      out.layer = cache::LayerDescriptor{TRY(Digest::parse(l.at("digest").get<std::string>())),
+                                         TRY(Digest::parse(l.at("diff_id").get<std::string>())),
+                                         l.at("size").get<std::uint64_t>(), l.at("media_type").get<std::string>()};
+      if (!is_supported_layer_type(out.layer->media_type))
+        return fail(ErrorKind::invalid_input, "unsupported layer media type '" + out.layer->media_type + "'");
+    }
+    out.config_change = TRY(cache::ConfigChange::parse(e.value("config_change", std::string("{}"))));
+    return out;
+  } catch (const json::exception& ex) {
+    return fail(ErrorKind::invalid_input, std::string("bad cache entry: ") + ex.what());
+  }
+}
+
+}  // namespace
+
+Result<CacheExportResult> export_step_cache(cache::Store& store, const std::string& repository,
+                                            const RegistryOptions& options) {
+  RegistryRef ref = TRY(parse_repository(repository));
+  std::string ctx = "exporting the step cache to " + ref.name();
+  cache::StepCache step_cache(store.db());
+  auto keys = TRY_CTX(step_cache.keys(), ctx);
+  std::sort(keys.begin(), keys.end());
+
+  json entries = json::array();
+  std::map<Digest, cache::LayerDescriptor> layers;
+  for (const auto& key : keys) {
+    auto entry = TRY_CTX(step_cache.lookup(key), ctx);
+    if (!entry) continue;
+    if (entry->layer && !store.blobs().has(entry->layer->digest)) continue;  // gc'd behind the cache's back
+    json e = {{"key", entry->key.str()},         {"record", entry->record},
+              {"layer", nullptr},                {"config_change", entry->config_change.to_json()},
+              {"image", entry->image},           {"step_index", entry->step_index},
+              {"created", entry->created}};
+    if (entry->layer) {
+      e["layer"] = layer_json(*entry->layer);
+      layers.emplace(entry->layer->digest, *entry->layer);
+    }
+    entries.push_back(std::move(e));
+  }
+  CacheExportResult result{ref.name(), Digest::of(""), entries.size(), layers.size(), {}};
+  if (entries.empty()) return result;
+
+  std::string config = json{{"format", kStepCacheArtifactFormat}, {"entries", entries}}.dump();
+  Digest config_digest = TRY_CTX(store.blobs().put(config), ctx + ": storing the cache config");
+  std::vector<BlobToPush> blobs{{config_digest, config.size()}};
+  json jl = json::array();
+  for (const auto& [digest, l] : layers) {
+    blobs.push_back({digest, l.size});
+    jl.push_back({{"mediaType", l.media_type}, {"digest", digest.str()}, {"size", l.size}});
+  }
+  std::string manifest =
+      json{{"schemaVersion", 2},
+           {"mediaType", kOciManifest},
+           {"artifactType", kStepCacheConfigType},
+           {"config", {{"mediaType", kStepCacheConfigType}, {"digest", config_digest.str()}, {"size", config.size()}}},
+           {"layers", jl}}
+          .dump();
+  Digest manifest_digest = Digest::of(manifest);
+  std::string tag = std::string(kStepCacheTagPrefix) + config_digest.hex().substr(0, 32);
+  result.reference = ref.name() + ":" + tag;
+  result.manifest_digest = manifest_digest;
+
+  auto client = TRY_CTX(RegistryClient::connect(ref.host, options, true), ctx);
+  auto remote = TRY_CTX(client->head_manifest(ref.repository, tag), ctx);
+  if (!remote || *remote != manifest_digest) {
+    Progress progress(options.progress);
+    TRY_CTX(push_blobs(store, *client, ref, blobs, progress), ctx);
+    TRY_CTX(client->put_manifest(ref.repository, tag, kOciManifest, manifest), ctx);
+  }
+  result.counts = client->stats().snapshot();
+  return result;
+}
+
+Result<CacheImportResult> import_step_cache(cache::Store& store, const std::string& repository,
+                                            const RegistryOptions& options) {
+  RegistryRef ref = TRY(parse_repository(repository));
+  std::string ctx = "importing the step cache from " + ref.name();
+  auto client = TRY_CTX(RegistryClient::connect(ref.host, options, false), ctx);
+  cache::StepCache step_cache(store.db());
+  CacheImportResult result;
+  Progress progress(options.progress);
+
+  std::vector<cache::StepCacheEntry> fresh;
+  std::map<Digest, std::uint64_t> missing_layers;
+  for (const auto& tag : TRY_CTX(client->list_tags(ref.repository), ctx)) {
+    if (!tag.starts_with(kStepCacheTagPrefix)) continue;
+    std::string what = ctx + ":" + tag;
+    auto m = TRY_CTX(client->get_manifest(ref.repository, tag), what);
+    auto info = TRY_CTX(cache::parse_manifest(m.bytes), what);
+    if (info.config_media_type != kStepCacheConfigType) continue;  // not ours
+    ++result.artifacts;
+    if (!store.blobs().has(info.config))
+      TRY(fetch_blob(store, *client, ref, info.config, info.config_size, progress, "cache config"));
+    std::string config = TRY_CTX(store.blobs().read(info.config), what);
+    json doc = json::parse(config, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || doc.value("format", 0) != kStepCacheArtifactFormat ||
+        !doc.contains("entries") || !doc["entries"].is_array())
+      return fail(ErrorKind::invalid_input, what + ": not a format-" + std::to_string(kStepCacheArtifactFormat) +
+                                                " step-cache document");
+    for (const auto& e : doc["entries"]) {
+      auto entry = TRY_CTX(entry_from_json(e), what);
+      if (TRY_CTX(step_cache.lookup(entry.key), what)) {
+        ++result.entries_known;
+        continue;
+      }
+      if (std::any_of(fresh.begin(), fresh.end(), [&](const auto& f) { return f.key == entry.key; })) continue;
+      if (entry.layer && !store.blobs().has(entry.layer->digest)) missing_layers[entry.layer->digest] = entry.layer->size;
+      fresh.push_back(std::move(entry));
+    }
+  }
+
+  std::vector<std::pair<Digest, std::uint64_t>> todo(missing_layers.begin(), missing_layers.end());
+  TRY(for_each_parallel(todo.size(), options.parallel, [&](std::size_t i) -> Status {
+    return fetch_blob(store, *client, ref, todo[i].first, todo[i].second, progress, "cached layer");
+  }));
+  result.layers_fetched = todo.size();
+  // Only now, with every blob verified in the store, do the entries appear.
+  for (const auto& entry : fresh) {
+    if (entry.layer) TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+    TRY_CTX(step_cache.put(entry), ctx);
+    ++result.entries_added;
+  }
+  result.counts = client->stats().snapshot();
+  return result;
+}
+
+}  // namespace gantry::registry

@@ -1,0 +1,105 @@
+// The shared step cache and `from:` a registry image: one runner builds and
+// exports its step cache to the loopback registry; a second runner with an
+// empty store pulls the base, imports the cache and builds with every step a
+// cache hit, ending at the same image digest.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/registry/local_registry.h"
+#include "tests/registry/test_images.h"
+#include "tests/support/test_support.h"
+
+namespace gantry::testing {
+namespace {
+
+using nlohmann::json;
+
+class SharedCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(registry_.error(), "");
+    base_ = registry_.host() + "/team/base:1";
+    make_test_image(dir_ / "seed", "base:1", 1024, 41);
+    ASSERT_EQ(run_gantry(dir_ / "seed", {"image", "push", "base:1", base_}).exit_code, 0);
+    repo_ = dir_ / "repo";
+    write_file(repo_ + "/.gantry.yml", "images:\n  app:\n    from: " + base_ +
+                                           "\n    steps:\n"
+                                           "      - copy: src/ /app/src/\n"
+                                           "      - run: cat /app/src/a.txt /app/src/a.txt > /app/out.txt\n"
+                                           "      - env: {GREETING: hi}\n");
+    write_file(repo_ + "/src/a.txt", "shared cache\n");
+    auto git = run_shell("set -e; cd " + repo_ +
+                         "; git init -q; git add -A; git -c user.name=t -c user.email=t@t commit -q -m one");
+    ASSERT_EQ(git.exit_code, 0) << git.err;
+  }
+  json build(const std::string& store, const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"build", repo_, "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_gantry(store, args);
+    EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+    return r.exit_code == 0 ? json::parse(r.out) : json::object();
+  }
+  static std::vector<bool> cached(const json& result) {
+    std::vector<bool> out;
+    for (const auto& s : result["images"][0]["steps"]) out.push_back(s["cached"]);
+    return out;
+  }
+  LocalRegistry registry_;
+  ScratchDir dir_;
+  std::string base_;
+  std::string repo_;
+};
+
+TEST_F(SharedCache, SecondRunnerBuildsFromTheRegistryCache) {
+  GANTRY_REQUIRE_ROOT();
+  std::string cache_repo = registry_.host() + "/cache/app";
+  ASSERT_EQ(run_gantry(dir_ / "a", {"image", "pull", base_}).exit_code, 0);
+  json first = build(dir_ / "a", {"--cache-to", cache_repo});
+  ASSERT_TRUE(first.contains("images"));
+  EXPECT_EQ(cached(first), (std::vector<bool>{false, false, false}));
+
+  // Runner b: an empty store.
+  ASSERT_EQ(run_gantry(dir_ / "b", {"image", "pull", base_}).exit_code, 0);
+  json second = build(dir_ / "b", {"--cache-from", cache_repo});
+  ASSERT_TRUE(second.contains("images"));
+  EXPECT_EQ(cached(second), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(second["images"][0]["digest"], first["images"][0]["digest"]);
+  auto fsck = run_gantry(dir_ / "b", {"fsck"});
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
+}
+
+TEST_F(SharedCache, ExportsAreContentAddressedAndImportsAddOnlyNewEntries) {
+  GANTRY_REQUIRE_ROOT();
+  std::string cache_repo = registry_.host() + "/cache/app";
+  ASSERT_EQ(run_gantry(dir_ / "a", {"image", "pull", base_}).exit_code, 0);
+  build(dir_ / "a", {});
+  auto push = run_gantry(dir_ / "a", {"cache", "push", cache_repo, "--json"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  json exported = json::parse(push.out);
+  EXPECT_EQ(exported["entries"], 3);
+  EXPECT_EQ(exported["layers"], 2);
+  // The same cache again: same tag, nothing uploaded.
+  json again = json::parse(run_gantry(dir_ / "a", {"cache", "push", cache_repo, "--json"}).out);
+  EXPECT_EQ(again["reference"], exported["reference"]);
+  EXPECT_EQ(again["counts"]["blobs_uploaded"], 0);
+
+  auto pull = run_gantry(dir_ / "b", {"cache", "pull", cache_repo, "--json"});
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  json imported = json::parse(pull.out);
+  EXPECT_EQ(imported["artifacts"], 1);
+  EXPECT_EQ(imported["entries_added"], 3);
+  EXPECT_EQ(imported["layers_fetched"], 2);
+  json twice = json::parse(run_gantry(dir_ / "b", {"cache", "pull", cache_repo, "--json"}).out);
+  EXPECT_EQ(twice["entries_added"], 0);
+  EXPECT_EQ(twice["entries_known"], 3);
+  EXPECT_EQ(twice["layers_fetched"], 0);
+
+  // A bad repository name is a usage error naming it.
+  auto bad = run_gantry(dir_ / "b", {"cache", "pull", cache_repo + ":tag"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(cache_repo + ":tag"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace gantry::testing
