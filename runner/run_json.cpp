@@ -18,6 +18,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
                       {"cached_from", s.cached_from},
                       {"exit_code", s.exit_code >= 0 ? nlohmann::json(s.exit_code) : nlohmann::json()},
                       {"seconds", static_cast<double>(s.duration_ms) / 1000.0},
+                      {"started_ms", s.started_ms},
                       {"attempts", s.attempts},
                       {"allow_failure", s.allow_failure},
                       {"image", s.image},
