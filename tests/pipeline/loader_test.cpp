@@ -475,6 +475,18 @@ stages:
                       {7, 25, "stages.x.needs: cycle between stages: x → y → z → x"}});
 }
 
+Result<std::size_t> count_images(const std::string& yaml) {
+  Pipeline p = TRY(load_pipeline(yaml, ".gantry.yml"));  // Diagnostics convert to Error
+  return p.images.size();
+}
+
+TEST(LoaderErrors, TryTurnsDiagnosticsIntoAnError) {
+  EXPECT_EQ(*count_images("images:\n  a: {from: scratch}\n"), 1u);
+  auto r = count_images("images:\n  a: {}\n");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "1 problem in .gantry.yml:\n.gantry.yml:2:3: images.a: missing required key 'from'");
+}
+
 TEST(LoaderErrors, AllReportedAtOnceAsOneError) {
   auto r = load_pipeline("images:\n  app: {from: busybox, wrkdir: /x}\nstages:\n  u: {image: app}\n", "ci/.gantry.yml");
   ASSERT_FALSE(r);
