@@ -1,16 +1,25 @@
-// Private to cache/: a deterministic gzip compressor (zlib, fixed header: no
-// name, mtime 0) that runs on its own thread, hashing and storing what it
-// produces into a BlobWriter. The producer pushes uncompressed bytes; the
-// queue is bounded, so memory stays small whatever the input size.
+// Private to cache/: a deterministic, parallel gzip compressor that stores
+// what it produces into a BlobWriter (hashing it on the way).
+//
+// The input is cut into fixed 1 MiB chunks; each chunk is deflated on a
+// worker thread with the previous chunk's last 32 KiB as its dictionary and
+// ends with a sync flush (the last one with the final block), as pigz does.
+// The chunk size, level and dictionary are fixed, so the output is the same
+// bytes whatever the number of threads or their timing: one valid gzip member
+// with a fixed header (no name, mtime 0). Memory stays bounded: at most a few
+// chunks are in flight.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cache/blob_store.h"
 
@@ -19,32 +28,53 @@ namespace gantry::cache {
 class GzipBlobStream {
  public:
   GzipBlobStream(BlobWriter writer, int level);
-  ~GzipBlobStream();  // stops the thread; the blob is aborted unless finished
+  ~GzipBlobStream();  // stops the workers; the blob is aborted unless finished
   GzipBlobStream(const GzipBlobStream&) = delete;
   GzipBlobStream& operator=(const GzipBlobStream&) = delete;
 
-  // Queues bytes (copied). Returns the compressor's error once it failed.
+  // Queues bytes (copied). Returns the first error of compression or storage.
   Status write(const void* data, std::size_t size);
-  // Flushes, ends the gzip stream, commits the blob.
+  // Compresses what is left, writes the gzip trailer, commits the blob.
   Result<Digest> finish();
   std::uint64_t compressed_size() const { return writer_.size(); }
 
- private:
-  void run();
-  void push_chunk();
   static constexpr std::size_t kChunk = 1 << 20;
-  static constexpr std::size_t kMaxQueued = 4;
+  static constexpr std::size_t kWindow = 32 << 10;
+
+ private:
+  struct Job {
+    std::uint64_t seq = 0;
+    std::string input;
+    std::string dict;  // last 32 KiB of the previous chunk
+    bool last = false;
+    std::string output;
+    std::size_t in_len = 0;
+    unsigned long crc = 0;
+    bool done = false;
+  };
+  void worker();
+  Status submit(bool last);
+  Status drain(bool wait_all);  // writes finished jobs in order
+  Status write_out(const void* data, std::size_t size);
 
   BlobWriter writer_;
   int level_;
   std::string current_;
+  std::string prev_tail_;
+  std::uint64_t next_seq_ = 0;   // next job to submit
+  std::uint64_t next_out_ = 0;   // next job to write
+  unsigned long crc_ = 0;
+  std::uint64_t total_in_ = 0;
+  bool header_written_ = false;
+
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  bool closing_ = false;
-  bool stopped_ = false;
+  std::condition_variable work_cv_;  // workers wait for jobs
+  std::condition_variable done_cv_;  // the producer waits for results
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::map<std::uint64_t, std::shared_ptr<Job>> inflight_;
+  bool stopping_ = false;
   std::optional<Error> error_;
-  std::thread thread_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace gantry::cache
