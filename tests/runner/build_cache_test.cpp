@@ -57,10 +57,9 @@ TEST_F(BuildCacheTest, BuiltImage_IsTaggedWithCommitAndLatest) {
   EXPECT_TRUE(step["key"].get<std::string>().starts_with("sha256:"));
   EXPECT_TRUE(step["seconds"].is_number());
   // The image runs: the steps' results are in it.
-  auto out = run_gantry(store_, {"exec", "app:" + short_id, "cat", "/app/out/all.txt", "/app/out/env.txt"});
-  if (out.exit_code == 0) {
-    EXPECT_EQ(out.out, "a1\nb1\nyes \n");  // MODE was step #4's own env
-  }
+  auto out = run_gantry(store_, {"exec", "app:" + short_id, "--", "cat", "/app/out/all.txt", "/app/out/env.txt"});
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_EQ(out.out, "a1\nb1\nyes \n");  // MODE was step #4's own env
 }
 
 TEST_F(BuildCacheTest, ChangingOneCopiedFile_RerunsThatCopyAndEveryStepAfter) {
@@ -184,6 +183,33 @@ TEST_F(BuildCacheTest, NamingOneImage_BuildsItAndWhatItIsFrom) {
   std::vector<std::string> names;
   for (const auto& i : result["images"]) names.push_back(i["name"]);
   EXPECT_EQ(names, (std::vector<std::string>{"base", "app"}));
+}
+
+}  // namespace
+}  // namespace gantry::testing
+
+namespace gantry::testing {
+namespace {
+
+TEST_F(BuildCacheTest, CopyWithGlobChmodChown_LandsLikeDockerCopy) {
+  commit({{".gantry.yml", R"(images:
+  files:
+    from: busybox
+    steps:
+      - copy: src/ /srv/tree/
+      - copy: ["*.txt", /srv/flat/]
+        chmod: "0600"
+        chown: "1000:1000"
+)"},
+          {"src/deep/c.txt", "c\n"}});
+  auto result = build_json();
+  EXPECT_EQ(counter(result, "containers_started"), 0u);
+  const std::string ref = "files:" + git({"rev-parse", "--short=12", "HEAD"});
+  EXPECT_EQ(image_of(result, "files")["tags"][0], ref) << result.dump();
+  auto ls = run_gantry(store_, {"exec", ref, "--", "sh", "-c",
+                                "cd /srv && find . -type f | sort && stat -c '%a %u:%g %n' flat/a.txt"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.out << ls.err;
+  EXPECT_EQ(ls.out, "./flat/a.txt\n./tree/b.txt\n./tree/deep/c.txt\n600 1000:1000 flat/a.txt\n");
 }
 
 }  // namespace
