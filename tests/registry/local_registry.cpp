@@ -72,6 +72,10 @@ LocalRegistry::LocalRegistry(LocalRegistryOptions options) {
     write_file(dir_ / "htpasswd", r.out);
     config << "auth:\n  htpasswd:\n    realm: gantry-test\n    path: " << (dir_ / "htpasswd") << "\n";
   }
+  if (!options.token_realm.empty()) {
+    config << "auth:\n  token:\n    realm: " << options.token_realm << "\n    service: " << options.token_service
+           << "\n    issuer: " << options.token_issuer << "\n    rootcertbundle: " << options.token_cert << "\n";
+  }
   write_file(dir_ / "config.yml", config.str());
 
   std::string log_path = dir_ / "registry.log";

@@ -16,6 +16,12 @@ struct LocalRegistryOptions {
   bool tls = false;
   std::string user;      // non-empty: htpasswd basic auth with this user...
   std::string password;  // ...and password
+  // Non-empty: bearer-token auth with tokens from this realm, signed by the
+  // key of `token_cert` (see token_server.h).
+  std::string token_realm;
+  std::string token_service;
+  std::string token_issuer;
+  std::string token_cert;
 };
 
 class LocalRegistry {
