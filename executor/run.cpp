@@ -282,7 +282,10 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   result.oom_killed = cgroups.oom_killed();
   TRY_CTX(cgroups.remove(), "removing the container's cgroups");
 
-  if (exited) {
+  if (failure && !result.timed_out && !result.cancelled) {
+    // A setup step (in the init, PID 1 or the command child before exec) failed.
+    return fail(init_failure(spec, *failure));
+  } else if (exited) {
     int st = exited->status;
     if (WIFSIGNALED(st)) {
       result.signal = WTERMSIG(st);
@@ -290,8 +293,6 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     } else {
       result.exit_code = WEXITSTATUS(st);
     }
-  } else if (failure && !result.timed_out && !result.cancelled) {
-    return fail(init_failure(spec, *failure));
   } else if (result.timed_out || result.cancelled || result.oom_killed) {
     result.signal = SIGKILL;
     result.exit_code = 128 + SIGKILL;

@@ -1,0 +1,89 @@
+// Shared fixture of the executor tests: one busybox rootfs per test binary
+// (a plain directory is a valid single lowerdir), a fresh work_root per test,
+// and a run() helper that collects the output.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "executor/container.h"
+#include "tests/support/test_support.h"
+
+namespace gantry::testing {
+
+struct Ran {
+  Result<executor::ContainerResult> result;
+  std::string out;
+  std::string err;
+  std::vector<std::string> out_lines;
+};
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    rootfs_dir_ = std::make_unique<ScratchDir>();
+    make_busybox_rootfs(rootfs_dir_->path());
+  }
+  static void TearDownTestSuite() { rootfs_dir_.reset(); }
+
+  void SetUp() override { GANTRY_REQUIRE_ROOT(); }
+
+  static std::string rootfs() { return rootfs_dir_->path(); }
+  std::string work_root() const { return scratch_ / "containers"; }
+
+  executor::ContainerSpec spec(std::vector<std::string> argv) const {
+    executor::ContainerSpec s;
+    s.lowerdirs = {rootfs()};
+    s.argv = std::move(argv);
+    s.work_root = work_root();
+    s.init_binary = gantry_binary();
+    return s;
+  }
+  executor::ContainerSpec sh(const std::string& script) const { return spec({"/bin/sh", "-c", script}); }
+
+  static Ran run(executor::ContainerSpec s, std::stop_token stop = {}) {
+    Ran ran{fail(ErrorKind::internal, "not run"), {}, {}, {}};
+    auto mu = std::make_shared<std::mutex>();
+    auto user_sink = s.output;
+    s.output = [&, mu, user_sink](executor::Stream stream, std::string_view line) {
+      std::lock_guard lock(*mu);
+      if (stream == executor::Stream::out) {
+        ran.out.append(line).push_back('\n');
+        ran.out_lines.emplace_back(line);
+      } else {
+        ran.err.append(line).push_back('\n');
+      }
+      if (user_sink) user_sink(stream, line);
+    };
+    ran.result = executor::run(s, stop);
+    return ran;
+  }
+
+  // Entries left in the work root (the container dirs must all be gone).
+  std::vector<std::string> work_root_entries() const {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(work_root().c_str())) {
+      while (dirent* e = ::readdir(d))
+        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") names.push_back(e->d_name);
+      ::closedir(d);
+    }
+    return names;
+  }
+
+  ScratchDir scratch_;
+  static inline std::unique_ptr<ScratchDir> rootfs_dir_;
+};
+
+// "ok" result with the exit code, or a readable failure.
+#define ASSERT_RAN(ran)                                                                               \
+  ASSERT_TRUE((ran).result.has_value()) << "run failed: " << (ran).result.error().message() << "\n" \
+                                        << (ran).err
+
+}  // namespace gantry::testing

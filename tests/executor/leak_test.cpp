@@ -1,0 +1,139 @@
+// Nothing outlives a container: mounts, cgroups, processes, temp dirs; many
+// containers at once; and the sweep of what a runner killed with SIGKILL left.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "common/file_util.h"
+#include "tests/executor/executor_fixture.h"
+
+namespace gantry::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::size_t mount_count() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+// gantry-* cgroup dirs under every hierarchy (v1 and v2), at any depth gantry uses.
+std::set<std::string> gantry_cgroups() {
+  auto r = run_shell("find /sys/fs/cgroup -maxdepth 6 -type d -name 'gantry-*' 2>/dev/null");
+  std::set<std::string> out;
+  std::size_t start = 0;
+  while (start < r.out.size()) {
+    auto nl = r.out.find('\n', start);
+    out.insert(r.out.substr(start, nl - start));
+    start = nl == std::string::npos ? r.out.size() : nl + 1;
+  }
+  return out;
+}
+
+// Processes whose command line mentions the init.
+int init_processes() {
+  int n = 0;
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    std::string c((std::istreambuf_iterator<char>(f)), {});
+    if (c.find(std::string("__init")) != std::string::npos) ++n;
+  }
+  ::closedir(d);
+  return n;
+}
+
+TEST_F(ExecutorTest, TwoHundredContainersLeaveNothingBehind) {
+  // Warm up (the first run sweeps and builds the seccomp profile).
+  ASSERT_RAN(run(spec({"true"})));
+  auto mounts_before = mount_count();
+  auto cgroups_before = gantry_cgroups();
+  int inits_before = init_processes();
+  for (int i = 0; i < 200; ++i) {
+    auto s = i % 2 ? spec({"true"}) : sh("echo $$ > /tmp/pid; sleep 0 & exit 3");
+    if (i % 10 == 0) s.limits.memory_bytes = 64ull << 20, s.limits.pids = 32;
+    auto ran = run(s);
+    ASSERT_RAN(ran);
+    ASSERT_EQ(ran.result->exit_code, i % 2 ? 0 : 3);
+  }
+  EXPECT_EQ(mount_count(), mounts_before);
+  EXPECT_EQ(gantry_cgroups(), cgroups_before);
+  EXPECT_EQ(init_processes(), inits_before);
+  EXPECT_TRUE(work_root_entries().empty());
+}
+
+TEST_F(ExecutorTest, EightContainersAtOnce) {
+  std::vector<std::future<Ran>> runs;
+  for (int i = 0; i < 8; ++i) {
+    auto s = sh("echo $(hostname) start; sleep 0.5; echo done");
+    runs.push_back(std::async(std::launch::async, [s] { return run(s); }));
+  }
+  std::set<std::string> ids;
+  for (auto& f : runs) {
+    Ran ran = f.get();
+    ASSERT_RAN(ran);
+    EXPECT_EQ(ran.result->exit_code, 0);
+    EXPECT_EQ(ran.out, ran.result->id + " start\ndone\n");
+    ids.insert(ran.result->id);
+  }
+  EXPECT_EQ(ids.size(), 8u);
+  EXPECT_TRUE(work_root_entries().empty());
+}
+
+TEST_F(ExecutorTest, RunnerKilledWithSigkillLeavesOnlyWhatTheSweepRemoves) {
+  // A real runner (gantry exec) killed with SIGKILL mid-run.
+  std::string store = scratch_ / "store";
+  auto cgroups_before = gantry_cgroups();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execl(gantry_binary().c_str(), "gantry", "--store", store.c_str(), "exec", "--memory", "64M", "--rootfs",
+            rootfs().c_str(), "--", "sleep", "1234", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::string sleep_cmdline = std::string("sleep") + '\0' + "1234" + '\0';
+  auto count = [&] {
+    int n = 0;
+    DIR* d = ::opendir("/proc");
+    while (dirent* e = ::readdir(d)) {
+      std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+      std::string c((std::istreambuf_iterator<char>(f)), {});
+      if (c == sleep_cmdline) ++n;
+    }
+    ::closedir(d);
+    return n;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (count() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(count(), 1) << "the container never started";
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  // PR_SET_PDEATHSIG carries the kill down: init, PID 1, the command.
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (count() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(count(), 0) << "the container outlived its runner";
+
+  std::string root = store + "/tmp/containers";
+  auto swept = executor::sweep_leftovers(root);
+  ASSERT_TRUE(swept.has_value()) << swept.error().message();
+  EXPECT_EQ(*swept, 1);
+  auto left = run_shell("ls -A " + root);
+  EXPECT_EQ(left.out, "");
+  EXPECT_EQ(gantry_cgroups(), cgroups_before);
+}
+
+}  // namespace
+}  // namespace gantry::testing
