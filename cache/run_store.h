@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -68,6 +69,9 @@ struct RunRecord {
   std::int64_t finished_ms = 0;
   std::vector<RunImage> images;
   std::vector<StageResult> stages;  // in the order they were recorded
+  // Wall time of each phase of this invocation ("open", "build", "test",
+  // "promote test", ...), in order. Not stored: filled by the runner only.
+  std::vector<std::pair<std::string, std::int64_t>> phase_ms;
 };
 
 // A reusable stage result: the key's record is kept beside it for people.

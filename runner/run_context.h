@@ -48,6 +48,13 @@ struct RunContext {
   std::string init_binary = "/proc/self/exe";
   std::stop_token stop;
 
+  // Wall time per phase of this invocation (see cache::RunRecord::phase_ms).
+  std::vector<std::pair<std::string, std::int64_t>> phase_ms;
+  std::int64_t phase_started_ms = 0;
+  // Ends the current phase (if any) and starts `next` ("" = none).
+  void next_phase(const std::string& next);
+  std::string current_phase;
+
   std::mutex mutex;  // guards `results`
   std::map<std::string, cache::StageResult> results;  // every stage result of the run so far
 };

@@ -35,7 +35,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
                       {"previous_digest", p.replaced_digest},
                       {"time", cache::format_time_utc(p.time_ms)}});
   }
-  return {{"id", run.id},
+  nlohmann::json doc = {{"id", run.id},
           {"status", run.status},
           {"repo", run.repo},
           {"rev", run.rev},
@@ -49,6 +49,12 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
           {"images", images},
           {"stages", stages},
           {"promotions", promos}};
+  if (!run.phase_ms.empty()) {
+    nlohmann::json phases = nlohmann::json::array();
+    for (const auto& [name, ms] : run.phase_ms) phases.push_back({{"phase", name}, {"ms", ms}});
+    doc["phases"] = phases;  // this invocation only
+  }
+  return doc;
 }
 
 Result<nlohmann::json> load_run_json(cache::Store& store, const cache::RunRecord& run) {

@@ -3,6 +3,7 @@
 // then walk the environments (run_session.cpp).
 #include "runner/run_pipeline.h"
 
+#include <chrono>
 #include <thread>
 
 #include "cache/image_store.h"
@@ -27,6 +28,7 @@ int run_exit_code(const cache::RunRecord& run) { return run.status == "failed" ?
 
 Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& options, Reporter& reporter,
                                       std::stop_token stop) {
+  auto open_started = std::chrono::steady_clock::now();
   auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
   auto commit = TRY(repo.resolve(options.rev));
   auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file));
@@ -36,6 +38,10 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   ctx.jobs = default_jobs(options.jobs);
   ctx.init_binary = options.init_binary;
   ctx.stop = stop;
+  ctx.next_phase("open");
+  ctx.phase_started_ms -= std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - open_started)
+                              .count();
   // Every secret this invocation may need, before anything is recorded.
   TRY(resolve_secrets(ctx, 0, next_manual_gate(pipeline, 0, false)));
 
@@ -65,6 +71,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
 
   // Build every image of the file; then pin each stage image to a digest.
   std::map<std::string, Digest> built;
+  ctx.next_phase("build");
   if (!pipeline.images.empty()) {
     reporter.phase("build");
     BuildRequest request{.store = store,
@@ -99,7 +106,10 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   run.images = run_images;
 
   if (auto st = advance(ctx, run, 0, false, promoted_images(pipeline)); !st) return fail_run(st.error());
-  return runs.get(run.id);
+  ctx.next_phase("");
+  auto record = TRY(runs.get(run.id));
+  record.phase_ms = std::move(ctx.phase_ms);
+  return record;
 }
 
 }  // namespace gantry::runner

@@ -114,7 +114,10 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
 
   reporter.note("run " + run.id + ": promoting " + o.image + " " + image->digest + " to " + o.environment);
   TRY(advance(ctx, run, first, true, promoted));
-  return runs.get(run.id);
+  ctx.next_phase("");
+  auto record = TRY(runs.get(run.id));
+  record.phase_ms = std::move(ctx.phase_ms);
+  return record;
 }
 
 Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const std::string& image,

@@ -1,5 +1,6 @@
 #include "runner/run_session.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <set>
 
@@ -14,6 +15,15 @@
 namespace gantry::runner {
 
 std::string git_mirror_root(const cache::Store& store) { return store.root() + "/git"; }
+
+void RunContext::next_phase(const std::string& next) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+  if (!current_phase.empty()) phase_ms.emplace_back(current_phase, now - phase_started_ms);
+  current_phase = next;
+  phase_started_ms = now;
+}
 
 Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
                                                  const pipeline::Commit& commit, const std::string& file) {
@@ -122,7 +132,6 @@ std::string export_destination(const std::string& path, const std::string& image
 
 Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::vector<std::string>& promoted) {
   cache::EnvironmentStore envs(ctx.store);
-  ctx.reporter.phase("promote to " + env.name);
   for (const auto& name : promoted) {
     auto it = ctx.images.find(name);
     if (it == ctx.images.end()) continue;
@@ -165,7 +174,8 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
                         " --run " + ctx.run_id);
       return runs.set_status(run.id, run.status, run.waiting_environment, "", false);
     }
-    ctx.reporter.phase(env.name);
+    ctx.next_phase(env.name);
+    if (!ctx.pipeline.stages_of(env.name).empty()) ctx.reporter.phase(env.name);
     bool ok = TRY(run_environment_stages(ctx, env.name));
     if (!ok) {
       run.status = "failed";
@@ -174,6 +184,7 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       ctx.reporter.note(run.error);
       return runs.set_status(run.id, run.status, "", run.error, true);
     }
+    ctx.next_phase("promote " + env.name);
     if (auto st = promote_images(ctx, env, promoted); !st) {
       run.status = "failed";
       run.error = ctx.masker.mask(st.error().message());

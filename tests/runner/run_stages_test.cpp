@@ -115,7 +115,7 @@ TEST_F(RunStagesTest, Secret_IsMaskedAndNeverStoredAnywhereInTheStore) {
   EXPECT_NE(logs.out.find("token is ***"), std::string::npos) << logs.out;
   EXPECT_NE(logs.out.find("file token is ***"), std::string::npos) << logs.out;
   // Nothing in the store holds either value: logs, meta.db (+WAL), blobs, layers.
-  for (const std::string value : {secret, std::string("file-secret-value-9931")}) {
+  for (const std::string& value : {secret, std::string("file-secret-value-9931")}) {
     auto grep = run_command({"grep", "-r", "-a", "-l", value, store_});
     EXPECT_EQ(grep.exit_code, 1) << "found in: " << grep.out;
   }
