@@ -12,7 +12,7 @@
 //                               (only the keys the step sets),
 //              image, step_index  the image and 0-based step index that first made it,
 //              created          unix seconds)
-//   image_builds(id, image, manifest_digest, step_keys JSON array of hex, created,
+//   image_builds(id, image (repo:file:name), manifest_digest, step_keys JSON array of hex, created,
 //                image_key   hash of the last step key + entrypoint/cmd/labels ("0201-image-key"))
 // The gc root "step_cache" keeps every cached layer blob alive.
 //

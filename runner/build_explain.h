@@ -11,7 +11,9 @@
 namespace gantry::runner {
 
 // "app: step #3 (run: make) missed: env: MODE: \"dev\" -> \"prod\"".
-Result<std::string> explain_miss(cache::StepCache& cache, const std::string& image, int index,
+// `history` names the image in the step cache (repository, file, image);
+// `image` is its name for people.
+Result<std::string> explain_miss(cache::StepCache& cache, const std::string& history, const std::string& image, int index,
                                  const std::string& description, const cache::StepRecord& record,
                                  const Digest& key, bool no_cache, bool layer_gone);
 

@@ -96,6 +96,8 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
   const std::int64_t epoch = req.commit.time;
 
   ImageOutcome out{.name = image.name, .digest = Digest::of("")};
+  // Build history (for --explain) is kept per repository, file and image.
+  const std::string history = req.repo.path() + ":" + req.pipeline.file + ":" + image.name;
   std::vector<TaskId> tasks;
   for (std::size_t i = 0; i < image.steps.size(); ++i) {
     tasks.push_back({image.name, "#" + std::to_string(i + 1) + " " + describe_step(image.steps[i])});
@@ -153,8 +155,8 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     } else {
       counters.cache_misses++;
       if (req.explain && !missed)
-        out.explain = TRY(explain_miss(step_cache, image.name, static_cast<int>(i), describe_step(step), record,
-                                       key, req.no_cache, layer_gone));
+        out.explain = TRY(explain_miss(step_cache, history, image.name, static_cast<int>(i), describe_step(step),
+                                       record, key, req.no_cache, layer_gone));
       missed = true;
       req.reporter.task(task, TaskState::running, {});
       std::optional<cache::LayerDescriptor> layer;
@@ -186,7 +188,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
                                   .record = record.text(),
                                   .layer = layer,
                                   .config_change = config_change_of(step, state, after),
-                                  .image = image.name,
+                                  .image = history,
                                   .step_index = static_cast<int>(i),
                                   .created = static_cast<std::int64_t>(::time(nullptr))};
       TRY_CTX(step_cache.put(entry), what);
@@ -220,9 +222,9 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       out.tags.push_back(image.name + ":" + tag);
     }
   }
-  auto last = TRY_CTX(step_cache.builds(image.name, 1), "reading the builds of " + image.name);
+  auto last = TRY_CTX(step_cache.builds(history, 1), "reading the builds of " + image.name);
   if (last.empty() || last[0].image_key != image_key || last[0].manifest_digest != out.digest)
-    TRY_CTX(step_cache.record_build({.image = image.name,
+    TRY_CTX(step_cache.record_build({.image = history,
                                      .manifest_digest = out.digest,
                                      .step_keys = keys,
                                      .created = static_cast<std::int64_t>(::time(nullptr)),
