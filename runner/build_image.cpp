@@ -104,6 +104,12 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     req.reporter.task(tasks.back(), TaskState::queued, {});
   }
 
+  // After a failure, the steps that will not run.
+  auto skip_after = [&](std::size_t failed) {
+    for (std::size_t j = failed + 1; j < tasks.size(); ++j)
+      req.reporter.task(tasks[j], TaskState::skipped, {}, "an earlier step failed");
+  };
+
   pipeline::BuildState state = pipeline::initial_state(
       image, state_from_config(base.config.env, base.config.working_dir, base.config.user));
   std::string parent = base.parent;
@@ -166,6 +172,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
                                    req.reporter, counters);
         if (!made) {
           req.reporter.task(task, TaskState::failed, since(start), short_reason(made.error().message(), what));
+          skip_after(i);
           return fail(std::move(made).error());
         }
         layer = *made;
@@ -173,6 +180,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
         auto made = write_copy_layer(store, req.repo, items, step, epoch);
         if (!made) {
           req.reporter.task(task, TaskState::failed, since(start), short_reason(made.error().message(), what));
+          skip_after(i);
           return fail(std::move(made).error().context(what));
         }
         layer = *made;
