@@ -101,5 +101,33 @@ TEST_F(SharedCache, ExportsAreContentAddressedAndImportsAddOnlyNewEntries) {
   EXPECT_NE(bad.err.find(cache_repo + ":tag"), std::string::npos) << bad.err;
 }
 
+TEST_F(SharedCache, TwoRunnersExportingAtOnceKeepBothCaches) {
+  GANTRY_REQUIRE_ROOT();
+  std::string cache_repo = registry_.host() + "/cache/app";
+  ASSERT_EQ(run_gantry(dir_ / "a", {"image", "pull", base_}).exit_code, 0);
+  ASSERT_EQ(run_gantry(dir_ / "b", {"image", "pull", base_}).exit_code, 0);
+  json a = build(dir_ / "a", {});
+  write_file(repo_ + "/src/a.txt", "another commit\n");
+  auto git = run_shell("cd " + repo_ + " && git -c user.name=t -c user.email=t@t commit -qam two");
+  ASSERT_EQ(git.exit_code, 0) << git.err;
+  json b = build(dir_ / "b", {});
+  ASSERT_NE(a["images"][0]["digest"], b["images"][0]["digest"]);
+
+  auto both = run_shell(gantry_binary() + " --store " + dir_ / "a" + " cache push -q " + cache_repo + " & " +
+                        gantry_binary() + " --store " + dir_ / "b" + " cache push -q " + cache_repo +
+                        " & wait %1 && wait %2");
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  auto pull = run_gantry(dir_ / "c", {"cache", "pull", cache_repo, "--json"});
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  json imported = json::parse(pull.out);
+  EXPECT_EQ(imported["artifacts"], 2);
+  EXPECT_EQ(imported["entries_added"], 6);  // three steps of each commit: the keys chain, none shared
+  // Runner c builds either commit from the shared cache alone.
+  ASSERT_EQ(run_gantry(dir_ / "c", {"image", "pull", base_}).exit_code, 0);
+  json c = build(dir_ / "c", {});
+  EXPECT_EQ(cached(c), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(c["images"][0]["digest"], b["images"][0]["digest"]);
+}
+
 }  // namespace
 }  // namespace gantry::testing
