@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <cstdio>
+
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -134,7 +136,13 @@ Result<GcReport> collect_garbage(Store& store, bool dry_run) {
     TRY(tx.commit());
   }
   for (const Digest& d : doomed) TRY(store.blobs().remove(d));
-  for (const std::string& p : doomed_layers) TRY(remove_tree(p));
+  // An unpacked layer leaves layers/ in one rename (into this process's
+  // scratch, swept if we die): a half-removed tree is never a lowerdir.
+  for (std::size_t i = 0; i < doomed_layers.size(); ++i) {
+    std::string trash = store.tmp_dir() + "/gc-layer-" + std::to_string(i);
+    if (::rename(doomed_layers[i].c_str(), trash.c_str()) != 0) return fail_sys("rename", doomed_layers[i]);
+    TRY(remove_tree(trash));
+  }
   return report;
 }
 

@@ -56,11 +56,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock loc
 
   // This process's scratch dir: lock first under a name the sweeper ignores,
   // then publish the lock, then create the dir.
-  store->session_ = unique_suffix();
-  std::string pending = p.tmp_root() + "/" + store->session_ + ".locking";
-  store->session_lock_ = TRY(open_lock_file(pending));
-  TRY(flock_wait(store->session_lock_.get(), LOCK_EX, pending));
-  if (::rename(pending.c_str(), p.session_lock(store->session_).c_str()) != 0) return fail_sys("rename", pending);
+  // A sweeper may take a pending lock in the instant between its creation
+  // and our flock (it then removes the file): the rename fails and we retry.
+  for (int attempt = 0;; ++attempt) {
+    store->session_ = unique_suffix();
+    std::string pending = p.tmp_root() + "/" + store->session_ + ".locking";
+    store->session_lock_ = UniqueFd(::open(pending.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!store->session_lock_) return fail_sys("create", pending);
+    TRY(flock_wait(store->session_lock_.get(), LOCK_EX, pending));
+    if (::rename(pending.c_str(), p.session_lock(store->session_).c_str()) == 0) break;
+    if (errno != ENOENT || attempt >= 10) return fail_sys("rename", pending);
+  }
   store->tmp_dir_ = p.session_dir(store->session_);
   if (::mkdir(store->tmp_dir_.c_str(), 0700) != 0) return fail_sys("mkdir", store->tmp_dir_);
   store->blobs_ = BlobStore(store->paths_, store->tmp_dir_);
@@ -101,11 +107,10 @@ Result<int> Store::sweep_tmp() const {
       if (!fd) continue;  // swept by someone else meanwhile
       if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) dead.push_back(session);
     } else if (name.ends_with(".locking")) {
-      // A process died between creating and publishing its lock; give a live
-      // one plenty of time to publish before treating it as stale.
-      struct stat st {};
-      if (::stat((root + "/" + name).c_str(), &st) == 0 && st.st_mtime + 60 < ::time(nullptr))
-        stale_pending.push_back(root + "/" + name);
+      // A process died between creating and publishing its lock (a live one
+      // holds the flock, or retries if we win the race for it).
+      UniqueFd fd(::open((root + "/" + name).c_str(), O_RDWR | O_CLOEXEC));
+      if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) stale_pending.push_back(root + "/" + name);
     }
   }
   int swept = 0;
