@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
     word[len] = '\0';
     add_word(word);
   }
-  qsort(entries, used, sizeof *entries, by_count);
+  if (used > 0) qsort(entries, used, sizeof *entries, by_count);
   for (size_t i = 0; i < used; ++i) printf("%s %ld\n", entries[i].word, entries[i].count);
   for (size_t i = 0; i < used; ++i) free(entries[i].word);
   free(entries);
