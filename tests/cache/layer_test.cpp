@@ -57,6 +57,21 @@ TEST(LayerWriter, DiffIdIsTheSha256OfTheUncompressedTarAndGzipHeaderIsFixed) {
   EXPECT_EQ(list.out.find("root"), std::string::npos) << "no user names in a layer: " << list.out;
 }
 
+TEST(LayerWriter, MultiChunkLayerIsValidGzipWithMatchingDiffIdAndCrc) {
+  ScratchDir dir;
+  auto store = testing::open_store(dir / "s");
+  // > 5 compression chunks: incompressible and repetitive parts.
+  ASSERT_EQ(run_shell("mkdir -p " + dir / "a" + " && head -c 3000000 /dev/urandom > " + dir / "a/rand" +
+                      " && seq 1 400000 > " + dir / "a/text").exit_code, 0);
+  auto l = layer_of(*store, dir / "a");
+  std::string blob = store->blobs().path(l.digest);
+  EXPECT_EQ(run_shell("gzip -t " + blob).exit_code, 0) << "CRC and length trailer must be right";
+  EXPECT_EQ(run_shell("gzip -dc " + blob + " | sha256sum | cut -d' ' -f1").out, l.diff_id.hex() + "\n");
+  EXPECT_EQ(run_shell("tar -xzOf " + blob + " rand | cmp - " + dir / "a/rand").exit_code, 0);
+  auto again = layer_of(*store, dir / "a");
+  EXPECT_EQ(again.digest, l.digest);
+}
+
 TEST(LayerWriter, OneByteModeOrMtimeAboveEpochChangesDigest) {
   ScratchDir dir;
   auto store = testing::open_store(dir / "s");
