@@ -164,7 +164,11 @@ Result<std::vector<std::unique_ptr<CgroupDriver>>> cgroup_drivers_for(const Limi
     carries.*(w.flag) = true;
     drivers.push_back(make_cgroup_v1_driver(*it, carries));
   }
-  if (v2) drivers.insert(drivers.begin(), make_cgroup_v2_driver(*v2, v2_carries));
+  // No cgroup at all without a limit that needs it: joining a cgroup costs a
+  // cgroup_threadgroup_rwsem write (an RCU grace period, ~10 ms), and the pid
+  // namespace already gathers and kills every process of the container.
+  if (v2 && (v2_carries.memory || v2_carries.pids || v2_carries.cpu))
+    drivers.insert(drivers.begin(), make_cgroup_v2_driver(*v2, v2_carries));
   return drivers;
 }
 

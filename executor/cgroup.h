@@ -30,10 +30,9 @@ class CgroupDriver {
   virtual void kill_all(const std::string& dir) const = 0;
 };
 
-// The drivers needed for a container with these limits on this machine.
-// A v2 hierarchy, when mounted, is always used (it tracks every process of
-// the container and kills them all in one write); v1 hierarchies only for
-// the limits they must carry. invalid_input when a limit has no controller.
+// The drivers needed for a container with these limits on this machine:
+// v2 for the limits its controllers carry, v1 hierarchies for the others,
+// none without limits. invalid_input when a limit has no controller.
 Result<std::vector<std::unique_ptr<CgroupDriver>>> cgroup_drivers_for(const Limits& limits);
 
 // The created cgroups of one container; the destructor kills what is left in

@@ -268,6 +268,7 @@ std::string read_config_fd() {
     pid1_main(*config);
   }
   ::close(lifeline[0]);
+  send_message({MessageKind::pid1_started, Step::fork_pid1, 0, pid1, -1});
   int status = supervise(pid1);
   ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }

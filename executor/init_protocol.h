@@ -62,6 +62,7 @@ const char* step_name(Step step);
 enum class MessageKind : std::int32_t {
   setup_failed = 1,  // step, err (index: which mount, when it applies)
   exited = 2,        // status: the command's wait status
+  pid1_started = 3,  // status: the host pid of PID 1 (to wait for the whole container to be gone)
 };
 
 struct InitMessage {

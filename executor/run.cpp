@@ -106,14 +106,20 @@ struct InitSetup : bp::extend::handler {
 };
 
 // Kills the spawned init (and so, through PR_SET_PDEATHSIG, PID 1 and the
-// whole pid namespace) and every process in the container's cgroups.
+// whole pid namespace), PID 1 itself (pidfd: no pid reuse race) and every
+// process in the container's cgroups.
 struct Supervised {
   bp::child child;
   const ContainerCgroups* cgroups = nullptr;
+  UniqueFd pid1;  // pidfd of the container's PID 1, once the init reported it
   bool reaped = false;
 
+  void adopt_pid1(pid_t pid) {
+    if (!pid1 && pid > 0 && !reaped) pid1.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  }
   void kill_all() {
     if (!reaped && child.valid()) ::kill(child.id(), SIGKILL);
+    if (pid1) ::syscall(SYS_pidfd_send_signal, pid1.get(), SIGKILL, nullptr, 0);
     if (cgroups) cgroups->kill_all();
   }
   int wait() {
@@ -122,11 +128,20 @@ struct Supervised {
     reaped = true;
     return child.native_exit_code();
   }
+  // PID 1 exits only after the kernel reaped every other process of its pid
+  // namespace (and with them the mount namespace and its overlay): wait for it.
+  void wait_container_gone() {
+    if (!pid1) return;
+    pollfd p{pid1.get(), POLLIN, 0};
+    for (int i = 0; i < 100 && ::poll(&p, 1, 100) == 0; ++i) ::syscall(SYS_pidfd_send_signal, pid1.get(), SIGKILL, nullptr, 0);
+    pid1.reset();
+  }
   ~Supervised() {
     if (!reaped && child.valid()) {
       kill_all();
       wait();
     }
+    wait_container_gone();
   }
 };
 
@@ -240,6 +255,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
       if (got == sizeof m) {
         if (m.kind == MessageKind::setup_failed && !failure) failure = m;
         if (m.kind == MessageKind::exited) exited = m;
+        if (m.kind == MessageKind::pid1_started && !init_done) sup.adopt_pid1(m.status);
       } else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
         status_open = false;
       }
@@ -278,6 +294,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   out_lines.finish();
   err_lines.finish();
   int init_status = sup.wait();
+  sup.wait_container_gone();
   result.wall_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   result.oom_killed = cgroups.oom_killed();
   TRY_CTX(cgroups.remove(), "removing the container's cgroups");
