@@ -6,6 +6,7 @@
 
 #include "cache/blob_store.h"
 #include "cache/store.h"
+#include "cache/store_maintenance.h"
 #include "common/file_util.h"
 #include "tests/cache/cache_test_util.h"
 
@@ -153,6 +154,33 @@ TEST(MetaDb, MigrationsApplyOnceAcrossReopen) {
   auto s = testing::open_store(dir / "s");
   auto n = s->db().query_text("SELECT count(*) FROM schema_migrations");
   EXPECT_EQ(std::stoul(**n), schema_migrations().size);
+}
+
+}  // namespace
+}  // namespace gantry::cache
+
+namespace gantry::cache {
+namespace {
+
+TEST(GcRoots, EveryRegisteredQueryRunsOnAFreshStore) {
+  gantry::testing::ScratchDir dir;
+  auto store = testing::open_store(dir / "s", StoreLock::exclusive);
+  GcRootList roots = gc_roots();
+  ASSERT_GT(roots.size, 0u);
+  for (std::size_t i = 0; i < roots.size; ++i) {
+    auto stmt = store->db().prepare(roots.items[i].sql);
+    ASSERT_TRUE(stmt) << roots.items[i].name << ": " << stmt.error().message();
+    EXPECT_TRUE(stmt->step()) << roots.items[i].name;
+  }
+  auto report = collect_garbage(*store);
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->blobs_removed, 0u);
+}
+
+TEST(GcRoots, GcRefusesWithoutTheExclusiveLock) {
+  gantry::testing::ScratchDir dir;
+  auto store = testing::open_store(dir / "s");
+  EXPECT_FALSE(collect_garbage(*store));
 }
 
 }  // namespace
