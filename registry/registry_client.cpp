@@ -1,6 +1,8 @@
 #include "registry/registry_client.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "registry/auth_challenge.h"
@@ -244,17 +246,40 @@ Result<std::string> RegistryClient::authorization(const std::vector<std::string>
   return "Authorization: Bearer " + token;
 }
 
+Result<HttpResponse> RegistryClient::perform_with_retries(const HttpRequest& request) {
+  // GET and HEAD are retried (twice, after 0.2 s and 0.6 s) when the
+  // connection broke or the registry answered 502/503/504, as long as no
+  // body byte reached the caller's sink: a blob half-written to the store
+  // is not resumed here (the caller's writer is discarded, the next pull
+  // starts that blob again).
+  bool idempotent = request.method == "GET" || request.method == "HEAD";
+  bool delivered = false;
+  HttpRequest req = request;
+  if (request.sink)
+    req.sink = [&delivered, &request](std::string_view chunk) {
+      delivered = true;
+      return request.sink(chunk);
+    };
+  for (int attempt = 0;; ++attempt) {
+    auto client = acquire();
+    auto r = client->perform(req);
+    ++stats_.requests;
+    bool transient = !r ? r.error().kind() == ErrorKind::io && !client->last_error_was_tls()
+                        : r->status == 502 || r->status == 503 || r->status == 504;
+    if (r) release(std::move(client));  // a broken connection is not reused
+    if (!transient || !idempotent || delivered || attempt >= 2) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + 400 * attempt));
+  }
+}
+
 Result<HttpResponse> RegistryClient::send(HttpRequest request, const std::vector<std::string>& repos) {
   std::string what = request.method + " " + request.url;
   for (int attempt = 0;; ++attempt) {
     std::string auth = TRY(authorization(repos, attempt > 0));
     HttpRequest req = request;
     if (!auth.empty()) req.headers.push_back(auth);
-    auto client = acquire();
-    auto r = client->perform(req);
-    ++stats_.requests;
-    if (!r) return fail(r.error());  // a broken connection is not reused
-    release(std::move(client));
+    auto r = perform_with_retries(req);
+    if (!r) return fail(r.error());
     if (r->status != 401) return r;
     // 401: the scheme may have changed (a registry that allowed anonymous
     // /v2/ but protects a repository) or the token expired: retry once.

@@ -107,6 +107,7 @@ class RegistryClient {
   std::unique_ptr<HttpClient> acquire();
   void release(std::unique_ptr<HttpClient> client);
   Status ping();
+  Result<HttpResponse> perform_with_retries(const HttpRequest& request);
   Result<std::string> authorization(const std::vector<std::string>& repos, bool refresh);
   Result<std::string> fetch_token(const std::string& scope_key, const std::vector<std::string>& scopes);
   Status upload_chunked(const std::string& repo, std::string location, const Digest& digest, int fd,
