@@ -122,5 +122,21 @@ TEST_F(RunPromotionTest, Watch_RunsEachOfThreeNewCommitsExactlyOnce_OldestFirst)
   EXPECT_EQ(run_count(), 3u);
 }
 
+
+TEST_F(RunPromotionTest, ExportOnPromotion_WritesAnOciArchiveOfThePromotedDigest) {
+  const std::string out = dir_ / "releases";
+  commit({{".gantry.yml",
+           "images:\n  app: {from: busybox, steps: [{run: 'echo 1 > /v'}]}\n"
+           "stages:\n  unit: {image: app, run: cat /v}\n"
+           "environments:\n  - test\n  - {name: staging, export: \"" + out + "/{image}-staging.tar\"}\n"}});
+  auto run = run_json();
+  ASSERT_EQ(run.value("status", ""), "passed") << run.dump(2);
+  const std::string archive = out + "/app-staging.tar";
+  auto inspect = run_command({"skopeo", "inspect", "--raw", "oci-archive:" + archive + ":staging"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  auto digest = run_command({"sh", "-c", "skopeo inspect --raw oci-archive:" + archive + ":staging | sha256sum"});
+  EXPECT_EQ("sha256:" + digest.out.substr(0, 64), image_digest(run));
+}
+
 }  // namespace
 }  // namespace gantry::testing
