@@ -88,6 +88,13 @@ RegistryRef RegistryRef::with_digest(const Digest& d) const {
   return r;
 }
 
+bool names_registry_host(const std::string& text) {
+  auto slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  std::string first = text.substr(0, slash);
+  return first.find_first_of(".:") != std::string::npos || first == "localhost" || first.starts_with('[');
+}
+
 std::string host_without_port(const std::string& host) {
   if (host.starts_with('[')) {
     auto close = host.find(']');

@@ -42,6 +42,11 @@ struct RegistryRef {
 // --insecure-registry: localhost, 127.0.0.0/8 and ::1 (with any port).
 bool is_loopback_host(const std::string& host);
 
+// True when `text` names a registry explicitly: its first path component is
+// a host ("127.0.0.1:5000/team/base:1", "registry.example.com/x", "localhost/y").
+// "busybox" or "app:1" are local names (false), though they would parse as Docker Hub.
+bool names_registry_host(const std::string& text);
+
 // "127.0.0.1:5000" -> "127.0.0.1"; "[::1]:5000" -> "::1".
 std::string host_without_port(const std::string& host);
 

@@ -68,6 +68,15 @@ TEST(RegistryRef, KnowsLoopbackHosts) {
   EXPECT_FALSE(is_loopback_host("registry.example.com:5000"));
 }
 
+TEST(RegistryRef, TellsRegistryReferencesFromLocalNames) {
+  EXPECT_TRUE(names_registry_host("127.0.0.1:5000/team/base:1.2"));
+  EXPECT_TRUE(names_registry_host("localhost/app"));
+  EXPECT_TRUE(names_registry_host("registry.example.com/team/base@sha256:" + std::string(64, 'a')));
+  EXPECT_FALSE(names_registry_host("busybox"));
+  EXPECT_FALSE(names_registry_host("app:1"));
+  EXPECT_FALSE(names_registry_host("team/app:1"));
+}
+
 TEST(AuthChallenge, ParsesBearerWithQuotedCommas) {
   auto chs = parse_www_authenticate(
       R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push")");
