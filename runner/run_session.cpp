@@ -145,6 +145,8 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
     if (env.export_path) {
       std::string dest = export_destination(*env.export_path, name, promoted.size());
       std::string ref_name = promoted.size() > 1 ? name + "-" + env.name : env.name;
+      if (auto slash = dest.find_last_of('/'); slash != std::string::npos && slash > 0)
+        TRY_CTX(make_dirs(dest.substr(0, slash)), "exporting " + name + " on promotion to " + env.name);
       TRY_CTX(cache::export_image(ctx.store, it->second.digest, dest, ref_name),
               "exporting " + name + " to " + dest + " on promotion to " + env.name);
       ctx.reporter.note("exported " + name + " to " + dest + " (ref " + ref_name + ")");
