@@ -176,6 +176,7 @@ Result<ContainerCgroups> ContainerCgroups::create(const std::string& id, const L
                                                   const std::string& record_file) {
   auto drivers = TRY(cgroup_drivers_for(limits));
   ContainerCgroups cg;
+  if (drivers.empty()) return cg;
   UniqueFd record(::open(record_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!record) return fail_sys("open", record_file);
   for (auto& driver : drivers) {

@@ -16,7 +16,7 @@
 
 namespace gantry::executor {
 
-Result<ContainerDir> ContainerDir::create(const std::string& work_root, const std::string& id) {
+Result<ContainerDir> ContainerDir::create(const std::string& work_root, const std::string& id, bool disk_upper) {
   TRY(make_dirs(work_root, 0755));
   ContainerDir dir;
   std::string path = work_root + "/ctr-" + id;
@@ -27,7 +27,8 @@ Result<ContainerDir> ContainerDir::create(const std::string& work_root, const st
   if (!dir.lock_) return fail_sys("create", temp_lock);
   if (::flock(dir.lock_.get(), LOCK_EX) != 0) return fail_sys("flock", temp_lock);
   if (::rename(temp_lock.c_str(), (path + "/lock").c_str()) != 0) return fail_sys("rename", temp_lock);
-  for (const char* sub : {"upper", "work", "rootfs", "etc"}) {
+  if (!disk_upper) return dir;
+  for (const char* sub : {"upper", "work"}) {
     std::string p = path + "/" + sub;
     if (::mkdir(p.c_str(), 0755) != 0) return fail_sys("mkdir", p);
   }

@@ -6,7 +6,9 @@
 //                 created under a temp name and renamed once locked, so a
 //                 "lock" that can be locked belongs to a dead runner
 //     cgroups     the cgroup dirs of the container, one a line, written before mkdir
-//     upper/ work/  the overlay's upper and work dirs
+//     upper/ work/  the overlay's upper and work dirs, on disk only for a kept
+//                 upper; otherwise these and the two below live in a tmpfs
+//                 that PID 1 mounts over this dir in the container's mount ns
 //     rootfs/     the overlay mount point (mounted only in the container's mount ns)
 //     etc/        hosts, hostname, resolv.conf bound into the container
 //   <work_root>/upper-<id>/ a kept upper dir (keep_upper): the caller's
@@ -21,7 +23,9 @@ namespace gantry::executor {
 
 class ContainerDir {
  public:
-  static Result<ContainerDir> create(const std::string& work_root, const std::string& id);
+  // disk_upper: create upper/ and work/ here (a kept upper); otherwise the
+  // init mounts a tmpfs over the dir and makes them there.
+  static Result<ContainerDir> create(const std::string& work_root, const std::string& id, bool disk_upper);
   ContainerDir(ContainerDir&&) = default;
   ContainerDir& operator=(ContainerDir&&) = default;
   ~ContainerDir();

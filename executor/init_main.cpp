@@ -139,6 +139,8 @@ int prepare_caps_step(SetupContext& ctx) { return prepare_caps(ctx.caps); }
 
 constexpr StepEntry kPid1Steps[] = {
     {Step::make_mounts_private, make_mounts_private},
+    {Step::mount_scratch, mount_scratch},
+    {Step::write_etc_files, write_etc_files},
     {Step::mount_rootfs, mount_rootfs},
     {Step::open_rootfs, open_rootfs},
     {Step::mount_proc, mount_proc},

@@ -11,6 +11,8 @@ const char* step_name(Step step) {
     case Step::unshare_namespaces: return "unshare_namespaces";
     case Step::fork_pid1: return "fork_pid1";
     case Step::make_mounts_private: return "make_mounts_private";
+    case Step::mount_scratch: return "mount_scratch";
+    case Step::write_etc_files: return "write_etc_files";
     case Step::mount_rootfs: return "mount_rootfs";
     case Step::open_rootfs: return "open_rootfs";
     case Step::mount_proc: return "mount_proc";
@@ -106,6 +108,8 @@ std::string InitConfig::serialize() const {
   w.str(work_dir);
   w.str(rootfs);
   w.str(etc_dir);
+  w.str(scratch_dir);
+  w.u32(scratch_tmpfs ? 1 : 0);
   w.strs(argv);
   w.strs(env);
   w.str(workdir);
@@ -125,11 +129,11 @@ std::string InitConfig::serialize() const {
 Result<InitConfig> InitConfig::parse(const std::string& data) {
   Reader r(data);
   InitConfig c;
-  std::uint32_t version = 0, pid = 0, count = 0, flag = 0;
+  std::uint32_t version = 0, pid = 0, count = 0, flag = 0, tmpfs = 0;
   if (!r.u32(version) || version != kProtocolVersion)
     return fail(ErrorKind::internal, "init config: protocol version mismatch (stale init binary?)");
   bool ok = r.str(c.id) && r.u32(pid) && r.strs(c.lowerdirs) && r.str(c.upper_dir) && r.str(c.work_dir) &&
-            r.str(c.rootfs) && r.str(c.etc_dir) && r.strs(c.argv) && r.strs(c.env) && r.str(c.workdir) &&
+            r.str(c.rootfs) && r.str(c.etc_dir) && r.str(c.scratch_dir) && r.u32(tmpfs) && r.strs(c.argv) && r.strs(c.env) && r.str(c.workdir) &&
             r.str(c.user) && r.str(c.hostname) && r.u32(count);
   if (ok) {
     c.mounts.resize(count);
@@ -141,6 +145,7 @@ Result<InitConfig> InitConfig::parse(const std::string& data) {
   ok = ok && r.u32(flag) && r.str(c.seccomp_bpf) && r.done();
   if (!ok) return fail(ErrorKind::internal, "init config: truncated or malformed");
   c.host_network = flag != 0;
+  c.scratch_tmpfs = tmpfs != 0;
   c.parent_pid = static_cast<std::int32_t>(pid);
   return c;
 }

@@ -26,6 +26,8 @@ enum class Step : std::int32_t {
   unshare_namespaces,
   fork_pid1,
   make_mounts_private,
+  mount_scratch,
+  write_etc_files,
   mount_rootfs,
   open_rootfs,
   mount_proc,
@@ -88,6 +90,8 @@ struct InitConfig {
   std::string work_dir;                // overlay's workdir
   std::string rootfs;                  // the mount point
   std::string etc_dir;                 // hosts, hostname, resolv.conf to bind into the container
+  std::string scratch_dir;             // the container dir: holds the four above
+  bool scratch_tmpfs = false;          // PID 1 mounts a tmpfs on scratch_dir first (no disk inodes)
   std::vector<std::string> argv;
   std::vector<std::string> env;
   std::string workdir;

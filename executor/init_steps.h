@@ -35,6 +35,8 @@ struct StepEntry {
 
 // The rootfs steps (rootfs_setup.cpp), in order, before pivot_root.
 int make_mounts_private(SetupContext&);
+int mount_scratch(SetupContext&);
+int write_etc_files(SetupContext&);
 int mount_rootfs(SetupContext&);
 int open_rootfs(SetupContext&);
 int mount_proc(SetupContext&);

@@ -137,6 +137,43 @@ int make_mounts_private(SetupContext&) {
   return ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 ? 0 : errno;
 }
 
+// The container's scratch: upper, work, the rootfs mount point and /etc files.
+// For a thrown-away upper, a tmpfs over the container dir, in this mount
+// namespace only: nothing touches the disk and it all vanishes with the
+// namespace (creating and deleting ~15 inodes per container on ext4 cost more
+// CPU than the rest of the setup: ext4's recently_deleted() scans).
+int mount_scratch(SetupContext& ctx) {
+  const auto& c = ctx.config;
+  if (c.scratch_tmpfs &&
+      ::mount("tmpfs", c.scratch_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+    return errno;
+  for (const std::string* dir : {&c.upper_dir, &c.work_dir, &c.rootfs, &c.etc_dir})
+    if (::mkdir(dir->c_str(), 0755) != 0 && errno != EEXIST) return errno;
+  return 0;
+}
+
+int write_etc_files(SetupContext& ctx) {
+  const auto& c = ctx.config;
+  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + c.hostname + "\n";
+  std::string resolv = "# gantry: network none (loopback only)\n";
+  if (c.host_network) {
+    // The host's resolver, read before pivot_root hides it.
+    UniqueFd in(::open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC));
+    char buf[8192];
+    ssize_t n = in ? ::read(in.get(), buf, sizeof buf) : -1;
+    if (n >= 0) resolv.assign(buf, static_cast<std::size_t>(n));
+  }
+  const std::pair<const char*, std::string> files[] = {
+      {"hosts", hosts}, {"hostname", c.hostname + "\n"}, {"resolv.conf", resolv}};
+  for (const auto& [name, data] : files) {
+    std::string path = c.etc_dir + "/" + name;
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd) return errno;
+    if (::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) return errno ? errno : EIO;
+  }
+  return 0;
+}
+
 int mount_rootfs(SetupContext& ctx) {
   std::string chdir_to;
   std::string opts = overlay_options(ctx.config, chdir_to);

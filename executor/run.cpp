@@ -60,25 +60,6 @@ void sweep_once(const std::string& work_root) {
   (void)sweep_leftovers(work_root);
 }
 
-Status write_etc_files(const ContainerSpec& spec, const ContainerDir& dir, const std::string& hostname) {
-  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n";
-  std::string resolv = "# gantry: network none (loopback only)\n";
-  if (spec.network == NetworkMode::host) {
-    if (auto host_resolv = read_file("/etc/resolv.conf")) resolv = *host_resolv;
-  }
-  const std::pair<const char*, const std::string*> files[] = {
-      {"hosts", &hosts}, {"resolv.conf", &resolv}, {"hostname", nullptr}};
-  std::string hostname_line = hostname + "\n";
-  for (auto [name, content] : files) {
-    std::string path = dir.etc() + "/" + name;
-    const std::string& data = content ? *content : hostname_line;
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd || ::write(fd.get(), data.data(), data.size()) != static_cast<ssize_t>(data.size()))
-      return fail_sys("write", path);
-  }
-  return {};
-}
-
 Result<UniqueFd> config_memfd(const InitConfig& config) {
   UniqueFd fd(::memfd_create("gantry-init-config", MFD_CLOEXEC));
   if (!fd) return fail_sys("memfd_create", "init config");
@@ -154,9 +135,10 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
 
   ContainerResult result;
   result.id = new_id();
-  auto dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id), "creating the container dir");
+  // A kept upper must be on disk; a thrown-away one lives in a tmpfs of the container.
+  auto dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id, /*disk_upper=*/spec.keep_upper),
+                     "creating the container dir");
   std::string hostname = spec.hostname.empty() ? result.id : spec.hostname;
-  TRY(write_etc_files(spec, dir, hostname));
   auto cgroups = TRY(ContainerCgroups::create(result.id, spec.limits, dir.cgroups_record()));
 
   InitConfig config;
@@ -167,6 +149,8 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.work_dir = dir.work();
   config.rootfs = dir.rootfs();
   config.etc_dir = dir.etc();
+  config.scratch_dir = dir.path();
+  config.scratch_tmpfs = !spec.keep_upper;
   config.argv = spec.argv;
   config.env = spec.env;
   config.workdir = spec.workdir.empty() ? "/" : spec.workdir;
