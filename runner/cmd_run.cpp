@@ -31,7 +31,9 @@ int finish_run(cache::Store& store, Result<cache::RunRecord> record, Reporter& r
     std::cout << "run " << record->id << " " << record->status
               << (record->waiting_environment.empty() ? "" : " at the manual gate of " + record->waiting_environment)
               << "\n";
-    (void)print_environments(store, "", false, std::cout);
+    // Where the run's image now is (every image when the run has several).
+    const std::string only = record->images.size() == 1 ? record->images.front().image : "";
+    (void)print_environments(store, only, false, std::cout);
   }
   return run_exit_code(*record);
 }
