@@ -35,12 +35,23 @@ Result<ContainerDir> ContainerDir::create(const std::string& work_root, const st
   return dir;
 }
 
+ContainerDir ContainerDir::in_memory_only(const std::string& work_root, const std::string& id) {
+  ContainerDir dir;
+  dir.path_ = work_root + "/ctr-" + id;
+  dir.on_disk_ = false;
+  return dir;
+}
+
 ContainerDir::~ContainerDir() {
   if (!path_.empty()) (void)remove();
 }
 
 Status ContainerDir::remove() {
   if (path_.empty()) return {};
+  if (!on_disk_) {
+    path_.clear();
+    return {};
+  }
   auto st = remove_tree(path_);
   lock_.reset();
   path_.clear();

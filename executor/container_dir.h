@@ -12,9 +12,13 @@
 //     rootfs/     the overlay mount point (mounted only in the container's mount ns)
 //     etc/        hosts, hostname, resolv.conf bound into the container
 //   <work_root>/upper-<id>/ a kept upper dir (keep_upper): the caller's
+// A container without a kept upper and without cgroups has no dir on disk at
+// all: its init mounts a tmpfs over <work_root> in its own mount namespace
+// and makes ctr-<id>/ there.
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -26,8 +30,21 @@ class ContainerDir {
   // disk_upper: create upper/ and work/ here (a kept upper); otherwise the
   // init mounts a tmpfs over the dir and makes them there.
   static Result<ContainerDir> create(const std::string& work_root, const std::string& id, bool disk_upper);
-  ContainerDir(ContainerDir&&) = default;
-  ContainerDir& operator=(ContainerDir&&) = default;
+  // A container that needs nothing on disk (no kept upper, no cgroups to
+  // record): the same paths, but only inside the tmpfs the init mounts over
+  // work_root in the container's mount namespace. remove() has nothing to do.
+  static ContainerDir in_memory_only(const std::string& work_root, const std::string& id);
+  ContainerDir(ContainerDir&& other) noexcept
+      : path_(std::exchange(other.path_, {})), on_disk_(other.on_disk_), lock_(std::move(other.lock_)) {}
+  ContainerDir& operator=(ContainerDir&& other) noexcept {
+    if (this != &other) {
+      (void)remove();
+      path_ = std::exchange(other.path_, {});
+      on_disk_ = other.on_disk_;
+      lock_ = std::move(other.lock_);
+    }
+    return *this;
+  }
   ~ContainerDir();
 
   const std::string& path() const { return path_; }
@@ -36,12 +53,14 @@ class ContainerDir {
   std::string rootfs() const { return path_ + "/rootfs"; }
   std::string etc() const { return path_ + "/etc"; }
   std::string cgroups_record() const { return path_ + "/cgroups"; }
+  bool on_disk() const { return on_disk_; }
   // Removes everything (the lock goes last).
   Status remove();
 
  private:
   ContainerDir() = default;
   std::string path_;
+  bool on_disk_ = true;
   UniqueFd lock_;
 };
 

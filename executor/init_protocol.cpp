@@ -110,6 +110,7 @@ std::string InitConfig::serialize() const {
   w.str(etc_dir);
   w.str(scratch_dir);
   w.u32(scratch_tmpfs ? 1 : 0);
+  w.str(scratch_mount);
   w.strs(argv);
   w.strs(env);
   w.str(workdir);
@@ -133,7 +134,7 @@ Result<InitConfig> InitConfig::parse(const std::string& data) {
   if (!r.u32(version) || version != kProtocolVersion)
     return fail(ErrorKind::internal, "init config: protocol version mismatch (stale init binary?)");
   bool ok = r.str(c.id) && r.u32(pid) && r.strs(c.lowerdirs) && r.str(c.upper_dir) && r.str(c.work_dir) &&
-            r.str(c.rootfs) && r.str(c.etc_dir) && r.str(c.scratch_dir) && r.u32(tmpfs) && r.strs(c.argv) && r.strs(c.env) && r.str(c.workdir) &&
+            r.str(c.rootfs) && r.str(c.etc_dir) && r.str(c.scratch_dir) && r.u32(tmpfs) && r.str(c.scratch_mount) && r.strs(c.argv) && r.strs(c.env) && r.str(c.workdir) &&
             r.str(c.user) && r.str(c.hostname) && r.u32(count);
   if (ok) {
     c.mounts.resize(count);

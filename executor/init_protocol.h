@@ -91,7 +91,8 @@ struct InitConfig {
   std::string rootfs;                  // the mount point
   std::string etc_dir;                 // hosts, hostname, resolv.conf to bind into the container
   std::string scratch_dir;             // the container dir: holds the four above
-  bool scratch_tmpfs = false;          // PID 1 mounts a tmpfs on scratch_dir first (no disk inodes)
+  bool scratch_tmpfs = false;          // PID 1 mounts a tmpfs on scratch_mount first (no disk inodes)
+  std::string scratch_mount;           // scratch_dir itself, or work_root when nothing is on disk
   std::vector<std::string> argv;
   std::vector<std::string> env;
   std::string workdir;

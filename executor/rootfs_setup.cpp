@@ -145,9 +145,9 @@ int make_mounts_private(SetupContext&) {
 int mount_scratch(SetupContext& ctx) {
   const auto& c = ctx.config;
   if (c.scratch_tmpfs &&
-      ::mount("tmpfs", c.scratch_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+      ::mount("tmpfs", c.scratch_mount.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
     return errno;
-  for (const std::string* dir : {&c.upper_dir, &c.work_dir, &c.rootfs, &c.etc_dir})
+  for (const std::string* dir : {&c.scratch_dir, &c.upper_dir, &c.work_dir, &c.rootfs, &c.etc_dir})
     if (::mkdir(dir->c_str(), 0755) != 0 && errno != EEXIST) return errno;
   return 0;
 }

@@ -136,8 +136,15 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   ContainerResult result;
   result.id = new_id();
   // A kept upper must be on disk; a thrown-away one lives in a tmpfs of the container.
-  auto dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id, /*disk_upper=*/spec.keep_upper),
-                     "creating the container dir");
+  // Nothing on disk at all unless an upper is kept or cgroups must be recorded.
+  const auto& l = spec.limits;
+  bool needs_disk = spec.keep_upper || l.memory_bytes || l.pids || l.cpus;
+  ContainerDir dir = ContainerDir::in_memory_only(spec.work_root, result.id);
+  if (needs_disk)
+    dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id, /*disk_upper=*/spec.keep_upper),
+                  "creating the container dir");
+  else
+    TRY(make_dirs(spec.work_root, 0755));
   std::string hostname = spec.hostname.empty() ? result.id : spec.hostname;
   auto cgroups = TRY(ContainerCgroups::create(result.id, spec.limits, dir.cgroups_record()));
 
@@ -151,6 +158,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.etc_dir = dir.etc();
   config.scratch_dir = dir.path();
   config.scratch_tmpfs = !spec.keep_upper;
+  config.scratch_mount = dir.on_disk() ? dir.path() : spec.work_root;
   config.argv = spec.argv;
   config.env = spec.env;
   config.workdir = spec.workdir.empty() ? "/" : spec.workdir;
