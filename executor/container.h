@@ -78,9 +78,16 @@ struct ContainerSpec {
   // into a layer (cache/ LayerWriter converts overlay whiteouts) and deletes
   // it (gantry::remove_tree). Without keep_upper, run() deletes it.
   bool keep_upper = false;
-  // Where the container's temp dir (ctr-<id>/: upper, work, rootfs mount
-  // point, /etc files) lives, e.g. <store>/tmp. Must be on a filesystem that
-  // can hold an overlay upper dir (ext4, xfs, tmpfs). Created if missing.
+  // Without keep_upper the upper dir (the container's writes) lives in a
+  // tmpfs of the container: RAM, charged to its memory cgroup, gone with it,
+  // and nothing touches the disk (the fastest start and end). A stage that
+  // writes gigabytes should set upper_on_disk: then it lives under work_root.
+  bool upper_on_disk = false;
+  // Where the container's dir (ctr-<id>/: lock, cgroups record, upper and
+  // work dirs when on disk) lives, e.g. <store>/tmp/containers (not a
+  // per-process scratch dir that another sweep may delete: sweep_leftovers()
+  // must see it to remove the cgroups of a crashed runner). Must be on a
+  // filesystem that can hold an overlay upper (ext4, xfs). Created if missing.
   std::string work_root;
   std::string init_binary = "/proc/self/exe";  // the gantry binary (tests pass the built one)
   // On cancellation: SIGTERM goes to the command, then after this grace

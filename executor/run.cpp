@@ -138,10 +138,11 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   // A kept upper must be on disk; a thrown-away one lives in a tmpfs of the container.
   // Nothing on disk at all unless an upper is kept or cgroups must be recorded.
   const auto& l = spec.limits;
-  bool needs_disk = spec.keep_upper || l.memory_bytes || l.pids || l.cpus;
+  bool disk_upper = spec.keep_upper || spec.upper_on_disk;
+  bool needs_disk = disk_upper || l.memory_bytes || l.pids || l.cpus;
   ContainerDir dir = ContainerDir::in_memory_only(spec.work_root, result.id);
   if (needs_disk)
-    dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id, /*disk_upper=*/spec.keep_upper),
+    dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id, disk_upper),
                   "creating the container dir");
   else
     TRY(make_dirs(spec.work_root, 0755));
@@ -157,7 +158,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.rootfs = dir.rootfs();
   config.etc_dir = dir.etc();
   config.scratch_dir = dir.path();
-  config.scratch_tmpfs = !spec.keep_upper;
+  config.scratch_tmpfs = !disk_upper;
   config.scratch_mount = dir.on_disk() ? dir.path() : spec.work_root;
   config.argv = spec.argv;
   config.env = spec.env;

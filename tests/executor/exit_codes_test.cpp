@@ -152,3 +152,29 @@ TEST_F(ExecutorTest, KeptUpperDirHoldsTheChangesAndIsTheCallers) {
 
 }  // namespace
 }  // namespace gantry::testing
+
+namespace gantry::testing {
+namespace {
+
+TEST_F(ExecutorTest, UpperOnDiskIsUsedAndRemoved) {
+  // While the container runs, its writes are visible from the host under
+  // work_root only with upper_on_disk (otherwise they are in its tmpfs).
+  for (bool on_disk : {true, false}) {
+    auto s = sh("head -c 1048576 /dev/zero > /big; echo written");
+    s.upper_on_disk = on_disk;
+    bool seen_on_host = false;
+    s.output = [&](executor::Stream, std::string_view line) {
+      if (line != "written") return;
+      auto r = run_shell("ls " + work_root() + "/ctr-*/upper/big 2>/dev/null");
+      seen_on_host = !r.out.empty();
+    };
+    auto ran = run(s);
+    ASSERT_RAN(ran);
+    EXPECT_EQ(ran.out, "written\n") << ran.err;
+    EXPECT_EQ(seen_on_host, on_disk);
+    EXPECT_TRUE(work_root_entries().empty());
+  }
+}
+
+}  // namespace
+}  // namespace gantry::testing
