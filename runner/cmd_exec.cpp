@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <stop_token>
 #include <thread>
@@ -122,9 +123,10 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
     if (!abs) return usage_error("--rootfs " + opt.rootfs + ": " + std::strerror(errno));
     spec.lowerdirs = {abs};
     std::free(abs);
-    spec.work_root = global.store_dir + "/tmp/containers";
+    spec.work_root = std::filesystem::absolute(global.store_dir + "/tmp/containers").lexically_normal().string();
   } else {
-    auto opened = cache::Store::open(global.store_dir);
+    // Absolute, so the layer dirs and work_root are (overlayfs and the init need that).
+    auto opened = cache::Store::open(std::filesystem::absolute(global.store_dir).lexically_normal().string());
     if (!opened) return report_error(opened.error()) == kExitUsage ? kExitUsage : kCannotStart;
     store = std::move(*opened);
     auto image = store->images().load_ref(image_ref);
