@@ -35,9 +35,11 @@ Result<ContainerDir> ContainerDir::create(const std::string& work_root, const st
   return dir;
 }
 
+std::string ContainerDir::memory_mount_point(const std::string& work_root) { return work_root + "/mem"; }
+
 ContainerDir ContainerDir::in_memory_only(const std::string& work_root, const std::string& id) {
   ContainerDir dir;
-  dir.path_ = work_root + "/ctr-" + id;
+  dir.path_ = memory_mount_point(work_root) + "/ctr-" + id;
   dir.on_disk_ = false;
   return dir;
 }

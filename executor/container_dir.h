@@ -34,6 +34,10 @@ class ContainerDir {
   // record): the same paths, but only inside the tmpfs the init mounts over
   // work_root in the container's mount namespace. remove() has nothing to do.
   static ContainerDir in_memory_only(const std::string& work_root, const std::string& id);
+  // The empty directory under work_root over which an in-memory container's
+  // init mounts its tmpfs (in its own mount namespace only). A dedicated
+  // directory: whatever else the caller keeps in work_root stays visible.
+  static std::string memory_mount_point(const std::string& work_root);
   ContainerDir(ContainerDir&& other) noexcept
       : path_(std::exchange(other.path_, {})), on_disk_(other.on_disk_), lock_(std::move(other.lock_)) {}
   ContainerDir& operator=(ContainerDir&& other) noexcept {

@@ -145,7 +145,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     dir = TRY_CTX(ContainerDir::create(spec.work_root, result.id, disk_upper),
                   "creating the container dir");
   else
-    TRY(make_dirs(spec.work_root, 0755));
+    TRY(make_dirs(ContainerDir::memory_mount_point(spec.work_root), 0755));
   std::string hostname = spec.hostname.empty() ? result.id : spec.hostname;
   auto cgroups = TRY(ContainerCgroups::create(result.id, spec.limits, dir.cgroups_record()));
 
@@ -159,7 +159,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.etc_dir = dir.etc();
   config.scratch_dir = dir.path();
   config.scratch_tmpfs = !disk_upper;
-  config.scratch_mount = dir.on_disk() ? dir.path() : spec.work_root;
+  config.scratch_mount = dir.on_disk() ? dir.path() : ContainerDir::memory_mount_point(spec.work_root);
   config.argv = spec.argv;
   config.env = spec.env;
   config.workdir = spec.workdir.empty() ? "/" : spec.workdir;

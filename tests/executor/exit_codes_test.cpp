@@ -117,6 +117,17 @@ TEST_F(ExecutorTest, BindMountsAreReadOnlyOrWritable) {
   EXPECT_NE(::access((scratch_ / "in/new").c_str(), F_OK), 0);
 }
 
+// The runner keeps workspaces next to its containers (both in the store's
+// scratch dir): a container's in-memory scratch must not hide them.
+TEST_F(ExecutorTest, BindMountSourceInsideWorkRootStaysVisible) {
+  write_file(work_root() + "/workspace-1/ws/file.txt", "in the work root\n");
+  auto s = sh("cat /workspace/file.txt");
+  s.mounts = {{work_root() + "/workspace-1/ws", "/workspace", true}};
+  auto ran = run(s);
+  ASSERT_RAN(ran);
+  EXPECT_EQ(ran.out, "in the work root\n") << ran.err;
+}
+
 TEST_F(ExecutorTest, OutputIsLiveLineByLineAndBinarySafe) {
   // A 200 KiB line, bytes 0x00 and 0xff, stderr, and a last line without '\n'.
   auto s = sh("head -c 204800 /dev/zero | tr '\\0' a; echo; printf 'bin\\000\\377end\\n'; echo oops >&2; printf tail");
