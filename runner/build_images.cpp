@@ -9,6 +9,8 @@
 #include "pipeline/loader.h"
 #include "runner/build.h"
 #include "runner/build_image.h"
+#include "runner/registry_refs.h"
+#include "registry/reference.h"
 
 namespace gantry::runner {
 
@@ -37,12 +39,19 @@ Result<std::set<std::string>> select_images(const pipeline::Pipeline& p, const s
   return wanted;
 }
 
-// Every `from` of the selected images names scratch, an image of the file or
-// an image in the store: reported together, with file:line:col.
-Status check_bases(cache::Store& store, const pipeline::Pipeline& p, const std::set<std::string>& wanted) {
+// Every `from` of the selected images names scratch, an image of the file, an
+// image in the store or a registry image (pulled now when the store lacks
+// it): reported together, with file:line:col.
+Status check_bases(RegistryRefs& refs, const pipeline::Pipeline& p, const std::set<std::string>& wanted) {
+  std::set<std::string> wanted_froms;
+  for (const auto& name : wanted) wanted_froms.insert(p.find_image(name)->from);
   auto diagnostics = pipeline::validate_refs(p, [&](const std::string& ref) {
-    return store.images().resolve(ref).has_value();
+    // Registry references the build does not need (stage images, bases of
+    // images not built) are not pulled here; their diagnostics are dropped below.
+    if (!wanted_froms.contains(ref) && registry::names_registry_host(ref)) return true;
+    return refs.exists(ref);
   });
+  diagnostics = refs.explain(p, diagnostics);
   pipeline::Diagnostics relevant;
   for (const auto& d : diagnostics.items())
     for (const auto& name : wanted)
@@ -68,7 +77,8 @@ Result<BuildResult> build_images(const BuildRequest& req) {
   const pipeline::Pipeline& p = req.pipeline;
 
   const auto wanted = TRY(select_images(p, req.images));
-  TRY(check_bases(req.store, p, wanted));
+  RegistryRefs refs(req.store, &req.reporter);
+  TRY(check_bases(refs, p, wanted));
   const auto order = TRY(pipeline::image_order(p));
 
   std::mutex mutex;
@@ -77,6 +87,8 @@ Result<BuildResult> build_images(const BuildRequest& req) {
   auto build_named = [&](const std::string& name) -> Result<ImageOutcome> {
     const pipeline::ImageDef& image = *p.find_image(name);
     Result<BaseImage> base = [&]() -> Result<BaseImage> {
+      if (registry::names_registry_host(image.from) && !p.find_image(image.from))
+        return load_base(req.store, TRY(refs.ensure(image.from)));  // pulled by check_bases
       if (!p.find_image(image.from)) return load_base(req.store, image.from);
       std::lock_guard lock(mutex);
       return load_base(req.store, done.at(image.from).digest);

@@ -10,6 +10,7 @@
 #include "common/file_util.h"
 #include "pipeline/git_repo.h"
 #include "runner/build.h"
+#include "runner/registry_refs.h"
 #include "runner/run_session.h"
 
 namespace gantry::runner {
@@ -31,7 +32,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   auto open_started = std::chrono::steady_clock::now();
   auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
   auto commit = TRY(repo.resolve(options.rev));
-  auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file));
+  auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file, &reporter));
 
   RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
   ctx.no_cache = options.no_cache;
@@ -93,9 +94,10 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     ctx.images.emplace(name, std::move(*image));
     run_images.push_back({name, digest.str(), true});
   }
+  RegistryRefs stage_refs(store, &reporter);  // registry stage images: pulled by load_checked_pipeline
   for (const auto& stage : pipeline.stages) {
     if (ctx.images.count(stage.image)) continue;
-    auto digest = store.images().resolve(stage.image);
+    auto digest = stage_refs.ensure(stage.image);
     if (!digest) return fail_run(digest.error().context("stage " + stage.name));
     auto image = load_stage_image(store, stage.image, *digest, false);
     if (!image) return fail_run(image.error());

@@ -9,6 +9,9 @@
 #include "cache/oci_transfer.h"
 #include "common/file_util.h"
 #include "pipeline/loader.h"
+#include "registry/registry_options.h"
+#include "registry/transfer.h"
+#include "runner/registry_refs.h"
 #include "runner/stage_runner.h"
 #include "runner/stage_scheduler.h"
 
@@ -26,11 +29,12 @@ void RunContext::next_phase(const std::string& next) {
 }
 
 Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
-                                                 const pipeline::Commit& commit, const std::string& file) {
+                                                 const pipeline::Commit& commit, const std::string& file,
+                                                 Reporter* reporter) {
   auto p = TRY(pipeline::load_pipeline_from_git(repo, commit, file));
-  pipeline::Diagnostics diags = pipeline::validate_refs(p, [&](const std::string& ref) {
-    return store.images().resolve(ref).has_value();
-  });
+  RegistryRefs refs(store, reporter);
+  pipeline::Diagnostics diags =
+      refs.explain(p, pipeline::validate_refs(p, [&](const std::string& ref) { return refs.exists(ref); }));
   for (const auto& stage : p.stages) {
     int own = p.environment_index(stage.environment);
     for (const auto& need : stage.needs) {
@@ -130,12 +134,42 @@ std::string export_destination(const std::string& path, const std::string& image
   return dest;
 }
 
+// Pushes the promoted image (the same manifest bytes, so the registry's
+// digest is the digest tested) to the environment's `push:` reference;
+// `{image}` in it is replaced by the image name.
+Status push_promoted(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::string& name,
+                     const std::string& digest, std::size_t image_count) {
+  std::string dest = *env.push;
+  if (auto pos = dest.find("{image}"); pos != std::string::npos) dest.replace(pos, 7, name);
+  else if (image_count > 1)
+    return fail(ErrorKind::invalid_input, "push target " + dest + " of " + env.name + " names one image but " +
+                                              std::to_string(image_count) +
+                                              " images are promoted: put {image} in it; not promoted to " + env.name);
+  auto options = registry::registry_options_from_env();
+  options.progress = false;  // the run's reporter owns the terminal
+  auto pushed = registry::push_image(ctx.store, digest, dest, options);
+  if (!pushed)
+    return fail(std::move(pushed).error().context("pushing " + name + " " + digest + " to " + dest +
+                                                  " on promotion to " + env.name + " (not promoted)"));
+  const auto& c = pushed->counts;
+  ctx.reporter.note("pushed " + name + " " + pushed->manifest_digest.str() + " to " + pushed->reference + " (" +
+                    (pushed->tag_only ? std::string("already there: tag only")
+                                      : std::to_string(c.blobs_uploaded) + " blobs uploaded, " +
+                                            std::to_string(c.bytes_uploaded) + " bytes, " +
+                                            std::to_string(c.blobs_mounted) + " mounted, " +
+                                            std::to_string(c.blobs_present) + " present") +
+                    ")");
+  return {};
+}
+
 Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::vector<std::string>& promoted) {
   cache::EnvironmentStore envs(ctx.store);
   for (const auto& name : promoted) {
     auto it = ctx.images.find(name);
     if (it == ctx.images.end()) continue;
     const std::string digest = it->second.digest.str();
+    // Push before the pointer moves: a failed push leaves the environment as it was.
+    if (env.push) TRY(push_promoted(ctx, env, name, digest, promoted.size()));
     auto event = TRY(envs.promote(name, env.name, digest, ctx.commit.id, ctx.run_id));
     if (event)
       ctx.reporter.note("promoted " + name + " " + digest + " to " + env.name +
@@ -151,7 +185,6 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
               "exporting " + name + " to " + dest + " on promotion to " + env.name);
       ctx.reporter.note("exported " + name + " to " + dest + " (ref " + ref_name + ")");
     }
-    if (env.push) ctx.reporter.note("push to " + *env.push + " on promotion: not supported by this build (skipped)");
   }
   return {};
 }
