@@ -67,11 +67,23 @@ class ExecutorTest : public ::testing::Test {
   }
 
   // Entries left in the work root (the container dirs must all be gone).
-  std::vector<std::string> work_root_entries() const {
+  // What a container left in work_root (recursively for the "mem" dir: the
+  // permanent, empty mount point of in-memory containers' tmpfs, which must
+  // stay empty on the host).
+  std::vector<std::string> work_root_entries() const { return entries_of(work_root(), true); }
+
+  static std::vector<std::string> entries_of(const std::string& dir, bool top) {
     std::vector<std::string> names;
-    if (DIR* d = ::opendir(work_root().c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") names.push_back(e->d_name);
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        if (top && name == "mem") {
+          for (auto& inner : entries_of(dir + "/mem", false)) names.push_back("mem/" + inner);
+          continue;
+        }
+        names.push_back(name);
+      }
       ::closedir(d);
     }
     return names;
