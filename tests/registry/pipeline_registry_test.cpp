@@ -1,0 +1,179 @@
+// A pipeline meets the registry: `from:` (and a stage's `image:`) naming an
+// image in the loopback registry is pulled on demand into an empty store;
+// an environment's `push:` target receives the promoted image with the
+// digest that was tested, before the environment's pointer moves.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/registry/local_registry.h"
+#include "tests/registry/test_images.h"
+#include "tests/support/test_support.h"
+
+namespace gantry::testing {
+namespace {
+
+using nlohmann::json;
+
+class PipelineRegistry : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(registry_.error(), "");
+    base_ = registry_.host() + "/team/base:1";
+    repo_ = dir_ / "repo";
+  }
+  // Commits `files` (path -> content) to the test repository.
+  void commit(const std::map<std::string, std::string>& files) {
+    for (const auto& [path, content] : files) write_file(repo_ + "/" + path, content);
+    auto git = run_shell("set -e; cd " + repo_ + "; [ -d .git ] || git init -q; git add -A; " +
+                         "git -c user.name=t -c user.email=t@t commit -q -m change");
+    ASSERT_EQ(git.exit_code, 0) << git.err;
+  }
+  // Pushes a busybox image made in the seed store to base_; returns its digest.
+  std::string seed_base() {
+    Digest d = make_test_image(dir_ / "seed", "base:1", 1024, 71);
+    auto push = run_gantry(dir_ / "seed", {"image", "push", "base:1", base_});
+    EXPECT_EQ(push.exit_code, 0) << push.err;
+    return d.str();
+  }
+  static std::map<std::string, std::string> environments(const std::string& store, const std::string& image) {
+    std::map<std::string, std::string> out;
+    auto r = run_gantry(store, {"env", "ls", image, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    if (r.exit_code != 0) return out;
+    for (const auto& e : json::parse(r.out)) out[e.value("environment", "")] = e.value("digest", "");
+    return out;
+  }
+  static std::string image_digest(const json& run, const std::string& name) {
+    for (const auto& i : run["images"])
+      if (i.value("name", "") == name) return i.value("digest", "");
+    return "";
+  }
+  LocalRegistry registry_;
+  ScratchDir dir_;
+  std::string base_;
+  std::string repo_;
+};
+
+TEST_F(PipelineRegistry, BuildFromARegistryImagePullsItIntoAnEmptyStore) {
+  GANTRY_REQUIRE_ROOT();
+  const std::string base_digest = seed_base();
+  commit({{".gantry.yml", "images:\n  app:\n    from: " + base_ +
+                              "\n    steps:\n      - run: sh /app/hello.sh > /app/out.txt\n"},
+          {"README", "x\n"}});
+  const std::string store = dir_ / "b";  // empty: never saw the base
+  auto build = run_gantry(store, {"build", repo_});  // plain output: the notes
+  ASSERT_EQ(build.exit_code, 0) << build.err << build.out;
+  EXPECT_NE(build.out.find("pulled " + base_ + " " + base_digest), std::string::npos) << build.out;
+  EXPECT_EQ(resolve_in_store(store, base_), base_digest);  // pulled, named by its reference
+  const std::string app = resolve_in_store(store, "app:latest");
+  ASSERT_NE(app, "");
+
+  // The built image ran a step on the pulled base.
+  auto out = run_gantry(store, {"exec", "app:latest", "--", "cat", "/app/out.txt"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(out.out, "hello from the registry\n");
+
+  // A second build uses the stored base: no pull, the same image.
+  auto again = run_gantry(store, {"build", repo_, "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out.find("pulled "), std::string::npos) << again.out;
+  EXPECT_EQ(json::parse(again.out)["images"][0]["digest"], app);
+}
+
+TEST_F(PipelineRegistry, RunPullsRegistryStageImagesAndDigestReferences) {
+  GANTRY_REQUIRE_ROOT();
+  const std::string base_digest = seed_base();
+  const std::string by_digest = registry_.host() + "/team/base@" + base_digest;
+  commit({{".gantry.yml", "stages:\n  hello: {image: '" + by_digest + "', run: sh /app/hello.sh}\n"}});
+  const std::string store = dir_ / "c";
+  auto run = run_gantry(store, {"run", repo_});
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  EXPECT_NE(run.out.find("pulled " + by_digest + " " + base_digest), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("hello from the registry"), std::string::npos) << run.out;
+  // Pulled once: the second run finds the digest in the store.
+  auto again = run_gantry(store, {"run", repo_, "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err << again.out;
+  json record = json::parse(again.out);
+  EXPECT_EQ(record.value("status", ""), "passed") << record.dump(2);
+  EXPECT_EQ(image_digest(record, by_digest), base_digest) << record.dump(2);
+}
+
+TEST_F(PipelineRegistry, UnpullableBaseIsReportedAtItsLineWithThePullError) {
+  commit({{".gantry.yml", "images:\n  app:\n    from: " + registry_.host() +
+                              "/team/nothing:1\n    steps:\n      - run: true\n"}});
+  auto build = run_gantry(dir_ / "d", {"build", repo_});
+  EXPECT_NE(build.exit_code, 0);
+  EXPECT_NE(build.err.find(".gantry.yml:3:"), std::string::npos) << build.err;
+  EXPECT_NE(build.err.find("cannot pull '" + registry_.host() + "/team/nothing:1'"), std::string::npos) << build.err;
+  EXPECT_NE(build.err.find("404"), std::string::npos) << build.err;
+}
+
+class PromotionPush : public PipelineRegistry {
+ protected:
+  void pipeline(const std::string& push_target, const std::string& version) {
+    commit({{".gantry.yml", "images:\n  app:\n    from: base:1\n    steps:\n      - copy: VERSION /app/VERSION\n"
+                            "stages:\n"
+                            "  unit: {image: app, run: cat /app/VERSION}\n"
+                            "  smoke: {image: app, environment: staging, run: cat /app/VERSION}\n"
+                            "environments:\n"
+                            "  - test\n"
+                            "  - {name: staging, push: '" +
+                                push_target + "'}\n"},
+            {"VERSION", version + "\n"}});
+  }
+  void SetUp() override {
+    PipelineRegistry::SetUp();
+    store_ = dir_ / "a";
+    make_test_image(store_, "base:1", 1024, 72);
+  }
+  std::string store_;
+};
+
+TEST_F(PromotionPush, StagingPushHasTheTestedDigestAndARepeatUploadsNoBlob) {
+  GANTRY_REQUIRE_ROOT();
+  const std::string target = registry_.host() + "/team/app:staging";
+  pipeline(target, "1.0");
+  auto first = run_gantry(store_, {"run", repo_});  // plain output: the notes
+  ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
+  auto envs = environments(store_, "app");
+  const std::string digest = envs["test"];
+  ASSERT_NE(digest, "");
+  EXPECT_EQ(envs["staging"], digest);
+  EXPECT_EQ(skopeo_manifest_digest("docker://" + target), digest);
+  EXPECT_NE(first.out.find("pushed app " + digest + " to " + target + " (4 blobs uploaded"), std::string::npos)
+      << first.out;
+
+  // config + busybox + data layer of the base + the VERSION layer above.
+  // The same digest again (a new run of the same commit): only the tag is written.
+  auto second = run_gantry(store_, {"run", repo_});
+  ASSERT_EQ(second.exit_code, 0) << second.err << second.out;
+  EXPECT_NE(second.out.find("pushed app " + digest + " to " + target + " (already there: tag only)"),
+            std::string::npos)
+      << second.out;
+  EXPECT_EQ(environments(store_, "app")["staging"], digest);
+
+  // A third store pulls what staging got: the same digest.
+  auto pulled = run_gantry(dir_ / "third", {"image", "pull", target, "--json"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  EXPECT_EQ(json::parse(pulled.out)["digest"], digest);
+}
+
+TEST_F(PromotionPush, FailedPushFailsThePromotionAndLeavesThePointer) {
+  GANTRY_REQUIRE_ROOT();
+  const std::string target = "127.0.0.1:" + std::to_string(free_port()) + "/team/app:staging";  // nobody listens
+  pipeline(target, "2.0");
+  auto r = run_gantry(store_, {"run", repo_, "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+  json run = json::parse(r.out);
+  EXPECT_EQ(run.value("status", ""), "failed");
+  EXPECT_NE(run.value("error", "").find(target), std::string::npos) << run.dump(2);
+  auto envs = environments(store_, "app");
+  EXPECT_EQ(envs["test"], image_digest(run, "app"));
+  EXPECT_EQ(envs.count("staging"), 0u);
+}
+
+}  // namespace
+}  // namespace gantry::testing
