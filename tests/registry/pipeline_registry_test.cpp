@@ -143,10 +143,10 @@ TEST_F(PromotionPush, StagingPushHasTheTestedDigestAndARepeatUploadsNoBlob) {
   ASSERT_NE(digest, "");
   EXPECT_EQ(envs["staging"], digest);
   EXPECT_EQ(skopeo_manifest_digest("docker://" + target), digest);
+  // config + busybox + data layer of the base + the VERSION layer above.
   EXPECT_NE(first.out.find("pushed app " + digest + " to " + target + " (4 blobs uploaded"), std::string::npos)
       << first.out;
 
-  // config + busybox + data layer of the base + the VERSION layer above.
   // The same digest again (a new run of the same commit): only the tag is written.
   auto second = run_gantry(store_, {"run", repo_});
   ASSERT_EQ(second.exit_code, 0) << second.err << second.out;
