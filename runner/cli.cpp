@@ -16,6 +16,16 @@ std::string resolve_store_dir(const std::string& flag_value) {
   return std::string(home ? home : ".") + "/.local/share/gantry";
 }
 
+CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description) {
+  try {
+    return app.get_subcommand(name);
+  } catch (const CLI::OptionNotFound&) {
+    CLI::App* group = app.add_subcommand(name, description);
+    group->require_subcommand(1);
+    return group;
+  }
+}
+
 int report_error(const Error& error) {
   std::cerr << "gantry: " << error.message() << "\n";
   return error.kind() == ErrorKind::usage ? kExitUsage : kExitFailure;

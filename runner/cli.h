@@ -34,6 +34,10 @@ struct Cli {
 // $XDG_DATA_HOME/gantry (~/.local/share/gantry).
 std::string resolve_store_dir(const std::string& flag_value);
 
+// The subcommand `name` of app (a group such as "image" that several
+// cmd_*.cpp files add to), created with `description` on first use.
+CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description);
+
 // Prints "gantry: <message>" to stderr and returns the exit code for the error.
 int report_error(const Error& error);
 

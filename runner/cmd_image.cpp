@@ -178,13 +178,7 @@ int run_tag(const GlobalOptions& g, const std::string& src, const std::string& d
 }  // namespace
 
 void add_image_commands(Cli& cli) {
-  CLI::App* image = nullptr;
-  try {
-    image = cli.app.get_subcommand("image");
-  } catch (const CLI::OptionNotFound&) {
-    image = cli.app.add_subcommand("image", "Manage stored images");
-    image->require_subcommand(1);
-  }
+  CLI::App* image = command_group(cli.app, "image", "Manage stored images");
 
   auto imp = std::make_shared<ImportArgs>();
   auto* import_cmd = image->add_subcommand(

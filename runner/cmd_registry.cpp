@@ -251,13 +251,7 @@ int run_login(LoginFlags& f) {
 }  // namespace
 
 void add_registry_commands(Cli& cli) {
-  CLI::App* image = nullptr;
-  try {
-    image = cli.app.get_subcommand("image");
-  } catch (const CLI::OptionNotFound&) {
-    image = cli.app.add_subcommand("image", "Manage stored images");
-    image->require_subcommand(1);
-  }
+  CLI::App* image = command_group(cli.app, "image", "Manage stored images");
 
   auto pull_flags = std::make_shared<Flags>();
   auto pull_ref = std::make_shared<std::string>();
