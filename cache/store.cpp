@@ -33,7 +33,7 @@ Status flock_wait(int fd, int op, const std::string& path) {
 
 Store::Store(std::string root) : paths_(std::move(root)), blobs_(paths_, "") {}
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock lock) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock lock, StoreScratch scratch) {
   if (dir.empty()) return fail(ErrorKind::usage, "no store directory given");
   std::unique_ptr<Store> store(new Store(dir));
   const StorePaths& p = store->paths_;
@@ -54,26 +54,36 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock loc
     TRY(flock_wait(store->store_lock_.get(), LOCK_SH, p.lock_file()));
   }
 
-  // This process's scratch dir: lock first under a name the sweeper ignores,
-  // then publish the lock, then create the dir.
-  // A sweeper may take a pending lock in the instant between its creation
-  // and our flock (it then removes the file): the rename fails and we retry.
-  for (int attempt = 0;; ++attempt) {
-    store->session_ = unique_suffix();
-    std::string pending = p.tmp_root() + "/" + store->session_ + ".locking";
-    store->session_lock_ = UniqueFd(::open(pending.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!store->session_lock_) return fail_sys("create", pending);
-    TRY(flock_wait(store->session_lock_.get(), LOCK_EX, pending));
-    if (::rename(pending.c_str(), p.session_lock(store->session_).c_str()) == 0) break;
-    if (errno != ENOENT || attempt >= 10) return fail_sys("rename", pending);
+  if (scratch == StoreScratch::session) {
+    TRY(store->start_session());
+    TRY(store->sweep_tmp());
+  } else {
+    // Blob temp files go to tmp/ itself until a session starts: same filesystem.
+    store->blobs_ = BlobStore(store->paths_, p.tmp_root());
   }
-  store->tmp_dir_ = p.session_dir(store->session_);
-  if (::mkdir(store->tmp_dir_.c_str(), 0700) != 0) return fail_sys("mkdir", store->tmp_dir_);
-  store->blobs_ = BlobStore(store->paths_, store->tmp_dir_);
-
-  TRY(store->sweep_tmp());
   store->db_ = TRY_CTX(MetaDb::open(p.meta_db()), "store " + dir);
   return store;
+}
+
+// This process's scratch dir: lock first under a name the sweeper ignores,
+// then publish the lock, then create the dir.
+// A sweeper may take a pending lock in the instant between its creation
+// and our flock (it then removes the file): the rename fails and we retry.
+Status Store::start_session() const {
+  const StorePaths& p = paths_;
+  for (int attempt = 0;; ++attempt) {
+    session_ = unique_suffix();
+    std::string pending = p.tmp_root() + "/" + session_ + ".locking";
+    session_lock_ = UniqueFd(::open(pending.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!session_lock_) return fail_sys("create", pending);
+    TRY(flock_wait(session_lock_.get(), LOCK_EX, pending));
+    if (::rename(pending.c_str(), p.session_lock(session_).c_str()) == 0) break;
+    if (errno != ENOENT || attempt >= 10) return fail_sys("rename", pending);
+  }
+  tmp_dir_ = p.session_dir(session_);  // from here on the destructor removes the session
+  if (::mkdir(tmp_dir_.c_str(), 0700) != 0) return fail_sys("mkdir", tmp_dir_);
+  blobs_ = BlobStore(paths_, tmp_dir_);
+  return {};
 }
 
 Store::~Store() {
@@ -90,7 +100,10 @@ ImageStore& Store::images() {
   return *images_;
 }
 
-Result<TempDir> Store::make_temp_dir(std::string_view prefix) const { return TempDir::create(tmp_dir_, prefix); }
+Result<TempDir> Store::make_temp_dir(std::string_view prefix) const {
+  if (tmp_dir_.empty()) TRY_CTX(start_session(), "store " + paths_.root() + ": scratch dir");  // StoreScratch::none
+  return TempDir::create(tmp_dir_, prefix);
+}
 
 Result<int> Store::sweep_tmp() const {
   const std::string root = paths_.tmp_root();

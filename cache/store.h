@@ -23,9 +23,16 @@ enum class StoreLock {
   exclusive,  // gc: nobody else is in the store
 };
 
+enum class StoreScratch {
+  session,  // this process's scratch dir under tmp/, and sweep the dead ones' (default)
+  none,     // no sweep, and the scratch dir only on the first make_temp_dir():
+            // for short readers on a hot path (gantry exec)
+};
+
 class Store {
  public:
-  static Result<std::unique_ptr<Store>> open(const std::string& dir, StoreLock lock = StoreLock::shared);
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, StoreLock lock = StoreLock::shared,
+                                             StoreScratch scratch = StoreScratch::session);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -38,7 +45,7 @@ class Store {
 
   // This process's scratch dir (tmp/<session>/): same filesystem as blobs/
   // and layers/, removed when the Store closes, swept by the next command
-  // if this process dies.
+  // if this process dies. Empty before make_temp_dir() with StoreScratch::none.
   const std::string& tmp_dir() const { return tmp_dir_; }
   // A fresh directory inside tmp_dir(), removed when the TempDir dies.
   Result<TempDir> make_temp_dir(std::string_view prefix = "work-") const;
@@ -51,13 +58,14 @@ class Store {
 
  private:
   explicit Store(std::string root);
+  Status start_session() const;  // creates tmp_dir() (lazily with StoreScratch::none)
   StorePaths paths_;
   UniqueFd store_lock_;
-  UniqueFd session_lock_;
-  std::string session_;
-  std::string tmp_dir_;
+  mutable UniqueFd session_lock_;
+  mutable std::string session_;
+  mutable std::string tmp_dir_;
   std::unique_ptr<MetaDb> db_;
-  BlobStore blobs_;
+  mutable BlobStore blobs_;
   std::unique_ptr<ImageStore> images_;
   StoreLock lock_mode_ = StoreLock::shared;
 };

@@ -135,8 +135,10 @@ void kill_listed_procs(const std::string& dir) {
 }
 
 Result<std::vector<std::unique_ptr<CgroupDriver>>> cgroup_drivers_for(const Limits& limits) {
-  const auto& hs = cgroup_hierarchies();
   std::vector<std::unique_ptr<CgroupDriver>> drivers;
+  // No limit, no cgroup (see below): not even /proc/self/mountinfo is read.
+  if (!limits.memory_bytes && !limits.pids && !limits.cpus) return drivers;
+  const auto& hs = cgroup_hierarchies();
   const Hierarchy* v2 = nullptr;
   for (const auto& h : hs)
     if (h.v2) v2 = &h;

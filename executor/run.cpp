@@ -15,12 +15,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// Boost 1.74 compiles its vfork executor (bp::posix::use_vfork) only when
+// BOOST_POSIX_HAS_VFORK is set, which its config test leaves unset on a
+// POSIX-2008 glibc, although glibc has vfork.
+#ifndef BOOST_POSIX_HAS_VFORK
+#define BOOST_POSIX_HAS_VFORK 1
+#endif
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
+#include <boost/process/posix.hpp>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -76,13 +83,22 @@ struct InitSetup : bp::extend::handler {
   int status_fd;
   const std::vector<UniqueFd>* cgroup_procs;
 
+  // Spawned with vfork (bp::posix::use_vfork): the child borrows the
+  // runner's memory until it execs, so it copies no page tables (the runner
+  // maps a large binary); this is one of the costs of every container start.
+  // set_error() then only records the error in the shared executor: the
+  // child must leave itself, or it would exec the init anyway.
   template <typename Executor>
   void on_exec_setup(Executor& exec) const {
     for (const auto& fd : *cgroup_procs)
-      if (::write(fd.get(), "0", 1) != 1) exec.set_error(std::error_code(errno, std::system_category()), "join cgroup");
-    if (::dup2(config_fd, kConfigFd) < 0 || ::dup2(status_fd, kStatusFd) < 0)
-      exec.set_error(std::error_code(errno, std::system_category()), "dup2");
+      if (::write(fd.get(), "0", 1) != 1) fail(exec, "join cgroup");
+    if (::dup2(config_fd, kConfigFd) < 0 || ::dup2(status_fd, kStatusFd) < 0) fail(exec, "dup2");
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  }
+  template <typename Executor>
+  [[noreturn]] static void fail(Executor& exec, const char* what) {
+    exec.set_error(std::error_code(errno, std::system_category()), what);
+    ::_exit(EXIT_FAILURE);
   }
 };
 
@@ -191,7 +207,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   {
     bp::pipe out_pipe(-1, out_write.release()), err_pipe(-1, err_write.release());
     std::error_code ec;
-    sup.child = bp::child(bp::exe = spec.init_binary, bp::args = {std::string("__init")}, bp::std_in < bp::null,
+    sup.child = bp::child(bp::exe = spec.init_binary, bp::args = {std::string("__init")}, bp::posix::use_vfork, bp::std_in < bp::null,
                           bp::std_out > out_pipe, bp::std_err > err_pipe,
                           InitSetup{{}, config_hi.get(), status_hi.get(), &cgroups.procs_fds()}, ec);
     if (ec || !sup.child.valid())

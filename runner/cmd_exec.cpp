@@ -126,7 +126,9 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
     spec.work_root = std::filesystem::absolute(global.store_dir + "/tmp/containers").lexically_normal().string();
   } else {
     // Absolute, so the layer dirs and work_root are (overlayfs and the init need that).
-    auto opened = cache::Store::open(std::filesystem::absolute(global.store_dir).lexically_normal().string());
+    // No scratch dir: exec reads the image and puts its containers under tmp/containers.
+    auto opened = cache::Store::open(std::filesystem::absolute(global.store_dir).lexically_normal().string(),
+                                     cache::StoreLock::shared, cache::StoreScratch::none);
     if (!opened) return report_error(opened.error()) == kExitUsage ? kExitUsage : kCannotStart;
     store = std::move(*opened);
     auto image = store->images().load_ref(image_ref);
