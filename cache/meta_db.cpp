@@ -103,6 +103,11 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& path) {
   if (rc != SQLITE_OK) return fail(db->error("open", rc));
   sqlite3_busy_timeout(handle, 30000);
   sqlite3_extended_result_codes(handle, 0);
+  // Keep meta.db-wal and -shm when the last connection closes: otherwise
+  // every short-lived gantry command (each `gantry exec`) recreates and
+  // zero-fills the shared-memory index and deletes both files at exit.
+  int persist_wal = 1;
+  sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
   TRY(db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
   TRY(db->migrate());
   return db;
