@@ -1,5 +1,7 @@
 #include "cache/environment_store.h"
 
+#include "common/units.h"
+
 #include <time.h>
 
 #include <cstdio>
@@ -10,15 +12,7 @@
 
 namespace gantry::cache {
 
-std::string format_time_utc(std::int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  ::gmtime_r(&t, &utc);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-                utc.tm_hour, utc.tm_min, utc.tm_sec);
-  return buf;
-}
+std::string format_time_utc(std::int64_t ms) { return format_utc_time(ms / 1000); }
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include "cache/layer_path.h"
 #include "cache/layer_unpacker.h"
 #include "cache/oci_transfer.h"
+#include "common/units.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
 
@@ -210,15 +211,6 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
 
 // ---- rootfs tarballs ---------------------------------------------------------
 
-std::string rfc3339(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // One layer from a rootfs directory; a default config (PATH set).
 Result<Digest> import_rootfs_dir(Store& store, const std::string& root, const ImportOptions& options,
                                  const std::string& source_name = "") {
@@ -226,7 +218,7 @@ Result<Digest> import_rootfs_dir(Store& store, const std::string& root, const Im
   lo.epoch = options.epoch;
   LayerDescriptor layer = TRY(write_layer_from_dir(store, root, lo));
   ImageConfig config;
-  config.created = rfc3339(options.epoch);
+  config.created = format_utc_time(options.epoch);
   config.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   std::string name = source_name.empty() ? root : source_name;
   auto slash = name.find_last_of('/');

@@ -20,4 +20,7 @@ Result<double> parse_cpus(std::string_view text);
 
 std::string format_duration(std::chrono::milliseconds d);  // "1.23s", "2m03s"
 
+// RFC 3339 UTC time of epoch seconds: "2026-11-25T23:03:37Z".
+std::string format_utc_time(std::int64_t epoch_seconds);
+
 }  // namespace gantry

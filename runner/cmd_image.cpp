@@ -10,6 +10,7 @@
 #include "cache/image_store.h"
 #include "cache/oci_transfer.h"
 #include "cache/store.h"
+#include "common/units.h"
 #include "runner/cli.h"
 
 namespace gantry::runner {
@@ -29,15 +30,6 @@ std::string human_size(std::uint64_t bytes) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(u == 0 ? 0 : 1) << v << " " << units[u];
   return out.str();
-}
-
-std::string iso_time(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 Result<std::unique_ptr<cache::Store>> open_store(const GlobalOptions& g) { return cache::Store::open(g.store_dir); }
@@ -104,11 +96,11 @@ int run_ls(const GlobalOptions& g, bool as_json, bool quiet) {
     }
     auto size = image_size(**store, t.digest);
     if (as_json) {
-      json e = {{"name", t.name}, {"tag", t.tag}, {"digest", t.digest.str()}, {"updated", iso_time(t.updated)}};
+      json e = {{"name", t.name}, {"tag", t.tag}, {"digest", t.digest.str()}, {"updated", format_utc_time(t.updated)}};
       if (size) e["size"] = *size;
       out.push_back(e);
     } else {
-      rows.push_back({t.name, t.tag, t.digest.str().substr(0, 19), size ? human_size(*size) : "?", iso_time(t.updated)});
+      rows.push_back({t.name, t.tag, t.digest.str().substr(0, 19), size ? human_size(*size) : "?", format_utc_time(t.updated)});
     }
   }
   if (quiet) return kExitOk;

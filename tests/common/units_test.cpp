@@ -34,3 +34,12 @@ TEST(Units, ParsesCpus) {
 }
 
 }  // namespace gantry
+
+namespace gantry {
+
+TEST(Units, FormatsUtcTimeAsRfc3339) {
+  EXPECT_EQ(format_utc_time(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_utc_time(1764111817), "2025-11-25T23:03:37Z");
+}
+
+}  // namespace gantry
