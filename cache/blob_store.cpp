@@ -176,20 +176,15 @@ Status BlobStore::verify(const Digest& d) const {
 }
 
 Result<std::vector<Digest>> BlobStore::list(std::vector<std::string>* strays) const {
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(paths_->blobs_dir().c_str()), ::closedir);
-  if (!dir) return fail_sys("opendir", paths_->blobs_dir());
   std::vector<Digest> out;
-  while (dirent* e = ::readdir(dir.get())) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
+  for (const std::string& name : TRY(list_dir(paths_->blobs_dir()))) {
     auto d = Digest::from_hex(name);
     if (d)
       out.push_back(*d);
     else if (strays)
       strays->push_back(paths_->blobs_dir() + "/" + name);
   }
-  std::sort(out.begin(), out.end());
-  return out;
+  return out;  // list_dir sorts the names, so the digests are sorted too
 }
 
 Status BlobStore::remove(const Digest& d) const {

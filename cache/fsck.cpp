@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cache/image_store.h"
+#include "common/file_util.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
 
@@ -108,16 +109,9 @@ Result<FsckReport> check_store(Store& store) {
     }
   }
 
-  {
-    const std::string dir = store.paths().layers_dir();
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-    if (!d) return fail_sys("opendir", dir);
-    while (dirent* e = ::readdir(d.get())) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      if (!Digest::from_hex(name)) c.fault("stray entry in layers/: " + dir + "/" + name);
-    }
-  }
+  const std::string layers = store.paths().layers_dir();
+  for (const std::string& name : TRY(list_dir(layers)))
+    if (!Digest::from_hex(name)) c.fault("stray entry in layers/: " + layers + "/" + name);
 
   auto integrity = TRY(store.db().query_text("PRAGMA integrity_check"));
   if (!integrity || *integrity != "ok") c.fault("meta.db integrity check: " + integrity.value_or("no answer"));

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "cache/image_store.h"
+#include "common/file_util.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
 
@@ -109,17 +110,11 @@ Result<GcReport> collect_garbage(Store& store, bool dry_run) {
   report.blobs_removed = doomed.size();
 
   std::vector<std::string> doomed_layers;
-  {
-    const std::string dir = store.paths().layers_dir();
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-    if (!d) return fail_sys("opendir", dir);
-    while (dirent* e = ::readdir(d.get())) {
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      auto diff = Digest::from_hex(name);
-      if (diff && marker.diff_ids.count(*diff)) continue;
-      doomed_layers.push_back(dir + "/" + name);
-    }
+  const std::string layers = store.paths().layers_dir();
+  for (const std::string& name : TRY(list_dir(layers))) {
+    auto diff = Digest::from_hex(name);
+    if (diff && marker.diff_ids.count(*diff)) continue;
+    doomed_layers.push_back(layers + "/" + name);
   }
   report.layers_removed = doomed_layers.size();
   if (dry_run) return report;

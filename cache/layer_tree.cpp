@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cache/layer_writer_impl.h"
+#include "common/file_util.h"
 #include "common/unique_fd.h"
 
 namespace gantry::cache {
@@ -63,19 +64,6 @@ bool is_opaque(const std::string& path) {
   return false;
 }
 
-Result<std::vector<std::string>> sorted_names(const std::string& dir) {
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (!d) return fail_sys("opendir", dir);
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* e = ::readdir(d.get())) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 struct TreeWalker {
   LayerWriter::Impl& im;
   bool upper;
@@ -99,7 +87,7 @@ struct TreeWalker {
   }
 
   Status walk(const std::string& abs_dir, const std::string& rel_dir) {
-    auto names = TRY(sorted_names(abs_dir));
+    auto names = TRY(list_dir(abs_dir));
     for (const std::string& name : names) {
       std::string abs = abs_dir + "/" + name;
       std::string rel = join(rel_dir, name);

@@ -1,11 +1,14 @@
 #include "common/file_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <memory>
 #include <chrono>
 #include <cstdlib>
 #include <random>
@@ -77,6 +80,18 @@ Status write_file_atomic(const std::string& path, std::string_view data, const s
   }
   auto slash = path.find_last_of('/');
   return fsync_dir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) return fail_sys("opendir", dir);
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d.get())) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Status make_dirs(const std::string& path, unsigned mode) {

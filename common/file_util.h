@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 
@@ -18,6 +19,9 @@ Status write_file_atomic(const std::string& path, std::string_view data, const s
 
 // fsync of a directory, so that a rename into it survives a crash.
 Status fsync_dir(const std::string& dir);
+
+// The names in a directory (not "." and ".."), sorted bytewise.
+Result<std::vector<std::string>> list_dir(const std::string& dir);
 
 // mkdir -p with the given mode for created directories.
 Status make_dirs(const std::string& path, unsigned mode = 0755);

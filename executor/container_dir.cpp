@@ -61,17 +61,11 @@ Status ContainerDir::remove() {
 }
 
 Result<int> sweep_leftovers(const std::string& work_root) {
-  DIR* d = ::opendir(work_root.c_str());
-  if (!d) {
-    if (errno == ENOENT) return 0;
-    return fail_sys("opendir", work_root);
-  }
+  auto names = list_dir(work_root);
+  if (!names) return names.error().errno_value() == ENOENT ? Result<int>(0) : fail(names.error());
   std::vector<std::string> candidates;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.rfind("ctr-", 0) == 0) candidates.push_back(work_root + "/" + name);
-  }
-  ::closedir(d);
+  for (const std::string& name : *names)
+    if (name.starts_with("ctr-")) candidates.push_back(work_root + "/" + name);
   int swept = 0;
   for (const auto& dir : candidates) {
     UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
