@@ -18,6 +18,7 @@ inline constexpr int kExitUsage = 2;    // the command line is wrong
 
 struct GlobalOptions {
   std::string store_dir;  // resolved by resolve_store_dir() before any action runs
+  std::string runner_config;  // --runner-config as given; load_runner_config() (runner_config.h) reads it
   int verbosity = 0;
 };
 

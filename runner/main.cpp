@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   std::string store_flag;
   app.add_option("--store", store_flag, "Store directory (default: $GANTRY_STORE, /var/lib/gantry as root, "
                                         "$XDG_DATA_HOME/gantry otherwise)");
+  app.add_option("--runner-config", global.runner_config,
+                 "The runner's own configuration: secrets, export dirs, push targets, limits (default: "
+                 "$GANTRY_RUNNER_CONFIG, /etc/gantry/runner.yml as root, $XDG_CONFIG_HOME/gantry/runner.yml)");
   app.add_flag("-v,--verbose", global.verbosity, "More diagnostics (-vv for trace)");
 
   Cli cli{app, global, action};
