@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "common/digest.h"
+#include "common/rooted_path.h"
 #include "pipeline/parse_parts.h"
 
 namespace gantry::pipeline {
@@ -30,6 +31,17 @@ std::optional<std::vector<std::string>> argv_or_shell(YamlReader& r, const Field
     return std::vector<std::string>{"/bin/sh", "-c", *s};
   }
   return r.string_or_list(f, /*allow_empty=*/true);
+}
+
+// `export:` is a path below the runner's export_dir for the project; what is
+// wrong with it, if anything.
+std::optional<std::string> export_path_problem(const std::string& path) {
+  if (path.starts_with('/'))
+    return "'" + path + "' is absolute: exports are written below the runner's export_dir for the project " +
+           "(runner config projects.<project>.export_dir, docs/security.md); write a path relative to it";
+  if (!split_beneath_path(path))
+    return "'" + path + "': expected a path relative to the runner's export_dir without '.' or '..' components";
+  return std::nullopt;
 }
 
 }  // namespace
@@ -99,8 +111,13 @@ void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
           else if (v && *v == "manual") env.when = Gate::manual;
           else if (v) r.error(e, "expected 'auto' or 'manual', got '" + *v + "'");
         } else if (e.key == "export") {
-          if (auto v = r.non_empty_string(e)) env.export_path = *v;
+          env.export_pos = YamlReader::pos(e);
+          if (auto v = r.non_empty_string(e)) {
+            if (auto why = export_path_problem(*v)) r.error(e, *why);
+            else env.export_path = *v;
+          }
         } else if (e.key == "push") {
+          env.push_pos = YamlReader::pos(e);
           auto v = r.non_empty_string(e);
           if (v && !plausible_image_ref(*v))
             r.error(e, "expected a registry reference (host[:port]/name[:tag]), got '" + *v + "'");

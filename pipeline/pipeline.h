@@ -135,8 +135,12 @@ struct EnvironmentDef {
   std::string name;
   SourcePos pos;
   Gate when = Gate::automatic;
-  std::optional<std::string> export_path;  // OCI layout/archive written on promotion
-  std::optional<std::string> push;         // registry ref pushed on promotion
+  // OCI layout/archive written on promotion: a path relative to the runner's
+  // export_dir for the project (no '..', never absolute; docs/security.md).
+  std::optional<std::string> export_path;
+  std::optional<std::string> push;  // registry ref pushed on promotion (the runner's push allow-list)
+  SourcePos export_pos;             // where `export:` / `push:` are written
+  SourcePos push_pos;
 };
 
 struct Pipeline {

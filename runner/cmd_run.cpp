@@ -38,7 +38,10 @@ int finish_run(cache::Store& store, Result<cache::RunRecord> record, Reporter& r
   return run_exit_code(*record);
 }
 
-int cmd_run(const GlobalOptions& global, const RunFlags& f) {
+int cmd_run(const GlobalOptions& global, RunFlags f) {
+  auto config = load_runner_config(global.runner_config);
+  if (!config) return report_error(config.error());
+  f.run.runner_config = std::move(*config);
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
   InterruptGuard interrupt;
@@ -52,7 +55,10 @@ struct PromoteFlags {
   bool json = false;
 };
 
-int cmd_promote(const GlobalOptions& global, const PromoteFlags& f) {
+int cmd_promote(const GlobalOptions& global, PromoteFlags f) {
+  auto config = load_runner_config(global.runner_config);
+  if (!config) return report_error(config.error());
+  f.promote.runner_config = std::move(*config);
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
   InterruptGuard interrupt;
@@ -112,6 +118,9 @@ int cmd_watch(const GlobalOptions& global, WatchFlags f) {
   auto interval = parse_duration(f.interval);
   if (!interval) return report_error(Error(ErrorKind::usage, "--interval: " + interval.error().message()));
   f.watch.interval = *interval;
+  auto config = load_runner_config(global.runner_config);
+  if (!config) return report_error(config.error());
+  f.watch.run.runner_config = std::move(*config);
   InterruptGuard interrupt;
   auto reporter = make_reporter(f.watch.json);
   return watch(global.store_dir, f.watch, *reporter, interrupt.token());

@@ -16,6 +16,7 @@
 #include "cache/store.h"
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"
+#include "runner/project_policy.h"
 #include "runner/reporter.h"
 #include "runner/secret_mask.h"
 #include "runner/stage_workspace.h"
@@ -37,6 +38,7 @@ struct RunContext {
   pipeline::Pipeline pipeline;
   std::string run_id;
   std::string run_dir;  // <store>/runs/<id>
+  ProjectAccess access;  // the project of the repository and what the runner allows it
   std::map<std::string, StageImage> images;
   // Stage name -> (variable, value). Values live only in memory.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> secrets;

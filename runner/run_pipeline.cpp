@@ -32,9 +32,11 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   auto open_started = std::chrono::steady_clock::now();
   auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
   auto commit = TRY(repo.resolve(options.rev));
-  auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file, &reporter));
+  auto access = project_access(options.runner_config, options.repo);
+  auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file, access, &reporter));
 
   RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
+  ctx.access = std::move(access);
   ctx.no_cache = options.no_cache;
   ctx.jobs = default_jobs(options.jobs);
   ctx.init_binary = options.init_binary;

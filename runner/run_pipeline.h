@@ -24,6 +24,7 @@
 #include "cache/run_store.h"
 #include "cache/store.h"
 #include "runner/reporter.h"
+#include "runner/runner_config.h"
 
 namespace gantry::runner {
 
@@ -34,6 +35,9 @@ struct RunOptions {
   unsigned jobs = 0;  // 0 = the number of cores
   bool no_cache = false;
   std::string init_binary = "/proc/self/exe";
+  // The runner's configuration (--runner-config): where exports may go, where
+  // pushes may go. The built-in default allows neither.
+  RunnerConfig runner_config;
 };
 
 // Errors (nothing recorded): an unknown revision, a bad pipeline file, an
@@ -49,6 +53,7 @@ struct PromoteOptions {
   unsigned jobs = 0;
   bool no_cache = false;
   std::string init_binary = "/proc/self/exe";
+  RunnerConfig runner_config;  // as RunOptions::runner_config
 };
 
 // Runs the environment's stages on the run's digests (never rebuilding) and

@@ -47,10 +47,12 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   std::optional<pipeline::GitRepo> repo;
   std::optional<pipeline::Commit> commit;
   std::optional<pipeline::Pipeline> pipe;
+  ProjectAccess access;
   auto load = [&](const cache::RunRecord& r) -> Status {
     repo.emplace(TRY(pipeline::GitRepo::open(r.repo, git_mirror_root(store))));
     commit = TRY(repo->resolve(r.commit));
-    pipe = TRY(load_checked_pipeline(store, *repo, *commit, r.pipeline_file));
+    access = project_access(o.runner_config, r.repo);
+    pipe = TRY(load_checked_pipeline(store, *repo, *commit, r.pipeline_file, access));
     return {};
   };
   if (!o.run_id.empty()) {
@@ -97,6 +99,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   RunContext ctx{.store = store, .repo = *repo, .commit = *commit, .pipeline = *pipe, .reporter = reporter};
   ctx.run_id = run.id;
   ctx.run_dir = store.paths().run_dir(run.id);
+  ctx.access = std::move(access);
   ctx.no_cache = o.no_cache;
   unsigned cores = std::thread::hardware_concurrency();
   ctx.jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? cores : 2);

@@ -30,7 +30,7 @@ void RunContext::next_phase(const std::string& next) {
 
 Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
                                                  const pipeline::Commit& commit, const std::string& file,
-                                                 Reporter* reporter) {
+                                                 const ProjectAccess& access, Reporter* reporter) {
   auto p = TRY(pipeline::load_pipeline_from_git(repo, commit, file));
   RegistryRefs refs(store, reporter);
   pipeline::Diagnostics diags =
@@ -45,6 +45,7 @@ Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::
                       "' (" + stage.environment + ")");
     }
   }
+  diags.append(check_project_access(p, promoted_images(p), access));
   if (!diags.empty()) {
     diags.sort();
     return fail(diags.to_error());
@@ -145,6 +146,8 @@ Status push_promoted(RunContext& ctx, const pipeline::EnvironmentDef& env, const
     return fail(ErrorKind::invalid_input, "push target " + dest + " of " + env.name + " names one image but " +
                                               std::to_string(image_count) +
                                               " images are promoted: put {image} in it; not promoted to " + env.name);
+  // Refused before any network I/O: the runner decides where a project may push.
+  TRY_CTX(check_push_allowed(dest, ctx.access), "not promoted to " + env.name);
   auto options = registry::registry_options_from_env();
   options.progress = false;  // the run's reporter owns the terminal
   auto pushed = registry::push_image(ctx.store, digest, dest, options);
@@ -177,13 +180,13 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
     else
       ctx.reporter.note(name + " " + digest + " is already in " + env.name);
     if (env.export_path) {
-      std::string dest = export_destination(*env.export_path, name, promoted.size());
+      // Below the runner's export_dir for the project, reached fd-relative.
+      std::string rel = export_destination(*env.export_path, name, promoted.size());
       std::string ref_name = promoted.size() > 1 ? name + "-" + env.name : env.name;
-      if (auto slash = dest.find_last_of('/'); slash != std::string::npos && slash > 0)
-        TRY_CTX(make_dirs(dest.substr(0, slash)), "exporting " + name + " on promotion to " + env.name);
-      TRY_CTX(cache::export_image(ctx.store, it->second.digest, dest, ref_name),
-              "exporting " + name + " to " + dest + " on promotion to " + env.name);
-      ctx.reporter.note("exported " + name + " to " + dest + " (ref " + ref_name + ")");
+      auto target = TRY_CTX(open_export_target(ctx.access, rel), "exporting " + name + " on promotion to " + env.name);
+      TRY_CTX(cache::export_image(ctx.store, it->second.digest, target.fd_path(), ref_name),
+              "exporting " + name + " to " + target.shown + " on promotion to " + env.name);
+      ctx.reporter.note("exported " + name + " to " + target.shown + " (ref " + ref_name + ")");
     }
   }
   return {};

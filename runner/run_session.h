@@ -21,11 +21,12 @@ std::string git_mirror_root(const cache::Store& store);
 // Loads the file from the commit and checks what the file alone cannot:
 // images the store does not have (registry references, `from:` or stage
 // `image:`, are pulled into the store first; `reporter` notes each pull),
-// needs on a stage of a later environment. One invalid_input error listing
-// every problem.
+// needs on a stage of a later environment, `export:` / `push:` the runner
+// does not allow the project (project_policy.h). One invalid_input error
+// listing every problem.
 Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
                                                  const pipeline::Commit& commit, const std::string& file,
-                                                 Reporter* reporter = nullptr);
+                                                 const ProjectAccess& access, Reporter* reporter = nullptr);
 
 // The images promoted through the environments (see run_pipeline.h).
 std::vector<std::string> promoted_images(const pipeline::Pipeline& pipeline);

@@ -1,40 +1,151 @@
+// Artifacts are read from trees the stage (or the image) filled and written
+// into the runner's run dir, as root: every lookup is fd-relative from a
+// layer's root (common/rooted_path.h) and never follows a symlink, on either
+// side. A symlink the stage made is copied as a symlink; a path that goes
+// through one is refused, since the host would resolve it against its own
+// filesystem.
 #include "runner/stage_artifacts.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
-#include <filesystem>
-#include <system_error>
+#include <memory>
+#include <vector>
 
 #include "common/file_util.h"
+#include "common/rooted_path.h"
 
 namespace gantry::runner {
-
-namespace fs = std::filesystem;
 
 namespace {
 
 bool is_whiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0); }
 
-// Copies a file, symlink or directory tree; skips whiteouts and special files.
-Status copy_entry(const fs::path& from, const fs::path& to) {
+std::string join(const std::vector<std::string>& comps, std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += "/" + comps[i];
+  return out;
+}
+
+// Makes room for a new entry at dir/name: an existing non-directory is
+// removed (never followed); an existing directory stays for a new directory.
+Status clear_slot(int dir, const std::string& name, bool new_is_dir, const std::string& shown) {
   struct stat st {};
-  if (::lstat(from.c_str(), &st) != 0) return fail_sys("lstat", from.string());
-  std::error_code ec;
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return fail_sys("stat", shown);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (new_is_dir) return {};
+    return fail(ErrorKind::invalid_input, shown + " is already a directory among the artifacts");
+  }
+  if (::unlinkat(dir, name.c_str(), 0) != 0) return fail_sys("remove", shown);
+  return {};
+}
+
+Status copy_bytes(int in, int out, const std::string& shown) {
+  std::vector<char> buf(128 * 1024);
+  for (;;) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_sys("read", shown);
+    if (n == 0) return {};
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out, buf.data() + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return fail_sys("write", shown);
+      done += w;
+    }
+  }
+}
+
+Result<std::string> read_link_at(int dir, const std::string& name, const std::string& shown) {
+  std::string target(256, '\0');
+  for (;;) {
+    ssize_t n = ::readlinkat(dir, name.c_str(), target.data(), target.size());
+    if (n < 0) return fail_sys("readlink", shown);
+    if (static_cast<std::size_t>(n) < target.size()) {
+      target.resize(static_cast<std::size_t>(n));
+      return target;
+    }
+    target.resize(target.size() * 2);
+  }
+}
+
+// Copies src_dir/name to dst_dir/name: a file (setuid/setgid bits dropped),
+// a symlink as a symlink, a directory with everything in it; whiteouts and
+// special files are skipped. `shown` is the path in the container.
+Status copy_entry_at(int src_dir, int dst_dir, const std::string& name, const std::string& shown) {
+  struct stat st {};
+  if (::fstatat(src_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("stat", shown);
+  const mode_t mode = st.st_mode & 01777;
   if (S_ISLNK(st.st_mode)) {
-    fs::copy_symlink(from, to, ec);
-    if (ec) return fail(ErrorKind::io, "copy symlink " + from.string() + ": " + ec.message());
+    auto target = TRY(read_link_at(src_dir, name, shown));
+    TRY(clear_slot(dst_dir, name, false, shown));
+    if (::symlinkat(target.c_str(), dst_dir, name.c_str()) != 0) return fail_sys("symlink", shown);
   } else if (S_ISREG(st.st_mode)) {
-    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-    if (ec) return fail(ErrorKind::io, "copy " + from.string() + ": " + ec.message());
-    ::chmod(to.c_str(), st.st_mode & 07777);
+    UniqueFd in(::openat(src_dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!in) return fail_sys("open", shown);
+    TRY(clear_slot(dst_dir, name, false, shown));
+    UniqueFd out(::openat(dst_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) return fail_sys("create", shown);
+    TRY(copy_bytes(in.get(), out.get(), shown));
+    if (::fchmod(out.get(), mode) != 0) return fail_sys("chmod", shown);
   } else if (S_ISDIR(st.st_mode)) {
-    fs::create_directories(to, ec);
-    if (ec) return fail(ErrorKind::io, "mkdir " + to.string() + ": " + ec.message());
-    for (const auto& child : fs::directory_iterator(from, ec)) TRY(copy_entry(child.path(), to / child.path().filename()));
-    if (ec) return fail(ErrorKind::io, "read dir " + from.string() + ": " + ec.message());
+    TRY(clear_slot(dst_dir, name, true, shown));
+    if (::mkdirat(dst_dir, name.c_str(), 0700) != 0 && errno != EEXIST) return fail_sys("mkdir", shown);
+    UniqueFd to(::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!to) return fail_sys("open", shown);
+    int from = ::openat(src_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (from < 0) return fail_sys("open", shown);
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(from), ::closedir);
+    if (!d) {
+      ::close(from);
+      return fail_sys("opendir", shown);
+    }
+    std::vector<std::string> children;
+    errno = 0;
+    while (const dirent* e = ::readdir(d.get())) {
+      std::string child = e->d_name;
+      if (child != "." && child != "..") children.push_back(std::move(child));
+    }
+    if (errno != 0) return fail_sys("readdir", shown);
+    for (const auto& child : children) TRY(copy_entry_at(::dirfd(d.get()), to.get(), child, shown + "/" + child));
+    if (::fchmod(to.get(), mode) != 0) return fail_sys("chmod", shown);
   }
   return {};
+}
+
+enum class Lookup { found, absent, hidden };
+
+// Looks `comps` up in one layer root without leaving it: found (with the
+// parent's fd), absent (look in the layer below) or hidden (a whiteout or a
+// non-directory on the way: the path does not exist in the container).
+Result<Lookup> look_up(int root, const std::vector<std::string>& comps, const std::string& path, UniqueFd& parent) {
+  std::string parent_rel;
+  for (std::size_t i = 0; i + 1 < comps.size(); ++i) parent_rel += (i ? "/" : "") + comps[i];
+  auto dir = open_dir_beneath(root, parent_rel, Create::no);
+  if (!dir) {
+    if (dir.error().errno_value() == ENOENT) return Lookup::absent;
+    if (dir.error().errno_value() == ENOTDIR) return Lookup::hidden;
+    if (dir.error().errno_value() == ELOOP)
+      return fail(ErrorKind::invalid_input,
+                  "artifact " + path + ": its path goes through a symlink in the container; an artifact's " +
+                      "directories must be real directories (name the path the link points to instead)",
+                  ELOOP);
+    return fail(std::move(dir).error().context("artifact " + path));
+  }
+  struct stat st {};
+  if (::fstatat(dir->get(), comps.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return Lookup::absent;
+    return fail_sys("stat", path);
+  }
+  if (is_whiteout(st)) return Lookup::hidden;  // deleted by the stage
+  parent = std::move(*dir);
+  return Lookup::found;
 }
 
 }  // namespace
@@ -42,30 +153,33 @@ Status copy_entry(const fs::path& from, const fs::path& to) {
 Status collect_artifacts(const std::vector<std::string>& paths, const std::string& upper_dir,
                          const std::vector<std::string>& lowerdirs, const std::string& dest_dir) {
   TRY(make_dirs(dest_dir));
+  UniqueFd dest(::open(dest_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dest) return fail_sys("open", dest_dir);
+  // Top first: the upper dir, then the layers from the top.
+  std::vector<UniqueFd> roots;
+  std::vector<std::string> root_paths;
+  if (!upper_dir.empty()) root_paths.push_back(upper_dir);
+  root_paths.insert(root_paths.end(), lowerdirs.rbegin(), lowerdirs.rend());
+  for (const auto& root : root_paths) {
+    roots.emplace_back(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!roots.back()) return fail_sys("open", root);
+  }
   for (const auto& path : paths) {
-    std::string rel = path;
-    while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-    if (rel.empty() || rel.find("..") != std::string::npos)
+    auto comps = split_beneath_path(path);
+    if (!comps || comps->empty())
       return fail(ErrorKind::invalid_input, "artifact '" + path + "': expected an absolute path inside the container");
-    // Top first: the upper dir, then the layers from the top.
-    std::vector<std::string> roots;
-    if (!upper_dir.empty()) roots.push_back(upper_dir);
-    roots.insert(roots.end(), lowerdirs.rbegin(), lowerdirs.rend());
-    bool found = false;
+    UniqueFd src;
+    Lookup found = Lookup::absent;
     for (const auto& root : roots) {
-      fs::path candidate = fs::path(root) / rel;
-      struct stat st {};
-      if (::lstat(candidate.c_str(), &st) != 0) continue;
-      if (is_whiteout(st)) break;  // deleted by the stage
-      fs::path target = fs::path(dest_dir) / rel;
-      std::error_code ec;
-      fs::create_directories(target.parent_path(), ec);
-      if (ec) return fail(ErrorKind::io, "mkdir " + target.parent_path().string() + ": " + ec.message());
-      TRY_CTX(copy_entry(candidate, target), "artifact " + path);
-      found = true;
-      break;
+      found = TRY(look_up(root.get(), *comps, path, src));
+      if (found != Lookup::absent) break;
     }
-    if (!found) return fail(ErrorKind::invalid_input, "artifact " + path + " does not exist after the stage");
+    if (found != Lookup::found)
+      return fail(ErrorKind::invalid_input, "artifact " + path + " does not exist after the stage");
+    auto to = open_dir_beneath(dest.get(), join(*comps, comps->size() - 1), Create::yes, 0755);
+    if (!to)
+      return fail(std::move(to).error().context("artifact " + path + ": writing into the artifacts of the stage"));
+    TRY_CTX(copy_entry_at(src.get(), to->get(), comps->back(), join(*comps, comps->size())), "artifact " + path);
   }
   return {};
 }

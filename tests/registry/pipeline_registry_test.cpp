@@ -4,6 +4,13 @@
 // digest that was tested, before the environment's pointer moves.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -129,14 +136,27 @@ class PromotionPush : public PipelineRegistry {
     store_ = dir_ / "a";
     make_test_image(store_, "base:1", 1024, 72);
   }
+  // The runner's config: project "repo" (the repository's directory name)
+  // may push below these prefixes.
+  void allow_push(const std::vector<std::string>& prefixes) {
+    std::string list;
+    for (const auto& p : prefixes) list += (list.empty() ? "" : ", ") + p;
+    write_file(dir_ / "runner.yml", "projects:\n  repo: {push: [" + list + "]}\n");
+  }
+  // gantry --store store_ --runner-config <runner.yml> ARGS...
+  CommandResult gantry(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--runner-config", dir_ / "runner.yml"});
+    return run_gantry(store_, args);
+  }
   std::string store_;
 };
 
 TEST_F(PromotionPush, StagingPushHasTheTestedDigestAndARepeatUploadsNoBlob) {
   GANTRY_REQUIRE_ROOT();
   const std::string target = registry_.host() + "/team/app:staging";
+  allow_push({registry_.host() + "/team"});
   pipeline(target, "1.0");
-  auto first = run_gantry(store_, {"run", repo_});  // plain output: the notes
+  auto first = gantry({"run", repo_});  // plain output: the notes
   ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
   auto envs = environments(store_, "app");
   const std::string digest = envs["test"];
@@ -148,7 +168,7 @@ TEST_F(PromotionPush, StagingPushHasTheTestedDigestAndARepeatUploadsNoBlob) {
       << first.out;
 
   // The same digest again (a new run of the same commit): only the tag is written.
-  auto second = run_gantry(store_, {"run", repo_});
+  auto second = gantry({"run", repo_});
   ASSERT_EQ(second.exit_code, 0) << second.err << second.out;
   EXPECT_NE(second.out.find("pushed app " + digest + " to " + target + " (already there: tag only)"),
             std::string::npos)
@@ -163,9 +183,11 @@ TEST_F(PromotionPush, StagingPushHasTheTestedDigestAndARepeatUploadsNoBlob) {
 
 TEST_F(PromotionPush, FailedPushFailsThePromotionAndLeavesThePointer) {
   GANTRY_REQUIRE_ROOT();
-  const std::string target = "127.0.0.1:" + std::to_string(free_port()) + "/team/app:staging";  // nobody listens
+  const std::string host = "127.0.0.1:" + std::to_string(free_port());  // nobody listens
+  const std::string target = host + "/team/app:staging";
+  allow_push({host + "/team/app"});
   pipeline(target, "2.0");
-  auto r = run_gantry(store_, {"run", repo_, "--json"});
+  auto r = gantry({"run", repo_, "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
   json run = json::parse(r.out);
   EXPECT_EQ(run.value("status", ""), "failed");
@@ -173,6 +195,72 @@ TEST_F(PromotionPush, FailedPushFailsThePromotionAndLeavesThePointer) {
   auto envs = environments(store_, "app");
   EXPECT_EQ(envs["test"], image_digest(run, "app"));
   EXPECT_EQ(envs.count("staging"), 0u);
+}
+
+// A TCP listener on 127.0.0.1 that never accepts: the kernel queues every
+// connection attempt, so connections() tells whether anyone called.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd_, 64) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      ADD_FAILURE() << "listen: " << std::strerror(errno);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() { ::close(fd_); }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Connections made so far (taken from the queue).
+  int connections() {
+    int n = 0;
+    for (;;) {
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return n;
+      ::close(c);
+      ++n;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// docs/security.md, "A promotion pushes where the repository says": the
+// runner's credentials go only to the references the runner allows.
+TEST_F(PromotionPush, PushOutsideTheAllowList_IsRefusedBeforeAnyRequest) {
+  GANTRY_REQUIRE_ROOT();
+  SilentListener listener;
+  allow_push({registry_.host() + "/team", listener.host() + "/team"});
+  for (const std::string& target : {registry_.host() + "/teamevil/app:staging", listener.host() + "/teamevil/app:1",
+                                    listener.host() + "/other/team/app:1", "127.0.0.1:1/team/app:staging"}) {
+    pipeline(target, "3.0");
+    auto r = gantry({"run", repo_, "--json"});
+    EXPECT_NE(r.exit_code, 0) << target << "\n" << r.err << r.out;
+    EXPECT_NE(r.err.find(".gantry.yml:11:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("environments.staging.push: push to " + target + " refused: project 'repo' may push only below " +
+                         registry_.host() + "/team, " + listener.host() + "/team"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find(dir_ / "runner.yml"), std::string::npos) << r.err;
+  }
+  // Nothing was recorded or promoted, and no registry was called.
+  auto envs = run_gantry(store_, {"env", "ls", "--json"});
+  EXPECT_EQ(json::parse(envs.out), json::array()) << envs.out;
+  EXPECT_EQ(listener.connections(), 0);
+  EXPECT_FALSE(std::filesystem::exists(registry_.data_dir() + "/docker/registry/v2/repositories"));
+
+  // A runner config without push: nothing may be pushed at all.
+  pipeline(listener.host() + "/team/app:staging", "3.0");
+  write_file(dir_ / "empty.yml", "limits: {pids: 1024}\n");
+  auto none = run_gantry(store_, {"--runner-config", dir_ / "empty.yml", "run", repo_});
+  EXPECT_NE(none.exit_code, 0) << none.out;
+  EXPECT_NE(none.err.find("may push only below none"), std::string::npos) << none.err;
+  EXPECT_EQ(listener.connections(), 0);
 }
 
 }  // namespace

@@ -15,8 +15,20 @@ nlohmann::json parse_or_fail(const CommandResult& r) {
 
 }  // namespace
 
+void RunFixture::use_runner_config(const std::string& yaml) {
+  runner_config_ = dir_ / "runner.yml";
+  write_file(runner_config_, yaml);
+}
+
+std::vector<std::string> RunFixture::global_flags() const {
+  if (runner_config_.empty()) return {};
+  return {"--runner-config", runner_config_};
+}
+
 CommandResult RunFixture::run(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  std::vector<std::string> argv = {gantry_binary(), "--store", store_, "run", repo_, "--json"};
+  std::vector<std::string> argv = {gantry_binary(), "--store", store_};
+  for (const auto& flag : global_flags()) argv.push_back(flag);
+  for (const char* a : {"run", repo_.c_str(), "--json"}) argv.emplace_back(a);
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, env);
 }
@@ -29,7 +41,9 @@ nlohmann::json RunFixture::run_json(const std::vector<std::string>& args, const 
 }
 
 nlohmann::json RunFixture::gantry_json(const std::vector<std::string>& args, int expected_exit) {
-  auto r = run_gantry(store_, args);
+  std::vector<std::string> argv = global_flags();
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_gantry(store_, argv);
   std::string command = "gantry";
   for (const auto& a : args) command += " " + a;
   EXPECT_EQ(r.exit_code, expected_exit) << command << "\n" << r.out << r.err;

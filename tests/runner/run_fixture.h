@@ -21,11 +21,19 @@ class RunFixture : public BuildFixture {
                           int expected_exit = 0);
   nlohmann::json gantry_json(const std::vector<std::string>& args, int expected_exit = 0);
 
+  // Writes `yaml` as the runner's configuration (runner_config.h) in the
+  // test's dir; every later run()/gantry_json() passes it (--runner-config).
+  void use_runner_config(const std::string& yaml);
+  // The global flags that come before the command (--runner-config FILE).
+  std::vector<std::string> global_flags() const;
+
   static const nlohmann::json& stage(const nlohmann::json& run, const std::string& name);
   // environment -> digest of `image` (gantry env ls IMAGE --json).
   std::map<std::string, std::string> environments(const std::string& image);
   // The number of runs recorded (gantry history --json).
   std::size_t run_count();
+
+  std::string runner_config_;  // "" = none given
 };
 
 }  // namespace gantry::testing

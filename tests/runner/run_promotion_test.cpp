@@ -124,14 +124,15 @@ TEST_F(RunPromotionTest, Watch_RunsEachOfThreeNewCommitsExactlyOnce_OldestFirst)
 
 
 TEST_F(RunPromotionTest, ExportOnPromotion_WritesAnOciArchiveOfThePromotedDigest) {
-  const std::string out = dir_ / "releases";
+  const std::string out = dir_ / "releases";  // the runner's export_dir: created on the first export
+  use_runner_config("projects:\n  \"*\": {export_dir: " + out + "}\n");
   commit({{".gantry.yml",
            "images:\n  app: {from: busybox, steps: [{run: 'echo 1 > /v'}]}\n"
            "stages:\n  unit: {image: app, run: cat /v}\n"
-           "environments:\n  - test\n  - {name: staging, export: \"" + out + "/{image}-staging.tar\"}\n"}});
+           "environments:\n  - test\n  - {name: staging, export: \"staging/{image}.tar\"}\n"}});
   auto run = run_json();
   ASSERT_EQ(run.value("status", ""), "passed") << run.dump(2);
-  const std::string archive = out + "/app-staging.tar";
+  const std::string archive = out + "/staging/app.tar";
   auto inspect = run_command({"skopeo", "inspect", "--raw", "oci-archive:" + archive + ":staging"});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   auto digest = run_command({"sh", "-c", "skopeo inspect --raw oci-archive:" + archive + ":staging | sha256sum"});
