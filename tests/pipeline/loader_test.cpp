@@ -79,7 +79,7 @@ stages:
 
 environments:
   - test
-  - {name: staging, export: /srv/oci/staging.tar}
+  - {name: staging, export: oci/staging.tar}
   - name: production
     when: manual
     push: 127.0.0.1:5000/team/app:prod
@@ -197,7 +197,7 @@ TEST(Loader, ReadsEveryKey) {
   ASSERT_EQ(p.environments.size(), 3u);
   EXPECT_EQ(p.environments[0].name, "test");
   EXPECT_EQ(p.environments[0].when, Gate::automatic);
-  EXPECT_EQ(p.environments[1].export_path, "/srv/oci/staging.tar");
+  EXPECT_EQ(p.environments[1].export_path, "oci/staging.tar");
   EXPECT_EQ(p.environments[2].when, Gate::manual);
   EXPECT_EQ(p.environments[2].push, "127.0.0.1:5000/team/app:prod");
   EXPECT_EQ(p.environment_index("production"), 2);
@@ -410,6 +410,19 @@ environments: [test, staging, test]
                       {8, 5, "stages.unit.run: duplicate key 'run'"},
                       {9, 3, "stages.unit: duplicate key 'unit'"},
                       {10, 31, "environments[2]: duplicate environment 'test'"}});
+}
+
+TEST(LoaderErrors, ExportIsRelativeToTheRunnersExportDir) {
+  expect_diagnostics("stages: {unit: {image: busybox, run: 'true'}}\n"
+                     "environments:\n  - {name: a, export: /srv/x.tar}\n  - {name: b, export: ../x.tar}\n"
+                     "  - {name: c, export: 'ok/../../x'}\n",
+                     {{3, 23, "environments[0].export: '/srv/x.tar' is absolute: exports are written below the "
+                              "runner's export_dir for the project (runner config projects.<project>.export_dir, "
+                              "docs/security.md); write a path relative to it"},
+                      {4, 23, "environments[1].export: '../x.tar': expected a path relative to the runner's "
+                              "export_dir without '.' or '..' components"},
+                      {5, 23, "environments[2].export: 'ok/../../x': expected a path relative to the runner's "
+                              "export_dir without '.' or '..' components"}});
 }
 
 TEST(LoaderErrors, ScratchIsNotAnImageName) {

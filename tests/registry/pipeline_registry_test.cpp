@@ -237,7 +237,7 @@ TEST_F(PromotionPush, PushOutsideTheAllowList_IsRefusedBeforeAnyRequest) {
   SilentListener listener;
   allow_push({registry_.host() + "/team", listener.host() + "/team"});
   for (const std::string& target : {registry_.host() + "/teamevil/app:staging", listener.host() + "/teamevil/app:1",
-                                    listener.host() + "/other/team/app:1", "127.0.0.1:1/team/app:staging"}) {
+                                    listener.host() + "/other/team/app:1", std::string("127.0.0.1:1/team/app:staging")}) {
     pipeline(target, "3.0");
     auto r = gantry({"run", repo_, "--json"});
     EXPECT_NE(r.exit_code, 0) << target << "\n" << r.err << r.out;
