@@ -24,7 +24,8 @@ namespace gantry {
 // ignored). invalid_input for a ".." or "." component; empty for "" or "/".
 Result<std::vector<std::string>> split_beneath_path(std::string_view path);
 
-// openat2(rootfd, rel, flags | O_CLOEXEC) with RESOLVE_BENEATH,
+// openat2(rootfd, rel, flags | O_CLOEXEC) (a leading '/' of rel means the
+// root) with RESOLVE_BENEATH,
 // RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS and RESOLVE_NO_XDEV: the last
 // component is not followed either (a symlink there is ELOOP unless flags has
 // O_PATH | O_NOFOLLOW, which opens the link itself). The error keeps the

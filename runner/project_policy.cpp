@@ -143,6 +143,11 @@ Result<ExportTarget> open_export_target(const ProjectAccess& access, const std::
   struct stat st {};
   if (::fstatat(target.dir.get(), target.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
     return fail(ErrorKind::invalid_input, "export to " + target.shown + ": it is a symlink (not followed)");
+  // An existing layout is merged into: its blobs/sha256 must be real directories too.
+  if (!target.name.ends_with(".tar"))
+    if (auto blobs = open_dir_beneath(target.dir.get(), target.name + "/blobs/sha256", Create::no);
+        !blobs && blobs.error().errno_value() != ENOENT)
+      return fail(std::move(blobs).error().context("export to " + target.shown));
   return target;
 }
 

@@ -127,7 +127,7 @@ enum class Lookup { found, absent, hidden };
 Result<Lookup> look_up(int root, const std::vector<std::string>& comps, const std::string& path, UniqueFd& parent) {
   std::string parent_rel;
   for (std::size_t i = 0; i + 1 < comps.size(); ++i) parent_rel += (i ? "/" : "") + comps[i];
-  auto dir = open_dir_beneath(root, parent_rel, Create::no);
+  auto dir = open_beneath(root, parent_rel, O_PATH | O_DIRECTORY);
   if (!dir) {
     if (dir.error().errno_value() == ENOENT) return Lookup::absent;
     if (dir.error().errno_value() == ENOTDIR) return Lookup::hidden;

@@ -73,7 +73,10 @@ TEST(ProjectPolicy, ExportTarget_StaysInsideExportDir) {
   fs::create_directories(dir / "outside");
   fs::create_directory_symlink(dir / "outside", dir / "exports/link");
   fs::create_symlink(dir / "outside/file", dir / "exports/leaf");
-  for (const char* rel : {"link/app.tar", "link/x/app.tar", "leaf", "/abs.tar", "../up.tar", "a/./b.tar", ""}) {
+  fs::create_directories(dir / "exports/layout/blobs");
+  fs::create_directory_symlink(dir / "outside", dir / "exports/layout/blobs/sha256");
+  for (const char* rel :
+       {"link/app.tar", "link/x/app.tar", "leaf", "/abs.tar", "../up.tar", "a/./b.tar", "", "layout"}) {
     auto refused = runner::open_export_target(access, rel);
     EXPECT_FALSE(refused) << rel;
   }
