@@ -12,6 +12,7 @@
 #include "cache/layer_path.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
+#include "common/rooted_path.h"
 #include "common/unique_fd.h"
 
 namespace gantry::cache {
@@ -66,30 +67,10 @@ class Extractor {
   Error entry_error(ErrorKind kind, const std::string& why) { return Error(kind, why); }
 
   // Opens the directory comps[0..n) below the root without following any
-  // symlink; creates missing ones (0755) when create is set.
+  // symlink (a symlink on the way is refused: it could escape the layer);
+  // creates missing ones (0755) when create is set.
   Result<UniqueFd> open_dir(const std::vector<std::string>& comps, std::size_t n, bool create) {
-    UniqueFd cur(::openat(root_.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!cur) return fail_sys("open", dest_);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::string& c = comps[i];
-      int fd = ::openat(cur.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0 && errno == ENOENT && create) {
-        if (::mkdirat(cur.get(), c.c_str(), 0755) != 0 && errno != EEXIST) return fail_sys("mkdir", join(comps, i + 1));
-        fd = ::openat(cur.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      }
-      if (fd < 0) {
-        int err = errno;
-        struct stat st {};
-        if ((err == ENOTDIR || err == ELOOP) && ::fstatat(cur.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISLNK(st.st_mode))
-          return fail(ErrorKind::invalid_input,
-                      "its path goes through the symlink '" + join(comps, i + 1) + "': refused, it could escape the layer");
-        if (err == ENOTDIR) return fail(ErrorKind::invalid_input, "'" + join(comps, i + 1) + "' is not a directory");
-        return fail_sys("open", join(comps, i + 1), err);
-      }
-      cur = UniqueFd(fd);
-    }
-    return cur;
+    return open_dir_beneath(root_.get(), join(comps, n), create ? Create::yes : Create::no);
   }
 
   // Removes whatever is at parent/name, unless both it and the new entry are directories.
