@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -46,20 +47,33 @@ Status clear_slot(int dir, const std::string& name, bool new_is_dir, const std::
   return {};
 }
 
-Status copy_bytes(int in, int out, const std::string& shown) {
+// Copies the data of a file of `size` bytes, hole for hole: a stage's sparse
+// 64 GiB file (a few blocks of its tmpfs) stays a few blocks on the host.
+Status copy_bytes(int in, int out, off_t size, const std::string& shown) {
   std::vector<char> buf(128 * 1024);
-  for (;;) {
-    ssize_t n = ::read(in, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_sys("read", shown);
-    if (n == 0) return {};
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(out, buf.data() + done, static_cast<std::size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return fail_sys("write", shown);
-      done += w;
+  off_t pos = 0;
+  while (pos < size) {
+    off_t data = ::lseek(in, pos, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // only a hole is left
+    if (data < 0) data = pos;               // no SEEK_DATA here: copy everything
+    off_t hole = ::lseek(in, data, SEEK_HOLE);
+    if (hole < 0) hole = size;
+    for (pos = data; pos < hole;) {
+      ssize_t n = ::pread(in, buf.data(), static_cast<std::size_t>(std::min<off_t>(hole - pos, buf.size())), pos);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail_sys("read", shown);
+      if (n == 0) return fail(ErrorKind::io, "read " + shown + ": the file shrank while it was copied");
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = ::pwrite(out, buf.data() + done, static_cast<std::size_t>(n - done), pos + done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return fail_sys("write", shown);
+        done += w;
+      }
+      pos += n;
     }
   }
+  if (::ftruncate(out, size) != 0) return fail_sys("truncate", shown);
+  return {};
 }
 
 Result<std::string> read_link_at(int dir, const std::string& name, const std::string& shown) {
@@ -78,7 +92,13 @@ Result<std::string> read_link_at(int dir, const std::string& name, const std::st
 // Copies src_dir/name to dst_dir/name: a file (setuid/setgid bits dropped),
 // a symlink as a symlink, a directory with everything in it; whiteouts and
 // special files are skipped. `shown` is the path in the container.
-Status copy_entry_at(int src_dir, int dst_dir, const std::string& name, const std::string& shown) {
+Status copy_entry_at(int src_dir, int dst_dir, const std::string& name, const std::string& shown, int depth = 0) {
+  // Two fds and a stack frame per level: a stage's 100,000-deep tree must
+  // end in an error, not in the runner's stack.
+  constexpr int kMaxDepth = 256;
+  if (depth > kMaxDepth)
+    return fail(ErrorKind::invalid_input, shown + ": more than " + std::to_string(kMaxDepth) +
+                                              " nested directories in an artifact");
   struct stat st {};
   if (::fstatat(src_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("stat", shown);
   const mode_t mode = st.st_mode & 01777;
@@ -92,7 +112,7 @@ Status copy_entry_at(int src_dir, int dst_dir, const std::string& name, const st
     TRY(clear_slot(dst_dir, name, false, shown));
     UniqueFd out(::openat(dst_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out) return fail_sys("create", shown);
-    TRY(copy_bytes(in.get(), out.get(), shown));
+    TRY(copy_bytes(in.get(), out.get(), st.st_size, shown));
     if (::fchmod(out.get(), mode) != 0) return fail_sys("chmod", shown);
   } else if (S_ISDIR(st.st_mode)) {
     TRY(clear_slot(dst_dir, name, true, shown));
@@ -113,7 +133,8 @@ Status copy_entry_at(int src_dir, int dst_dir, const std::string& name, const st
       if (child != "." && child != "..") children.push_back(std::move(child));
     }
     if (errno != 0) return fail_sys("readdir", shown);
-    for (const auto& child : children) TRY(copy_entry_at(::dirfd(d.get()), to.get(), child, shown + "/" + child));
+    for (const auto& child : children)
+      TRY(copy_entry_at(::dirfd(d.get()), to.get(), child, shown + "/" + child, depth + 1));
     if (::fchmod(to.get(), mode) != 0) return fail_sys("chmod", shown);
   }
   return {};

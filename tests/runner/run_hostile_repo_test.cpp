@@ -129,6 +129,34 @@ TEST_F(HostileRepoTest, Artifact_ThatIsASymlink_IsCopiedAsASymlink) {
   expect_canary_untouched();
 }
 
+TEST_F(HostileRepoTest, Artifact_SparseFile_StaysSparseOnTheHost) {
+  GANTRY_REQUIRE_ROOT();
+  // 4 GiB apparent size, one block of data at the end: a few KiB of tmpfs (kept
+  // small: were the copy not sparse, this test would write all of it).
+  commit({{".gantry.yml",
+           "stages:\n"
+           "  make: {image: busybox, run: 'mkdir /out && truncate -s 4G /out/big && echo end >> /out/big',"
+           " artifacts: [/out/big]}\n"}});
+  auto run = run_json();
+  ASSERT_EQ(run.value("status", ""), "passed") << run.dump(2);
+  struct stat st {};
+  ASSERT_EQ(::stat((run_dir(run) + "/artifacts/make/out/big").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, (4ll << 30) + 4);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the copy was not kept sparse";
+}
+
+TEST_F(HostileRepoTest, Artifact_DeepTree_FailsTheStageNotTheRunner) {
+  GANTRY_REQUIRE_ROOT();
+  commit({{".gantry.yml",
+           "stages:\n"
+           "  make: {image: busybox, artifacts: [/out],"
+           " run: 'mkdir /out && cd /out && i=0 && while [ $i -lt 400 ]; do mkdir d && cd d; i=$((i+1)); done'}\n"}});
+  auto run = run_json({}, {}, 1);
+  EXPECT_EQ(stage(run, "make").value("status", ""), "failed") << run.dump(2);
+  EXPECT_NE(stage(run, "make").value("detail", "").find("more than 256 nested directories"), std::string::npos)
+      << run.dump(2);
+}
+
 // A pipeline promoting busybox's stages' image to staging with `export:`.
 std::string export_pipeline(const std::string& export_path) {
   return "stages:\n"
