@@ -3,17 +3,22 @@
 // layer's root (common/rooted_path.h) and never follows a symlink, on either
 // side. A symlink the stage made is copied as a symlink; a path that goes
 // through one is refused, since the host would resolve it against its own
-// filesystem.
+// filesystem. Paths are resolved over the layers as overlayfs does
+// (whiteouts delete, opaque directories hide what is below them, a directory
+// artifact merges every layer's part of it), so an artifact holds what the
+// stage saw.
 #include "runner/stage_artifacts.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "common/file_util.h"
@@ -89,19 +94,10 @@ Result<std::string> read_link_at(int dir, const std::string& name, const std::st
   }
 }
 
-// Copies src_dir/name to dst_dir/name: a file (setuid/setgid bits dropped),
-// a symlink as a symlink, a directory with everything in it; whiteouts and
-// special files are skipped. `shown` is the path in the container.
-Status copy_entry_at(int src_dir, int dst_dir, const std::string& name, const std::string& shown, int depth = 0) {
-  // Two fds and a stack frame per level: a stage's 100,000-deep tree must
-  // end in an error, not in the runner's stack.
-  constexpr int kMaxDepth = 256;
-  if (depth > kMaxDepth)
-    return fail(ErrorKind::invalid_input, shown + ": more than " + std::to_string(kMaxDepth) +
-                                              " nested directories in an artifact");
-  struct stat st {};
-  if (::fstatat(src_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("stat", shown);
-  const mode_t mode = st.st_mode & 01777;
+// Copies the non-directory src_dir/name (stat `st`) to dst_dir/name: a file
+// (setuid/setgid bits dropped), a symlink as a symlink; special files are
+// skipped. `shown` is the path in the container.
+Status copy_leaf_at(int src_dir, const struct stat& st, int dst_dir, const std::string& name, const std::string& shown) {
   if (S_ISLNK(st.st_mode)) {
     auto target = TRY(read_link_at(src_dir, name, shown));
     TRY(clear_slot(dst_dir, name, false, shown));
@@ -113,60 +109,100 @@ Status copy_entry_at(int src_dir, int dst_dir, const std::string& name, const st
     UniqueFd out(::openat(dst_dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out) return fail_sys("create", shown);
     TRY(copy_bytes(in.get(), out.get(), st.st_size, shown));
-    if (::fchmod(out.get(), mode) != 0) return fail_sys("chmod", shown);
-  } else if (S_ISDIR(st.st_mode)) {
-    TRY(clear_slot(dst_dir, name, true, shown));
-    if (::mkdirat(dst_dir, name.c_str(), 0700) != 0 && errno != EEXIST) return fail_sys("mkdir", shown);
-    UniqueFd to(::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!to) return fail_sys("open", shown);
-    int from = ::openat(src_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (from < 0) return fail_sys("open", shown);
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(from), ::closedir);
-    if (!d) {
-      ::close(from);
-      return fail_sys("opendir", shown);
-    }
-    std::vector<std::string> children;
-    errno = 0;
-    while (const dirent* e = ::readdir(d.get())) {
-      std::string child = e->d_name;
-      if (child != "." && child != "..") children.push_back(std::move(child));
-    }
-    if (errno != 0) return fail_sys("readdir", shown);
-    for (const auto& child : children)
-      TRY(copy_entry_at(::dirfd(d.get()), to.get(), child, shown + "/" + child, depth + 1));
-    if (::fchmod(to.get(), mode) != 0) return fail_sys("chmod", shown);
+    if (::fchmod(out.get(), st.st_mode & 01777) != 0) return fail_sys("chmod", shown);
   }
   return {};
 }
 
-enum class Lookup { found, absent, hidden };
+// One directory of the container as overlayfs shows it: the same directory
+// in every layer that contributes to it, top first, down to an opaque one.
+using MergedDir = std::vector<UniqueFd>;
 
-// Looks `comps` up in one layer root without leaving it: found (with the
-// parent's fd), absent (look in the layer below) or hidden (a whiteout or a
-// non-directory on the way: the path does not exist in the container).
-Result<Lookup> look_up(int root, const std::vector<std::string>& comps, const std::string& path, UniqueFd& parent) {
-  std::string parent_rel;
-  for (std::size_t i = 0; i + 1 < comps.size(); ++i) parent_rel += (i ? "/" : "") + comps[i];
-  auto dir = open_beneath(root, parent_rel, O_PATH | O_DIRECTORY);
-  if (!dir) {
-    if (dir.error().errno_value() == ENOENT) return Lookup::absent;
-    if (dir.error().errno_value() == ENOTDIR) return Lookup::hidden;
-    if (dir.error().errno_value() == ELOOP)
-      return fail(ErrorKind::invalid_input,
-                  "artifact " + path + ": its path goes through a symlink in the container; an artifact's " +
-                      "directories must be real directories (name the path the link points to instead)",
-                  ELOOP);
-    return fail(std::move(dir).error().context("artifact " + path));
+bool is_opaque(int dir) {
+  char v = 0;
+  for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"})
+    if (::fgetxattr(dir, name, &v, 1) == 1 && v == 'y') return true;
+  return false;
+}
+
+// What `name` in a merged directory is: absent (nowhere, or deleted by a
+// whiteout), a non-directory (from the topmost layer that has it) or a
+// directory (merged over the layers below, as overlayfs does).
+struct Entry {
+  enum class Kind { absent, leaf, dir } kind = Kind::absent;
+  struct stat st {};   // of the topmost one
+  int leaf_parent = -1;  // leaf: the layer's directory that holds it
+  MergedDir dirs;        // dir: its layers
+};
+
+Result<Entry> look_up(const MergedDir& parent, const std::string& name, const std::string& shown) {
+  Entry e;
+  for (const auto& dir : parent) {
+    struct stat st {};
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return fail_sys("stat", shown);
+    }
+    if (is_whiteout(st)) break;  // deleted above everything below
+    if (!S_ISDIR(st.st_mode)) {
+      if (e.kind == Entry::Kind::absent) e = Entry{Entry::Kind::leaf, st, dir.get(), {}};
+      break;  // a non-directory hides what is below it, and is hidden by a directory above
+    }
+    auto sub = TRY_CTX(open_beneath(dir.get(), name, O_RDONLY | O_DIRECTORY), shown);
+    if (e.kind == Entry::Kind::absent) {
+      e.kind = Entry::Kind::dir;
+      e.st = st;
+    }
+    bool opaque = is_opaque(sub.get());
+    e.dirs.push_back(std::move(sub));
+    if (opaque) break;
   }
-  struct stat st {};
-  if (::fstatat(dir->get(), comps.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return Lookup::absent;
-    return fail_sys("stat", path);
+  return e;
+}
+
+Result<std::vector<std::string>> names_in(int dir, const std::string& shown) {
+  int fd = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail_sys("open", shown);
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd), ::closedir);
+  if (!d) {
+    ::close(fd);
+    return fail_sys("opendir", shown);
   }
-  if (is_whiteout(st)) return Lookup::hidden;  // deleted by the stage
-  parent = std::move(*dir);
-  return Lookup::found;
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* e = ::readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  if (errno != 0) return fail_sys("readdir", shown);
+  return names;
+}
+
+// Copies a merged directory to dst_dir/name with everything the container
+// sees in it.
+Status copy_dir_at(const MergedDir& dirs, const struct stat& st, int dst_dir, const std::string& name,
+                   const std::string& shown, int depth) {
+  // A few fds and a stack frame per level: a stage's 100,000-deep tree must
+  // end in an error, not in the runner's stack.
+  constexpr int kMaxDepth = 256;
+  if (depth > kMaxDepth)
+    return fail(ErrorKind::invalid_input, shown + ": more than " + std::to_string(kMaxDepth) +
+                                              " nested directories in an artifact");
+  TRY(clear_slot(dst_dir, name, true, shown));
+  if (::mkdirat(dst_dir, name.c_str(), 0700) != 0 && errno != EEXIST) return fail_sys("mkdir", shown);
+  UniqueFd to(::openat(dst_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!to) return fail_sys("open", shown);
+  std::set<std::string> children;
+  for (const auto& dir : dirs)
+    for (auto& child : TRY(names_in(dir.get(), shown))) children.insert(std::move(child));
+  for (const auto& child : children) {
+    std::string child_shown = shown + "/" + child;
+    auto e = TRY(look_up(dirs, child, child_shown));
+    if (e.kind == Entry::Kind::leaf) TRY(copy_leaf_at(e.leaf_parent, e.st, to.get(), child, child_shown));
+    if (e.kind == Entry::Kind::dir) TRY(copy_dir_at(e.dirs, e.st, to.get(), child, child_shown, depth + 1));
+  }
+  if (::fchmod(to.get(), st.st_mode & 01777) != 0) return fail_sys("chmod", shown);
+  return {};
 }
 
 }  // namespace
@@ -177,30 +213,46 @@ Status collect_artifacts(const std::vector<std::string>& paths, const std::strin
   UniqueFd dest(::open(dest_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dest) return fail_sys("open", dest_dir);
   // Top first: the upper dir, then the layers from the top.
-  std::vector<UniqueFd> roots;
   std::vector<std::string> root_paths;
   if (!upper_dir.empty()) root_paths.push_back(upper_dir);
   root_paths.insert(root_paths.end(), lowerdirs.rbegin(), lowerdirs.rend());
-  for (const auto& root : root_paths) {
-    roots.emplace_back(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!roots.back()) return fail_sys("open", root);
-  }
   for (const auto& path : paths) {
     auto comps = split_beneath_path(path);
     if (!comps || comps->empty())
       return fail(ErrorKind::invalid_input, "artifact '" + path + "': expected an absolute path inside the container");
-    UniqueFd src;
-    Lookup found = Lookup::absent;
-    for (const auto& root : roots) {
-      found = TRY(look_up(root.get(), *comps, path, src));
-      if (found != Lookup::absent) break;
+    MergedDir dirs;
+    for (const auto& root : root_paths) {
+      dirs.emplace_back(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!dirs.back()) return fail_sys("open", root);
     }
-    if (found != Lookup::found)
+    // Down the directories, as the container sees them, never through a link.
+    Entry e;
+    for (std::size_t i = 0; i < comps->size(); ++i) {
+      const std::string shown = join(*comps, i + 1);
+      e = TRY(look_up(dirs, (*comps)[i], shown));
+      if (e.kind == Entry::Kind::absent) break;
+      if (i + 1 == comps->size()) break;
+      if (e.kind == Entry::Kind::leaf && S_ISLNK(e.st.st_mode))
+        return fail(ErrorKind::invalid_input,
+                    "artifact " + path + ": its path goes through a symlink in the container (" + shown +
+                        "); an artifact's directories must be real directories (name the path the link points to)",
+                    ELOOP);
+      if (e.kind == Entry::Kind::leaf) {
+        e.kind = Entry::Kind::absent;
+        break;
+      }
+      dirs = std::move(e.dirs);
+    }
+    if (e.kind == Entry::Kind::absent)
       return fail(ErrorKind::invalid_input, "artifact " + path + " does not exist after the stage");
     auto to = open_dir_beneath(dest.get(), join(*comps, comps->size() - 1), Create::yes, 0755);
     if (!to)
       return fail(std::move(to).error().context("artifact " + path + ": writing into the artifacts of the stage"));
-    TRY_CTX(copy_entry_at(src.get(), to->get(), comps->back(), join(*comps, comps->size())), "artifact " + path);
+    const std::string shown = join(*comps, comps->size());
+    if (e.kind == Entry::Kind::leaf)
+      TRY_CTX(copy_leaf_at(e.leaf_parent, e.st, to->get(), comps->back(), shown), "artifact " + path);
+    else
+      TRY_CTX(copy_dir_at(e.dirs, e.st, to->get(), comps->back(), shown, 0), "artifact " + path);
   }
   return {};
 }

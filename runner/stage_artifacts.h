@@ -1,9 +1,11 @@
 // Artifacts: paths a stage declares, copied out of its container after it
 // passes into <run dir>/artifacts/<stage>/<path without the leading '/'>,
 // and given to every stage that needs it (directly or not) read-only at
-// /artifacts/<stage>/<path>. A path is taken from the container's upper dir
-// (what the stage wrote) or, if the stage did not touch it, from the image's
-// layers (top first); an overlay whiteout means the stage deleted it.
+// /artifacts/<stage>/<path>. A path is read from the container's upper dir
+// (what the stage wrote) and the image's layers as overlayfs merges them
+// (top first; a whiteout means the stage deleted it, an opaque directory
+// hides the layers below). Nothing is followed: a symlink is copied as a
+// symlink, a path through one is refused (docs/security.md).
 #pragma once
 
 #include <string>

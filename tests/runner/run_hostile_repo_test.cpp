@@ -129,6 +129,26 @@ TEST_F(HostileRepoTest, Artifact_ThatIsASymlink_IsCopiedAsASymlink) {
   expect_canary_untouched();
 }
 
+TEST_F(HostileRepoTest, Artifact_Directory_IsWhatTheStageSaw_MergedOverTheImageLayers) {
+  GANTRY_REQUIRE_ROOT();
+  commit({{".gantry.yml",
+           "images:\n  base:\n    from: busybox\n    steps:\n"
+           "      - run: 'mkdir -p /app/sub /app/redo && echo a > /app/a && echo x > /app/sub/x &&"
+           " echo gone > /app/gone && echo stale > /app/redo/stale && echo old > /app/a2'\n"
+           "stages:\n"
+           "  make:\n"
+           "    image: base\n"
+           "    run: 'echo b > /app/b && rm /app/gone && echo y > /app/sub/y && rm -rf /app/redo &&"
+           " mkdir /app/redo && echo fresh > /app/redo/only && echo new > /app/a2'\n"
+           "    artifacts: [/app]\n"}});
+  auto run = run_json();
+  ASSERT_EQ(run.value("status", ""), "passed") << run.dump(2);
+  std::map<std::string, std::string> want = {{"a", "a\n"},         {"a2", "new\n"},  {"b", "b\n"},
+                                             {"sub", "/"},          {"sub/x", "x\n"}, {"sub/y", "y\n"},
+                                             {"redo", "/"},         {"redo/only", "fresh\n"}};
+  EXPECT_EQ(snapshot(run_dir(run) + "/artifacts/make/app"), want);
+}
+
 TEST_F(HostileRepoTest, Artifact_SparseFile_StaysSparseOnTheHost) {
   GANTRY_REQUIRE_ROOT();
   // 4 GiB apparent size, one block of data at the end: a few KiB of tmpfs (kept
