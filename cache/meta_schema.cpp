@@ -137,6 +137,32 @@ constexpr Migration kMigrations[] = {
     {"0201-image-key",
      "ALTER TABLE image_builds ADD COLUMN image_key TEXT;"   // hex, see cache/step_cache.h
      "CREATE INDEX image_builds_key ON image_builds(image_key);"},
+    // Run details (cache/run_store.h): where the repository is fetched from,
+    // the time a cached stage took when it first ran, every build step of a
+    // run (with its log), and how each manual gate was passed.
+    {"0102-run-details",
+     "ALTER TABLE runs ADD COLUMN repo_url TEXT NOT NULL DEFAULT '';"      // the remote's URL, "" when none
+     "ALTER TABLE stage_results ADD COLUMN original_ms INTEGER NOT NULL DEFAULT 0;"  // cached: the first run's time
+     "CREATE TABLE run_build_steps ("
+     "  run_id TEXT NOT NULL,"
+     "  image TEXT NOT NULL,"
+     "  step_index INTEGER NOT NULL,"       // 1-based, as `build` prints it
+     "  kind TEXT NOT NULL,"                // run | copy | env | workdir | user
+     "  step TEXT NOT NULL,"                // "run: make", "copy . /src"
+     "  key TEXT NOT NULL,"                 // the step key, sha256:<hex>
+     "  status TEXT NOT NULL,"              // passed | failed
+     "  cached INTEGER NOT NULL,"
+     "  duration_ms INTEGER NOT NULL,"
+     "  log_path TEXT NOT NULL,"            // "" for a cached or config-only step
+     "  detail TEXT NOT NULL,"              // why it failed / what it hit
+     "  PRIMARY KEY (run_id, image, step_index));"
+     "CREATE TABLE run_gates ("
+     "  run_id TEXT NOT NULL,"
+     "  environment TEXT NOT NULL,"
+     "  how TEXT NOT NULL,"                 // promoted | already-there
+     "  detail TEXT NOT NULL,"
+     "  time_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (run_id, environment));"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

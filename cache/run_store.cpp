@@ -32,10 +32,10 @@ Status RunStore::create(const RunRecord& run) {
   auto tx = TRY(db.transaction());
   auto st = TRY(db.prepare(
       "INSERT INTO runs (id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment,"
-      " error, started_ms, finished_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+      " error, started_ms, finished_ms, repo_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
   st.bind(1, run.id).bind(2, run.repo).bind(3, run.rev).bind(4, run.commit).bind(5, run.pipeline_file);
   st.bind(6, run.pipeline_digest).bind(7, run.status).bind(8, run.waiting_environment).bind(9, run.error);
-  st.bind(10, run.started_ms).bind(11, run.finished_ms);
+  st.bind(10, run.started_ms).bind(11, run.finished_ms).bind(12, run.repo_url);
   TRY_CTX(st.run(), "recording run " + run.id);
   TRY(insert_images(run.id, run.images));
   return tx.commit();
@@ -69,13 +69,33 @@ Status RunStore::set_status(const std::string& run_id, const std::string& status
 Status RunStore::put_stage(const StageResult& r) {
   auto st = TRY(store_.db().prepare(
       "INSERT OR REPLACE INTO stage_results (run_id, stage, environment, image, digest, status, cached, cached_from,"
-      " exit_code, duration_ms, attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"));
+      " exit_code, duration_ms, attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms,"
+      " original_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"));
   st.bind(1, r.run_id).bind(2, r.stage).bind(3, r.environment).bind(4, r.image).bind(5, r.digest);
   st.bind(6, r.status).bind(7, std::int64_t{r.cached}).bind(8, r.cached_from).bind(9, std::int64_t{r.exit_code});
   st.bind(10, r.duration_ms).bind(11, std::int64_t{r.attempts}).bind(12, std::int64_t{r.allow_failure});
   st.bind(13, r.detail).bind(14, r.cache_key).bind(15, r.log_path).bind(16, r.artifacts_dir).bind(17, r.started_ms);
+  st.bind(18, r.original_ms);
   TRY_CTX(st.run(), "recording stage " + r.stage);
+  return {};
+}
+
+Status RunStore::put_build_step(const std::string& run_id, const BuildStepRecord& b) {
+  auto st = TRY(store_.db().prepare(
+      "INSERT OR REPLACE INTO run_build_steps (run_id, image, step_index, step, status, cached, duration_ms,"
+      " log_path, detail, kind, key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  st.bind(1, run_id).bind(2, b.image).bind(3, std::int64_t{b.index}).bind(4, b.step).bind(5, b.status);
+  st.bind(6, std::int64_t{b.cached}).bind(7, b.duration_ms).bind(8, b.log_path).bind(9, b.detail);
+  st.bind(10, b.kind).bind(11, b.key);
+  TRY_CTX(st.run(), "recording build step #" + std::to_string(b.index) + " of image " + b.image);
+  return {};
+}
+
+Status RunStore::put_gate(const std::string& run_id, const GateRecord& g) {
+  auto st = TRY(store_.db().prepare(
+      "INSERT OR REPLACE INTO run_gates (run_id, environment, how, detail, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  st.bind(1, run_id).bind(2, g.environment).bind(3, g.how).bind(4, g.detail).bind(5, g.time_ms ? g.time_ms : now_ms());
+  TRY_CTX(st.run(), "recording the gate of " + g.environment + " for run " + run_id);
   return {};
 }
 
@@ -83,7 +103,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment, error, started_ms,"
-    " finished_ms";
+    " finished_ms, repo_url";
 
 RunRecord read_run(const Statement& st) {
   RunRecord r;
@@ -98,6 +118,7 @@ RunRecord read_run(const Statement& st) {
   r.error = st.column_text(8);
   r.started_ms = st.column_int64(9);
   r.finished_ms = st.column_int64(10);
+  r.repo_url = st.column_text(11);
   return r;
 }
 
@@ -106,7 +127,7 @@ RunRecord read_run(const Statement& st) {
 Result<std::vector<StageResult>> RunStore::stages_of(const std::string& run_id) {
   auto st = TRY(store_.db().prepare(
       "SELECT run_id, stage, environment, image, digest, status, cached, cached_from, exit_code, duration_ms,"
-      " attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms FROM stage_results"
+      " attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms, original_ms FROM stage_results"
       " WHERE run_id = ?1 ORDER BY rowid"));
   st.bind(1, run_id);
   std::vector<StageResult> out;
@@ -129,6 +150,7 @@ Result<std::vector<StageResult>> RunStore::stages_of(const std::string& run_id) 
     r.log_path = st.column_text(14);
     r.artifacts_dir = st.column_text(15);
     r.started_ms = st.column_int64(16);
+    r.original_ms = st.column_int64(17);
     out.push_back(std::move(r));
   }
   return out;
@@ -142,23 +164,64 @@ Result<std::vector<RunImage>> RunStore::images_of(const std::string& run_id) {
   return out;
 }
 
-Result<RunRecord> RunStore::get(const std::string& id_or_prefix) {
-  if (id_or_prefix.empty()) return fail(ErrorKind::invalid_input, "empty run id");
-  auto st = TRY(store_.db().prepare(std::string("SELECT ") + kRunColumns +
-                                    " FROM runs WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1 LIMIT 2"));
-  st.bind(1, id_or_prefix);
-  std::vector<RunRecord> found;
-  while (TRY(st.step())) found.push_back(read_run(st));
-  if (found.empty()) return fail(ErrorKind::not_found, "run '" + id_or_prefix + "' not found (see gantry history)");
-  if (found.size() > 1) {
-    for (auto& r : found)
-      if (r.id == id_or_prefix) found = {r};
-    if (found.size() > 1)
-      return fail(ErrorKind::invalid_input, "run id prefix '" + id_or_prefix + "' is ambiguous: give more characters");
-  }
-  RunRecord run = std::move(found.front());
+Status RunStore::fill(RunRecord& run) {
   run.images = TRY(images_of(run.id));
   run.stages = TRY(stages_of(run.id));
+  auto steps = TRY(store_.db().prepare(
+      "SELECT image, step_index, step, status, cached, duration_ms, log_path, detail, kind, key FROM run_build_steps"
+      " WHERE run_id = ?1 ORDER BY rowid"));
+  steps.bind(1, run.id);
+  run.build_steps.clear();
+  while (TRY(steps.step())) {
+    BuildStepRecord b;
+    b.image = steps.column_text(0);
+    b.index = static_cast<int>(steps.column_int64(1));
+    b.step = steps.column_text(2);
+    b.status = steps.column_text(3);
+    b.cached = steps.column_int64(4) != 0;
+    b.duration_ms = steps.column_int64(5);
+    b.log_path = steps.column_text(6);
+    b.detail = steps.column_text(7);
+    b.kind = steps.column_text(8);
+    b.key = steps.column_text(9);
+    run.build_steps.push_back(std::move(b));
+  }
+  auto gates = TRY(store_.db().prepare(
+      "SELECT environment, how, detail, time_ms FROM run_gates WHERE run_id = ?1 ORDER BY time_ms, rowid"));
+  gates.bind(1, run.id);
+  run.gates.clear();
+  while (TRY(gates.step()))
+    run.gates.push_back({gates.column_text(0), gates.column_text(1), gates.column_text(2), gates.column_int64(3)});
+  return {};
+}
+
+Result<RunRecord> RunStore::get(const std::string& part) {
+  if (part.empty()) return fail(ErrorKind::invalid_input, "empty run id");
+  // Exact id first; else the runs whose id starts or ends with `part`; else
+  // those that contain it anywhere. The first tier with matches decides.
+  auto st = TRY(store_.db().prepare(std::string("SELECT ") + kRunColumns +
+                                    " FROM runs WHERE instr(id, ?1) > 0 ORDER BY started_ms DESC, id DESC"));
+  st.bind(1, part);
+  std::vector<RunRecord> exact, ends, inside;
+  while (TRY(st.step())) {
+    RunRecord r = read_run(st);
+    if (r.id == part) exact.push_back(std::move(r));
+    else if (r.id.starts_with(part) || r.id.ends_with(part)) ends.push_back(std::move(r));
+    else inside.push_back(std::move(r));
+  }
+  std::vector<RunRecord>* found = !exact.empty() ? &exact : !ends.empty() ? &ends : &inside;
+  if (found->empty()) return fail(ErrorKind::not_found, "run '" + part + "' not found (see gantry history)");
+  if (found->size() > 1) {
+    std::string candidates;
+    constexpr std::size_t kShown = 10;
+    for (std::size_t i = 0; i < found->size() && i < kShown; ++i)
+      candidates += "\n  " + (*found)[i].id + "  " + (*found)[i].status + "  " + (*found)[i].commit.substr(0, 12);
+    if (found->size() > kShown) candidates += "\n  ... (" + std::to_string(found->size() - kShown) + " more)";
+    return fail(ErrorKind::invalid_input, "run '" + part + "' is ambiguous: " + std::to_string(found->size()) +
+                                              " runs match; give more of the id:" + candidates);
+  }
+  RunRecord run = std::move(found->front());
+  TRY(fill(run));
   return run;
 }
 
@@ -170,10 +233,7 @@ Result<std::vector<RunRecord>> RunStore::list(const std::string& image, int limi
   if (!image.empty()) st.bind(1, image);
   std::vector<RunRecord> out;
   while (TRY(st.step())) out.push_back(read_run(st));
-  for (auto& run : out) {
-    run.images = TRY(images_of(run.id));
-    run.stages = TRY(stages_of(run.id));
-  }
+  for (auto& run : out) TRY(fill(run));
   return out;
 }
 

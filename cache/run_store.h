@@ -12,6 +12,10 @@
 //   stage_cache(key, record, run_id, stage, exit_code, duration_ms, log_path,
 //        artifacts_dir, created_ms)        only passed results are cached
 //   watch_positions(repo, branch, commit_id, updated_ms)
+// Migration "0102-run-details" adds runs.repo_url, stage_results.original_ms,
+//   run_build_steps(run_id, image, step_index, kind, step, key, status, cached,
+//        duration_ms, log_path, detail)
+//   run_gates(run_id, environment, how, detail, time_ms)
 // Nothing here ever holds a secret value: callers store masked text only.
 #pragma once
 
@@ -45,7 +49,8 @@ struct StageResult {
   bool cached = false;
   std::string cached_from;   // run that produced the cached result
   int exit_code = -1;        // -1: never ran / killed before exit
-  std::int64_t duration_ms = 0;
+  std::int64_t duration_ms = 0;  // the time this run spent on it (cached: the look-up)
+  std::int64_t original_ms = 0;  // cached: the time it took in the run it came from
   int attempts = 0;
   bool allow_failure = false;
   std::string detail;        // "timed out", "oom", "needs build (failed)", ...
@@ -55,9 +60,33 @@ struct StageResult {
   std::int64_t started_ms = 0;
 };
 
+// One build step of a run (`gantry run` builds before its stages).
+struct BuildStepRecord {
+  std::string image;
+  int index = 0;            // 1-based
+  std::string kind;         // run | copy | env | workdir | user
+  std::string step;         // "run: make", "copy . /src"
+  std::string key;          // sha256:<hex>
+  std::string status;       // passed | failed
+  bool cached = false;
+  std::int64_t duration_ms = 0;
+  std::string log_path;     // "" when nothing ran
+  std::string detail;
+};
+
+// How a run passed a manual gate: "promoted" (gantry promote) or
+// "already-there" (every promoted digest was already in the environment).
+struct GateRecord {
+  std::string environment;
+  std::string how;
+  std::string detail;
+  std::int64_t time_ms = 0;
+};
+
 struct RunRecord {
   std::string id;
-  std::string repo;
+  std::string repo;      // absolute path of a local repository, or the URL
+  std::string repo_url;  // the remote's URL ("" when none)
   std::string rev;
   std::string commit;
   std::string pipeline_file;
@@ -69,6 +98,8 @@ struct RunRecord {
   std::int64_t finished_ms = 0;
   std::vector<RunImage> images;
   std::vector<StageResult> stages;  // in the order they were recorded
+  std::vector<BuildStepRecord> build_steps;  // per image, in step order
+  std::vector<GateRecord> gates;  // manual gates passed, oldest first
   // Wall time of each phase of this invocation ("open", "build", "test",
   // "promote test", ...), in order. Not stored: filled by the runner only.
   std::vector<std::pair<std::string, std::int64_t>> phase_ms;
@@ -104,8 +135,13 @@ class RunStore {
   // Inserts or replaces the result of (run_id, stage).
   Status put_stage(const StageResult& result);
 
-  // By id or unique id prefix; not_found / invalid_input (ambiguous prefix).
-  Result<RunRecord> get(const std::string& id_or_prefix);
+  Status put_build_step(const std::string& run_id, const BuildStepRecord& step);
+  Status put_gate(const std::string& run_id, const GateRecord& gate);
+
+  // By id or any unique part of it (a prefix such as "20261130-03", a
+  // suffix such as "6908"); not_found, or invalid_input naming the
+  // candidates when several runs match.
+  Result<RunRecord> get(const std::string& id_or_part);
   // Newest first; `image` non-empty keeps only runs that used that image.
   Result<std::vector<RunRecord>> list(const std::string& image = {}, int limit = 50);
 
@@ -118,6 +154,7 @@ class RunStore {
  private:
   Result<std::vector<StageResult>> stages_of(const std::string& run_id);
   Result<std::vector<RunImage>> images_of(const std::string& run_id);
+  Status fill(RunRecord& run);
   Status insert_images(const std::string& run_id, const std::vector<RunImage>& images);
   Store& store_;
 };

@@ -6,6 +6,7 @@
 #include "pipeline/dag.h"
 #include "pipeline/loader.h"
 #include "pipeline/parse_parts.h"
+#include "pipeline/path_filter.h"
 
 namespace gantry::pipeline {
 
@@ -73,6 +74,7 @@ Diagnostics validate_against_tree(const Pipeline& p, GitRepo& repo, const Commit
       std::string key = "images." + img.name + ".steps[" + std::to_string(i) + "].copy";
       for (std::size_t s = 0; s < step.tree_sources.size(); ++s) {
         const std::string& tree_path = step.tree_sources[s];
+        if (is_exclude(tree_path)) continue;  // an exclude that matches nothing is fine
         auto entries = repo.list(commit, tree_path);
         if (!entries) {
           diags.add(p.file, step.pos, key, entries.error().message());

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "pipeline/parse_parts.h"
+#include "pipeline/path_filter.h"
 
 namespace gantry::pipeline {
 
@@ -32,8 +33,13 @@ Result<std::vector<CopyItem>> plan_copy(GitRepo& repo, const Commit& commit, con
   auto dest_root = normalize_tree_path("", step.dest);
   if (!dest_root) return fail(ErrorKind::invalid_input, "copy destination '" + step.dest + "' leaves the image root");
   bool any_glob = false;
-  for (const auto& s : step.tree_sources) any_glob = any_glob || is_glob(s);
-  const bool dest_is_dir = step.dest.ends_with('/') || step.tree_sources.size() > 1 || any_glob;
+  std::size_t includes = 0;
+  for (const auto& s : step.tree_sources) {
+    if (is_exclude(s)) continue;
+    any_glob = any_glob || is_glob(s);
+    ++includes;
+  }
+  const bool dest_is_dir = step.dest.ends_with('/') || includes > 1 || any_glob;
 
   std::map<std::string, CopyItem> items;  // by destination; a later source wins
   auto put = [&](std::string dest, const TreeEntry& e) {
@@ -44,6 +50,10 @@ Result<std::vector<CopyItem>> plan_copy(GitRepo& repo, const Commit& commit, con
 
   for (std::size_t i = 0; i < step.tree_sources.size(); ++i) {
     const std::string& src = step.tree_sources[i];
+    if (is_exclude(src)) {  // removes what the sources before it put (never the destination itself)
+      std::erase_if(items, [&](const auto& kv) { return excluded_by(src, kv.second.entry); });
+      continue;
+    }
     std::vector<TreeEntry> entries = TRY(repo.list(commit, src));
     if (entries.empty())
       return fail(ErrorKind::not_found, "copy source '" + step.sources[i] + "' not found in commit " + commit.short_id);

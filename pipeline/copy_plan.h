@@ -11,7 +11,9 @@
 //    directories before the first segment with a wildcard): src/**/*.c →
 //    /app/ puts src/a/b.c at /app/a/b.c;
 //  - parent directories of every destination are included (mode 0755);
-//  - a later source overwrites an earlier one at the same destination.
+//  - a later source overwrites an earlier one at the same destination;
+//  - a `!pattern` source removes what the sources before it put whose git
+//    path it matches (pipeline/path_filter.h); it counts as no source.
 #pragma once
 
 #include <string>

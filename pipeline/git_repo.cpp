@@ -13,6 +13,7 @@ struct GitRepo::Impl {
   std::mutex mu;
   std::string spec;
   std::string path;
+  std::string location;
   std::string mirror_root;
   bool mirror = false;
   git::Repository repo;
@@ -81,6 +82,24 @@ GitRepo::~GitRepo() = default;
 const std::string& GitRepo::spec() const { return impl_->spec; }
 const std::string& GitRepo::path() const { return impl_->path; }
 bool GitRepo::is_mirror() const { return impl_->mirror; }
+const std::string& GitRepo::location() const { return impl_->location; }
+
+std::string GitRepo::remote_url() const {
+  if (impl_->mirror) return impl_->spec;
+  std::lock_guard lock(impl_->mu);
+  git_strarray names{};
+  if (git_remote_list(&names, impl_->repo.get()) != 0) return "";
+  std::string chosen;
+  for (std::size_t i = 0; i < names.count; ++i)
+    if (chosen.empty() || std::string_view(names.strings[i]) == "origin") chosen = names.strings[i];
+  git_strarray_dispose(&names);
+  if (chosen.empty()) return "";
+  git_remote* raw = nullptr;
+  if (git_remote_lookup(&raw, impl_->repo.get(), chosen.c_str()) != 0) return "";
+  git::Remote remote(raw);
+  const char* url = git_remote_url(remote.get());
+  return url ? url : "";
+}
 
 bool is_git_url(std::string_view spec) {
   if (spec.find("://") != std::string_view::npos) return true;
@@ -112,7 +131,12 @@ Result<GitRepo> GitRepo::open(const std::string& spec, const std::string& mirror
       return fail(git::error(rc, "opening git repository " + spec, ErrorKind::invalid_input));
     }
     impl->path = git_repository_path(raw);
+    const char* workdir = git_repository_workdir(raw);
+    std::string where = workdir ? workdir : impl->path;
+    while (where.size() > 1 && where.ends_with('/')) where.pop_back();
+    impl->location = where;
   }
+  if (impl->mirror) impl->location = spec;
   impl->repo = git::Repository(raw);
   return GitRepo(std::move(impl));
 }

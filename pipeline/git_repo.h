@@ -60,6 +60,12 @@ class GitRepo {
   const std::string& spec() const;  // as given to open()
   const std::string& path() const;  // the directory libgit2 opened (the mirror for URLs)
   bool is_mirror() const;           // opened from a URL
+  // Where the repository is, valid from any working directory: the URL for a
+  // mirror; else the absolute work tree root (a bare repository's directory).
+  const std::string& location() const;
+  // The URL it came from: the spec for a mirror; else the `origin` remote's
+  // URL, or the first remote's; "" when it has none.
+  std::string remote_url() const;
 
   // Updates a mirror from its URL (open() already did once); no-op for a local repo.
   Status fetch();

@@ -48,6 +48,18 @@ std::optional<std::string> export_path_problem(const std::string& path) {
 
 void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p);
 
+bool is_template_key(const std::string& key) { return key.starts_with('.'); }
+
+std::optional<std::vector<Field>> without_templates(std::optional<std::vector<Field>> fields) {
+  if (!fields) return fields;
+  // Copied, never erased in place: assigning a YAML::Node (as erase does)
+  // rewrites the node it refers to, anchors included.
+  std::vector<Field> out;
+  for (const auto& f : *fields)
+    if (!is_template_key(f.key)) out.push_back(f);
+  return out;
+}
+
 std::optional<std::string> normalize_tree_path(const std::string& base_dir, const std::string& path) {
   std::vector<std::string> parts;
   auto push = [&](std::string_view text) -> bool {
@@ -137,7 +149,7 @@ void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
 }
 
 void parse_images(YamlReader& r, const Field& field, Pipeline& p) {
-  auto images = r.map(field);
+  auto images = without_templates(r.map(field));
   if (!images) return;
   std::vector<std::string> names;
   for (const auto& img : *images) names.push_back(img.key);
@@ -195,7 +207,8 @@ LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_n
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    r.error(SourcePos{e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg);
+    auto problem = explain_syntax_error(yaml_text, e);
+    r.error(problem.pos, "", std::move(problem.message));
     return std::unexpected(std::move(diags));
   }
   if (!root.IsDefined() || root.IsNull()) {
@@ -216,7 +229,12 @@ LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_n
 
 void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p) {
   Field top{root, "", SourcePos{1, 1}, ""};
-  auto entries = r.map(top, kTopKeys);
+  // Top-level keys starting with '.' hold templates (anchors for `<<:`
+  // merges, as GitLab's hidden jobs): neither images, stages nor environments.
+  std::vector<std::string> allowed = kTopKeys;
+  for (const auto& key : r.key_names(root))
+    if (is_template_key(key)) allowed.push_back(key);
+  auto entries = r.map(top, allowed);
   if (!entries) return;
 
   const Field* images = nullptr;
@@ -234,9 +252,8 @@ void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p) {
   if (images) parse_images(r, *images, p);
   if (stages) {
     std::vector<std::string> stage_names;
-    if (stages->node.IsMap())
-      for (const auto& kv : stages->node)
-        if (kv.first.IsScalar()) stage_names.push_back(kv.first.Scalar());
+    for (auto& name : r.key_names(stages->node))
+      if (!is_template_key(name)) stage_names.push_back(std::move(name));
     parse_stages(r, *stages, p, stage_names);
   }
   check_graphs(r, p);

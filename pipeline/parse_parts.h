@@ -23,6 +23,12 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
 // Cycles between images and between stage needs; needs on later environments.
 void check_graphs(YamlReader& r, const Pipeline& p);
 
+// A key starting with '.': a template for `<<:` merges (at the top level,
+// under images: and under stages:), never an image, stage or environment.
+bool is_template_key(const std::string& key);
+// The fields whose key is no template.
+std::optional<std::vector<Field>> without_templates(std::optional<std::vector<Field>> fields);
+
 // base_dir joined with a path as written, '.' and '..' resolved; a leading
 // '/' means the repository root. nullopt when it leaves the repository.
 std::optional<std::string> normalize_tree_path(const std::string& base_dir, const std::string& path);

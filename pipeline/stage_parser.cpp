@@ -4,6 +4,7 @@
 
 #include "common/units.h"
 #include "pipeline/parse_parts.h"
+#include "pipeline/path_filter.h"
 
 namespace gantry::pipeline {
 
@@ -85,6 +86,14 @@ std::vector<std::string> tree_paths(YamlReader& r, const Field& f, const std::ve
                                     const std::string& base_dir) {
   std::vector<std::string> out;
   for (const auto& p : paths) {
+    if (is_exclude(p)) {
+      auto pattern = exclude_tree_pattern(base_dir, p);
+      if (out.empty())
+        r.error(f, "'" + p + "' excludes from nothing: an exclude (!pattern) removes what the inputs before it include; put it after them");
+      else if (!pattern) r.error(f, "exclude '" + p + "' is empty or leaves the repository");
+      else out.push_back(*pattern);
+      continue;
+    }
     if (auto t = normalize_tree_path(base_dir, p)) out.push_back(*t);
     else r.error(f, "input '" + p + "' leaves the repository");
   }
@@ -94,7 +103,7 @@ std::vector<std::string> tree_paths(YamlReader& r, const Field& f, const std::ve
 }  // namespace
 
 void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vector<std::string>& stage_names) {
-  auto stages = r.map(field);
+  auto stages = without_templates(r.map(field));
   if (!stages) return;
   std::vector<std::string> image_names;
   for (const auto& img : p.images) image_names.push_back(img.name);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "pipeline/parse_parts.h"
+#include "pipeline/path_filter.h"
 
 namespace gantry::pipeline {
 
@@ -70,7 +71,21 @@ bool parse_copy(YamlReader& r, const Field& f, Step& step, const std::string& ba
     r.error(f, "copy destination must be an absolute path in the image, got '" + step.dest + "'");
     ok = false;
   }
+  bool included = false;
   for (const auto& src : words) {
+    if (is_exclude(src)) {
+      auto pattern = exclude_tree_pattern(base_dir, src);
+      if (!included) r.error(f, "'" + src + "' excludes from nothing: an exclude (!pattern) removes what the sources before it include; put it after them");
+      else if (!pattern) r.error(f, "exclude '" + src + "' is empty or leaves the repository");
+      if (!included || !pattern) {
+        ok = false;
+        continue;
+      }
+      step.sources.push_back(src);
+      step.tree_sources.push_back(*pattern);
+      continue;
+    }
+    included = true;
     auto tree = normalize_tree_path(base_dir, src);
     if (!tree) {
       r.error(f, "copy source '" + src + "' leaves the repository");

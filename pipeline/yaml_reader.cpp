@@ -52,6 +52,76 @@ std::string YamlReader::kind_name(const YAML::Node& node) {
   return "an unknown node";
 }
 
+// YAML merge keys (yaml.org/type/merge.html), which yaml-cpp 0.7 leaves as a
+// plain "<<" key: `<<: *defaults` or `<<: [*a, *b]` adds the keys of those
+// mappings that the mapping does not set itself. Keys written in the mapping
+// win over merged ones wherever they are; among merged mappings the first
+// listed wins; a merged mapping's own `<<` is resolved first. Merged values
+// keep their own line:col (where they are written, in the template).
+bool YamlReader::merge_sources(const YAML::Node& value, const std::string& path, SourcePos at,
+                               std::vector<YAML::Node>& out, bool report) {
+  auto bad = [&] {
+    if (report)
+      error(mark_pos(value).line > 0 ? mark_pos(value) : at, path,
+            "a merge key (<<) takes a mapping or a list of mappings (<<: *name, <<: [*a, *b]), got " +
+                kind_name(value));
+    return false;
+  };
+  if (value.IsMap()) {
+    out.push_back(value);
+    return true;
+  }
+  if (!value.IsSequence()) return bad();
+  for (const auto& item : value) {
+    if (!item.IsMap()) return bad();
+    out.push_back(item);
+  }
+  return true;
+}
+
+void YamlReader::collect_entries(const YAML::Node& node, const std::string& path, int depth,
+                                 std::vector<Entry>& out, bool report) {
+  constexpr int kMaxMergeDepth = 32;
+  // This mapping's own keys first (they win), then each merge source's.
+  std::vector<std::pair<YAML::Node, SourcePos>> merges;
+  for (const auto& kv : node) {
+    const YAML::Node k = kv.first;
+    if (k.IsScalar() && k.Scalar() == "<<" && k.Tag() != "!") {
+      merges.emplace_back(kv.second, mark_pos(k));
+      continue;
+    }
+    out.push_back(Entry{k, kv.second, depth > 0});
+  }
+  if (merges.empty()) return;
+  if (depth >= kMaxMergeDepth) {
+    if (report) error(merges.front().second, path, "merge keys (<<) nest too deep (a mapping merges itself?)");
+    return;
+  }
+  for (const auto& [value, at] : merges) {
+    std::vector<YAML::Node> sources;
+    if (!merge_sources(value, path.empty() ? "<<" : path + ".<<", at, sources, report)) continue;
+    for (const auto& source : sources) {
+      std::vector<Entry> merged;
+      collect_entries(source, path, depth + 1, merged, report);
+      for (auto& e : merged) {
+        e.merged = true;
+        out.push_back(std::move(e));
+      }
+    }
+  }
+}
+
+std::vector<std::string> YamlReader::key_names(const YAML::Node& node) {
+  std::vector<std::string> out;
+  if (!node.IsMap()) return out;
+  std::vector<Entry> entries;
+  collect_entries(node, "", 0, entries, false);
+  std::set<std::string> seen;
+  for (const auto& e : entries)
+    if (e.key.IsScalar() && seen.insert(e.key.Scalar()).second) out.push_back(e.key.Scalar());
+  return out;
+}
+
 std::optional<std::vector<Field>> YamlReader::map(const Field& f, const std::vector<std::string>& allowed,
                                                   const std::vector<std::string>& required) {
   if (!f.node.IsMap()) {
@@ -59,19 +129,22 @@ std::optional<std::vector<Field>> YamlReader::map(const Field& f, const std::vec
     error(f, "expected " + expected + ", got " + kind_name(f.node));
     return std::nullopt;
   }
+  std::vector<Entry> entries;
+  collect_entries(f.node, f.path, 0, entries, true);
   std::vector<Field> out;
   std::set<std::string> seen;
-  for (const auto& kv : f.node) {  // by value: iterator proxies are temporaries
-    const YAML::Node k = kv.first;
+  for (const auto& entry : entries) {
+    const YAML::Node& k = entry.key;
     SourcePos kp = mark_pos(k);
     if (!k.IsScalar()) {
-      error(kp, f.path, "expected a key name, got " + kind_name(k));
+      if (!entry.merged) error(kp, f.path, "expected a key name, got " + kind_name(k));
       continue;
     }
     std::string key = k.Scalar();
     std::string path = f.path.empty() ? key : f.path + "." + key;
     if (!seen.insert(key).second) {
-      error(kp, path, "duplicate key '" + key + "'");
+      // A merged key the mapping (or an earlier merge) already set: overridden.
+      if (!entry.merged) error(kp, path, "duplicate key '" + key + "'");
       continue;
     }
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
@@ -82,7 +155,7 @@ std::optional<std::vector<Field>> YamlReader::map(const Field& f, const std::vec
       error(kp, path, std::move(msg));
       continue;
     }
-    out.push_back(Field{kv.second, path, kp, key});
+    out.push_back(Field{entry.value, path, kp, key});
   }
   for (const auto& r : required)
     if (!seen.count(r)) error(f.key_pos.line > 0 ? f.key_pos : pos(f), f.path, "missing required key '" + r + "'");
@@ -105,7 +178,19 @@ std::optional<std::vector<Field>> YamlReader::list(const Field& f) {
   return out;
 }
 
+bool YamlReader::unquoted_bang(const Field& f) {
+  // `- !docs/` is YAML for a tag "!docs/" on an empty value, not a string.
+  const std::string& tag = f.node.Tag();
+  if (!f.node.IsDefined() || tag.empty() || tag == "?" || tag == "!" || tag.starts_with("tag:yaml.org,2002:"))
+    return false;
+  std::string written = tag + (f.node.IsScalar() && !f.node.Scalar().empty() ? " " + f.node.Scalar() : "");
+  error(f, "a value that starts with ! must be quoted: write '" + written + "' (unquoted, YAML reads " + tag +
+               " as a tag)");
+  return true;
+}
+
 std::optional<std::string> YamlReader::string(const Field& f) {
+  if (unquoted_bang(f)) return std::nullopt;
   if (!f.node.IsScalar()) {
     error(f, "expected a string, got " + kind_name(f.node));
     return std::nullopt;
@@ -132,6 +217,7 @@ std::optional<std::string> YamlReader::absolute_path(const Field& f) {
 }
 
 std::optional<std::vector<std::string>> YamlReader::string_or_list(const Field& f, bool allow_empty) {
+  if (unquoted_bang(f)) return std::nullopt;
   if (f.node.IsScalar()) {
     if (!allow_empty && f.node.Scalar().empty()) {
       error(f, "expected a non-empty string or list");

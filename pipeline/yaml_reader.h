@@ -17,12 +17,23 @@ namespace gantry::pipeline {
 
 // A value with where it is: its node, its dotted key path, and the position
 // of its key (used when the value itself has no useful mark, e.g. `key:`).
+// Never assign a Field (or a YAML::Node) over another: yaml-cpp's assignment
+// rewrites the node referred to (and every alias of it); copy-construct.
 struct Field {
   YAML::Node node;
   std::string path;  // "images.app.steps[1].run"
   SourcePos key_pos;
   std::string key;   // the last key ("run"), or "" for a list element
 };
+
+// A YAML syntax error as a user should read it: the common mistakes
+// (a tab in the indentation, an unquoted value starting with '*') named with
+// what to write instead, at their own line:col; else the parser's message.
+struct SyntaxProblem {
+  SourcePos pos;
+  std::string message;
+};
+SyntaxProblem explain_syntax_error(const std::string& text, const YAML::Exception& e);
 
 class YamlReader {
  public:
@@ -40,16 +51,25 @@ class YamlReader {
   // "a string", "a list", "a mapping", "nothing".
   static std::string kind_name(const YAML::Node& node);
 
-  // The entries of a mapping in file order. Reports a non-mapping, keys that
-  // are not strings, duplicate keys (at the second one) and, when `allowed`
-  // is non-empty, unknown keys with a "did you mean". `required` keys that
-  // are missing are reported at f's key. Returns nullopt when f is not a mapping.
+  // The entries of a mapping: its own keys in file order, then those merged
+  // in with `<<: *anchor` / `<<: [*a, *b]` (YAML merge keys; own keys win,
+  // then the first merged mapping). Reports a non-mapping, keys that are not
+  // strings, duplicate keys (at the second one), a bad merge value and, when
+  // `allowed` is non-empty, unknown keys with a "did you mean". `required`
+  // keys that are missing are reported at f's key. Returns nullopt when f is
+  // not a mapping.
   std::optional<std::vector<Field>> map(const Field& f, const std::vector<std::string>& allowed = {},
                                         const std::vector<std::string>& required = {});
+  // A mapping's key names as map() sees them (merge keys resolved), file
+  // order; nothing reported. Empty for a non-mapping.
+  std::vector<std::string> key_names(const YAML::Node& node);
+
   // The elements of a list ("path[i]").
   std::optional<std::vector<Field>> list(const Field& f);
 
   std::optional<std::string> string(const Field& f);  // any scalar, as written
+  // Reports a value YAML read as a tag (`!docs/` unquoted); true when it did.
+  bool unquoted_bang(const Field& f);
   std::optional<std::string> non_empty_string(const Field& f);
   std::optional<std::string> absolute_path(const Field& f);
   // A string gives a one-element list; a list must hold strings only.
@@ -65,6 +85,16 @@ class YamlReader {
   bool check_name(const Field& f, const std::string& name, bool lowercase);
 
  private:
+  struct Entry {
+    YAML::Node key;
+    YAML::Node value;
+    bool merged = false;  // from a `<<` merge (overridden silently)
+  };
+  bool merge_sources(const YAML::Node& value, const std::string& path, SourcePos at, std::vector<YAML::Node>& out,
+                     bool report);
+  void collect_entries(const YAML::Node& node, const std::string& path, int depth, std::vector<Entry>& out,
+                       bool report);
+
   std::string file_;
   Diagnostics& diags_;
 };

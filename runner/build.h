@@ -18,12 +18,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "cache/run_store.h"
 #include "cache/store.h"
 #include "common/digest.h"
 #include "common/error.h"
@@ -53,6 +55,7 @@ struct StepOutcome {
   bool cached = false;
   double seconds = 0;
   std::optional<Digest> layer;  // the layer blob (none for config-only steps)
+  std::string log_path;         // the step's output, when BuildRequest::log_dir is set and it ran
 };
 
 struct ImageOutcome {
@@ -85,6 +88,12 @@ struct BuildRequest {
   std::string init_binary = "/proc/self/exe";  // the gantry binary (executor's `gantry __init`)
   // Filled as the build goes (also when it fails); optional.
   BuildCounters* counters = nullptr;
+  // When set, the output of every run step that runs is kept in
+  // LOG_DIR/build-IMAGE-N.log (N 1-based), as a stage's log is.
+  std::string log_dir;
+  // Called as each step ends: passed (ran or cached) or failed. Optional;
+  // may be called from several threads (one per image built at once).
+  std::function<void(const cache::BuildStepRecord&)> on_step;
 };
 
 // Builds the requested images. Errors: an unknown image name (not_found), a
@@ -95,7 +104,13 @@ struct BuildRequest {
 Result<BuildResult> build_images(const BuildRequest& request);
 
 // The --json document: {"images": [{"name", "digest", "tags", "steps":
-// [{"kind", "key", "cached", "seconds"}]}], "counters": {...}}.
+// [step records]}], "counters": {...}}; a step record is build_step_json().
+//   {"index" (1-based), "kind", "description", "key", "cached", "seconds",
+//    "status" (passed | failed), "log" ("" when nothing ran), "detail"}
+// (`gantry run --json` gives the same records per image).
+nlohmann::json build_step_json(const cache::BuildStepRecord& step);
+// The record of a finished step of `image`.
+cache::BuildStepRecord build_step_record(const std::string& image, const StepOutcome& step);
 nlohmann::json build_result_json(const BuildResult& result, bool with_explain = false);
 
 }  // namespace gantry::runner

@@ -109,6 +109,22 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     for (std::size_t j = failed + 1; j < tasks.size(); ++j)
       req.reporter.task(tasks[j], TaskState::skipped, {}, "an earlier step failed");
   };
+  // Tells the caller (the run record) how a step ended.
+  auto notify = [&](const StepOutcome& outcome, const std::string& status, const std::string& detail) {
+    if (!req.on_step) return;
+    auto record = build_step_record(image.name, outcome);
+    record.status = status;
+    record.detail = detail;
+    req.on_step(record);
+  };
+  auto step_failed = [&](StepOutcome& outcome, std::size_t i, Clock::time_point start, const Error& error,
+                         const std::string& what) {
+    const std::string reason = short_reason(error.message(), what);
+    req.reporter.task(tasks[i], TaskState::failed, since(start), reason);
+    outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    notify(outcome, "failed", reason);
+    skip_after(i);
+  };
 
   pipeline::BuildState state = pipeline::initial_state(
       image, state_from_config(base.config.env, base.config.working_dir, base.config.user));
@@ -124,16 +140,24 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     const std::string what = "image " + image.name + ", step #" + std::to_string(i + 1) + " (" +
                              describe_step(step) + ")";
 
-    std::vector<pipeline::CopyItem> items;
-    if (step.kind == StepKind::copy) items = TRY_CTX(pipeline::plan_copy(req.repo, req.commit, step), what);
-    const cache::StepRecord record = step_record(parent, step, state, items);
-    const Digest key = cache::step_key(record);
-    keys.push_back(key);
-
     StepOutcome outcome{.index = static_cast<int>(i),
                         .kind = std::string(pipeline::to_string(step.kind)),
                         .description = describe_step(step),
-                        .key = key};
+                        .key = Digest::of("")};
+    std::vector<pipeline::CopyItem> items;
+    if (step.kind == StepKind::copy) {
+      auto planned = pipeline::plan_copy(req.repo, req.commit, step);
+      if (!planned) {
+        Error error = std::move(planned).error().context(what);
+        step_failed(outcome, i, start, error, what);
+        return fail(std::move(error));
+      }
+      items = std::move(*planned);
+    }
+    const cache::StepRecord record = step_record(parent, step, state, items);
+    const Digest key = cache::step_key(record);
+    keys.push_back(key);
+    outcome.key = key;
 
     // Held until the step is recorded: a parallel image with the same step waits.
     auto key_lock = locks.get(key);
@@ -158,6 +182,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       outcome.cached = true;
       outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       req.reporter.task(task, TaskState::cached, since(start), key.short_hex());
+      notify(outcome, "passed", "cached");
     } else {
       counters.cache_misses++;
       if (req.explain && !missed)
@@ -167,21 +192,23 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       req.reporter.task(task, TaskState::running, {});
       std::optional<cache::LayerDescriptor> layer;
       if (step.kind == StepKind::run) {
+        if (!req.log_dir.empty())
+          outcome.log_path = req.log_dir + "/build-" + image.name + "-" + std::to_string(i + 1) + ".log";
         auto made = run_build_step(store, {.layers = layers, .step = step, .state = state, .epoch = epoch,
-                                           .task = task, .what = what, .init_binary = req.init_binary},
+                                           .task = task, .what = what, .init_binary = req.init_binary,
+                                           .log_path = outcome.log_path},
                                    req.reporter, counters);
         if (!made) {
-          req.reporter.task(task, TaskState::failed, since(start), short_reason(made.error().message(), what));
-          skip_after(i);
+          step_failed(outcome, i, start, made.error(), what);
           return fail(std::move(made).error());
         }
         layer = *made;
       } else if (step.kind == StepKind::copy) {
         auto made = write_copy_layer(store, req.repo, items, step, epoch);
         if (!made) {
-          req.reporter.task(task, TaskState::failed, since(start), short_reason(made.error().message(), what));
-          skip_after(i);
-          return fail(std::move(made).error().context(what));
+          Error error = std::move(made).error().context(what);
+          step_failed(outcome, i, start, error, what);
+          return fail(std::move(error));
         }
         layer = *made;
       }
@@ -203,6 +230,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       state = after;
       outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       req.reporter.task(task, TaskState::passed, since(start), key.short_hex());
+      notify(outcome, "passed", "ran");
     }
     parent = cache::parent_of_step(key);
     out.steps.push_back(std::move(outcome));

@@ -133,13 +133,40 @@ Result<BuildResult> build_images(const BuildRequest& req) {
   return result;
 }
 
+cache::BuildStepRecord build_step_record(const std::string& image, const StepOutcome& step) {
+  return {.image = image,
+          .index = step.index + 1,
+          .kind = step.kind,
+          .step = step.description,
+          .key = step.key.str(),
+          .status = "passed",
+          .cached = step.cached,
+          .duration_ms = static_cast<std::int64_t>(step.seconds * 1000.0 + 0.5),
+          .log_path = step.log_path,
+          .detail = ""};
+}
+
+nlohmann::json build_step_json(const cache::BuildStepRecord& step) {
+  return {{"index", step.index},
+          {"kind", step.kind},
+          {"description", step.step},
+          {"key", step.key},
+          {"cached", step.cached},
+          {"seconds", static_cast<double>(step.duration_ms) / 1000.0},
+          {"status", step.status},
+          {"log", step.log_path},
+          {"detail", step.detail}};
+}
+
 nlohmann::json build_result_json(const BuildResult& result, bool with_explain) {
   nlohmann::json images = nlohmann::json::array();
   for (const auto& image : result.images) {
     nlohmann::json steps = nlohmann::json::array();
-    for (const auto& step : image.steps)
-      steps.push_back({{"kind", step.kind}, {"key", step.key.str()}, {"cached", step.cached},
-                       {"seconds", step.seconds}});
+    for (const auto& step : image.steps) {
+      auto j = build_step_json(build_step_record(image.name, step));
+      j["seconds"] = step.seconds;  // unrounded, as before
+      steps.push_back(std::move(j));
+    }
     nlohmann::json j = {{"name", image.name}, {"digest", image.digest.str()}, {"tags", image.tags},
                         {"steps", std::move(steps)}};
     if (with_explain) j["explain"] = image.explain;

@@ -6,6 +6,7 @@
 #include "common/file_util.h"
 #include "executor/container.h"
 #include "runner/build_step.h"
+#include "runner/log_file.h"
 
 namespace gantry::runner {
 
@@ -52,21 +53,29 @@ Result<cache::LayerDescriptor> run_build_step(cache::Store& store, const RunStep
   spec.work_root = store.tmp_dir();
   if (!req.init_binary.empty()) spec.init_binary = req.init_binary;
 
+  std::optional<LogFile> log;
+  if (!req.log_path.empty()) log.emplace(TRY_CTX(LogFile::open(req.log_path), req.what + ": its log"));
   std::deque<std::string> tail;
   spec.output = [&](executor::Stream, std::string_view line) {
     reporter.output(req.task, line);
+    if (log) log->line(line);
     tail.emplace_back(line);
     if (tail.size() > kTailLines) tail.pop_front();
   };
 
   counters.containers_started++;
   auto result = executor::run(spec);
-  if (!result) return fail(std::move(result).error().context(req.what + ": starting the container"));
+  if (!result) {
+    Error error = std::move(result).error().context(req.what + ": starting the container");
+    if (log) log->line("gantry: " + error.message());
+    return fail(std::move(error));
+  }
   UpperDirGuard upper{result->upper_dir};
 
   if (result->exit_code != 0 || result->signal != 0 || result->timed_out || result->oom_killed ||
       result->cancelled) {
     std::string message = req.what + " failed: " + exit_description(*result);
+    if (log) log->line("gantry: " + message);
     if (!tail.empty()) {
       message += "\n  last output:";
       for (const auto& line : tail) message += "\n    " + line;

@@ -23,6 +23,7 @@ struct RunStepRequest {
   TaskId task;                        // where the output goes
   std::string what;                   // "image app, step #3 (run: make)" for errors
   std::string init_binary;            // the gantry binary
+  std::string log_path;               // "" = no log kept; else every output line, and how it ended
 };
 
 // Runs the step; its output goes to reporter.output(task, line). A non-zero

@@ -3,17 +3,33 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 namespace gantry::runner {
 
-std::string resolve_store_dir(const std::string& flag_value) {
+namespace {
+
+std::string chosen_store_dir(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* env = std::getenv("GANTRY_STORE"); env && *env) return env;
   if (::geteuid() == 0) return "/var/lib/gantry";
   if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/gantry";
   const char* home = std::getenv("HOME");
   return std::string(home ? home : ".") + "/.local/share/gantry";
+}
+
+}  // namespace
+
+std::string resolve_store_dir(const std::string& flag_value) {
+  // Absolute once, here: containers, overlay mounts and work_root need
+  // absolute paths, and a relative one must not change meaning half-way.
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(chosen_store_dir(flag_value), ec);
+  if (ec) return chosen_store_dir(flag_value);
+  std::string out = absolute.lexically_normal().string();
+  while (out.size() > 1 && out.ends_with('/')) out.pop_back();
+  return out;
 }
 
 CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description) {

@@ -32,7 +32,8 @@ struct Cli {
 };
 
 // --store, else $GANTRY_STORE, else /var/lib/gantry as root, else
-// $XDG_DATA_HOME/gantry (~/.local/share/gantry).
+// $XDG_DATA_HOME/gantry (~/.local/share/gantry); made absolute (against the
+// working directory) and normalised, so every command sees one store path.
 std::string resolve_store_dir(const std::string& flag_value);
 
 // The subcommand `name` of app (a group such as "image" that several

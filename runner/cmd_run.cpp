@@ -197,9 +197,9 @@ void add_run_commands(Cli& cli) {
   });
 
   auto logs = std::make_shared<QueryFlags>();
-  cmd = cli.app.add_subcommand("logs", "Print the logs of a run's stages (secrets are masked as ***)");
-  cmd->add_option("run", logs->run, "Run id (or a unique prefix)")->required();
-  cmd->add_option("stage", logs->stage, "Only this stage");
+  cmd = cli.app.add_subcommand("logs", "Print the logs of a run's build steps and stages (secrets are masked as ***)");
+  cmd->add_option("run", logs->run, "Run id (or any unique part of it: a prefix, the random suffix)")->required();
+  cmd->add_option("stage", logs->stage, "Only this stage, or only the build steps of this image");
   cmd->callback([&global, &action, logs] {
     action = [&global, logs] {
       return with_store(global, [&](cache::Store& s) { return print_logs(s, logs->run, logs->stage, std::cout); });
@@ -208,7 +208,7 @@ void add_run_commands(Cli& cli) {
 
   auto show = std::make_shared<QueryFlags>();
   cmd = cli.app.add_subcommand("show", "Show a run: its commit, images, stage results and promotions");
-  cmd->add_option("run", show->run, "Run id (or a unique prefix)")->required();
+  cmd->add_option("run", show->run, "Run id (or any unique part of it: a prefix, the random suffix)")->required();
   cmd->add_flag("--json", show->json, "Print the run record as JSON");
   cmd->callback([&global, &action, show] {
     action = [&global, show] {

@@ -2,13 +2,39 @@
 #include <algorithm>
 
 #include "cache/environment_store.h"
+#include "runner/build.h"
 #include "runner/run_pipeline.h"
 
 namespace gantry::runner {
 
 nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<cache::PromotionEvent>& promotions) {
   nlohmann::json images = nlohmann::json::array();
-  for (const auto& i : run.images) images.push_back({{"name", i.image}, {"digest", i.digest}, {"built", i.built}});
+  for (const auto& i : run.images) {
+    // "built": a step of this image ran in this run (not every step cached);
+    // "from_pipeline": the pipeline file builds it (false: a store image).
+    nlohmann::json steps = nlohmann::json::array();
+    bool ran = false;
+    for (const auto& step : run.build_steps) {
+      if (step.image != i.image) continue;
+      steps.push_back(build_step_json(step));
+      ran = ran || !step.cached;
+    }
+    images.push_back({{"name", i.image},
+                      {"digest", i.digest},
+                      {"built", ran},
+                      {"from_pipeline", i.built},
+                      {"steps", std::move(steps)}});
+  }
+  // Every build step of the run (also of an image whose build failed), and
+  // the step that failed, if one did.
+  nlohmann::json build_steps = nlohmann::json::array();
+  nlohmann::json failed_step;
+  for (const auto& step : run.build_steps) {
+    auto j = build_step_json(step);
+    j["image"] = step.image;
+    if (step.status == "failed") failed_step = j;
+    build_steps.push_back(std::move(j));
+  }
   nlohmann::json stages = nlohmann::json::array();
   for (const auto& s : run.stages) {
     stages.push_back({{"name", s.stage},
@@ -17,7 +43,9 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
                       {"cached", s.cached},
                       {"cached_from", s.cached_from},
                       {"exit_code", s.exit_code >= 0 ? nlohmann::json(s.exit_code) : nlohmann::json()},
-                      {"seconds", static_cast<double>(s.duration_ms) / 1000.0},
+                      {"seconds", static_cast<double>(s.duration_ms) / 1000.0},  // this run's own time
+                      {"original_seconds", s.cached ? nlohmann::json(static_cast<double>(s.original_ms) / 1000.0)
+                                                    : nlohmann::json()},
                       {"started_ms", s.started_ms},
                       {"attempts", s.attempts},
                       {"allow_failure", s.allow_failure},
@@ -26,6 +54,13 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
                       {"detail", s.detail},
                       {"log", s.log_path}});
   }
+  // How each manual gate was passed: "promoted" or "already-there".
+  nlohmann::json gates = nlohmann::json::array();
+  for (const auto& g : run.gates)
+    gates.push_back({{"environment", g.environment},
+                     {"how", g.how},
+                     {"detail", g.detail},
+                     {"time", cache::format_time_utc(g.time_ms)}});
   nlohmann::json promos = nlohmann::json::array();
   for (const auto& p : promotions) {
     if (p.kind != "promote") continue;
@@ -38,6 +73,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
   nlohmann::json doc = {{"id", run.id},
           {"status", run.status},
           {"repo", run.repo},
+          {"repo_url", run.repo_url},
           {"rev", run.rev},
           {"commit", run.commit},
           {"pipeline_file", run.pipeline_file},
@@ -47,6 +83,9 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
           {"waiting_environment", run.waiting_environment},
           {"error", run.error},
           {"images", images},
+          {"build_steps", build_steps},
+          {"failed_step", failed_step},
+          {"gates", gates},
           {"stages", stages},
           {"promotions", promos}};
   if (!run.phase_ms.empty()) {

@@ -4,6 +4,7 @@
 #include "runner/run_pipeline.h"
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "cache/image_store.h"
@@ -51,7 +52,8 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   cache::RunStore runs(store);
   cache::RunRecord run;
   run.id = cache::RunStore::new_id();
-  run.repo = options.repo;
+  run.repo = repo.location();  // absolute: promote/retry/rollback work from any directory
+  run.repo_url = repo.remote_url();
   run.rev = options.rev;
   run.commit = commit.id;
   run.pipeline_file = options.file;
@@ -62,14 +64,14 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   TRY(make_dirs(ctx.run_dir));
   TRY(runs.create(run));
   ctx.workspaces = std::make_unique<WorkspaceCache>(repo, commit, pipeline.base_dir, store.tmp_dir());
-  reporter.note("run " + run.id + ": " + options.repo + " at " + commit.short_id + " (" + commit.summary + ")");
+  reporter.note("run " + run.id + ": " + run.repo + " at " + commit.short_id + " (" + commit.summary + ")");
 
   auto fail_run = [&](const Error& e) -> Result<cache::RunRecord> {
     run.status = "failed";
     run.error = ctx.masker.mask(e.message());
     reporter.note("run failed: " + run.error);
     TRY(runs.set_status(run.id, run.status, "", run.error, true));
-    return run;
+    return runs.get(run.id);  // as stored: with the build steps recorded so far
   };
 
   // Build every image of the file; then pin each stage image to a digest.
@@ -85,6 +87,14 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
                          .reporter = reporter,
                          .jobs = static_cast<int>(ctx.jobs),
                          .init_binary = options.init_binary};
+    // Every step is recorded with the run (and a run step's output kept in
+    // the run's directory) as it ends, so a failed build can be read later.
+    request.log_dir = ctx.run_dir;
+    std::mutex record_mutex;
+    request.on_step = [&](const cache::BuildStepRecord& step) {
+      std::lock_guard lock(record_mutex);
+      if (auto st = runs.put_build_step(run.id, step); !st) reporter.note("warning: " + st.error().message());
+    };
     auto result = build_images(request);
     if (!result) return fail_run(result.error());
     for (const auto& image : result->images) built.emplace(image.name, image.digest);

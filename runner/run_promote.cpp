@@ -1,6 +1,7 @@
 // gantry promote / gantry rollback: carrying a waiting run through a manual
 // gate with the digests it built (never rebuilding), and moving an
 // environment back to its previous digest.
+#include <algorithm>
 #include <thread>
 
 #include "cache/image_store.h"
@@ -13,12 +14,51 @@ namespace gantry::runner {
 
 namespace {
 
-// Which run a promotion continues: the one given, or the one that brought the
-// image's digest into the environment before ENV (the newest run of the image
-// for the first environment).
-Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, const pipeline::Pipeline* p) {
+std::string digest_of(const cache::RunRecord& run, const std::string& image) {
+  for (const auto& i : run.images)
+    if (i.image == image) return i.digest;
+  return "";
+}
+
+// The runs waiting at ENV's gate that have IMAGE, newest first.
+Result<std::vector<cache::RunRecord>> waiting_runs(cache::Store& store, const PromoteOptions& o) {
+  cache::RunStore runs(store);
+  constexpr int kLookBack = 500;
+  auto list = TRY(runs.list(o.image, kLookBack));
+  std::erase_if(list, [&](const cache::RunRecord& r) {
+    return r.status != "waiting" || r.waiting_environment != o.environment || digest_of(r, o.image).empty();
+  });
+  return list;
+}
+
+// Which run a promotion without --run continues: the newest run waiting at
+// ENV's gate for IMAGE (refused when waiting runs differ in digest: which
+// one is meant is the user's call); when none waits there, the one that
+// brought the image's digest into the environment before ENV (the newest
+// run of the image for the first environment).
+Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, const pipeline::Pipeline* p,
+                                  Reporter& reporter) {
   cache::RunStore runs(store);
   if (!o.run_id.empty()) return runs.get(o.run_id);
+  auto waiting = TRY(waiting_runs(store, o));
+  if (!waiting.empty()) {
+    const std::string digest = digest_of(waiting.front(), o.image);
+    bool differ = std::any_of(waiting.begin(), waiting.end(),
+                              [&](const cache::RunRecord& r) { return digest_of(r, o.image) != digest; });
+    if (differ) {
+      std::string candidates;
+      for (const auto& r : waiting)
+        candidates += "\n  " + r.id + "  " + digest_of(r, o.image) + "  commit " + r.commit.substr(0, 12);
+      return fail(ErrorKind::conflict, "refusing to guess: " + std::to_string(waiting.size()) + " runs of " +
+                                           o.image + " with different digests wait at the manual gate of " +
+                                           o.environment + "; name one with --run:" + candidates);
+    }
+    reporter.note("promoting run " + waiting.front().id + ": the newest run of " + o.image +
+                  " waiting at the manual gate of " + o.environment +
+                  (waiting.size() > 1 ? " (" + std::to_string(waiting.size() - 1) + " older ones wait with the same digest)"
+                                      : ""));
+    return runs.get(waiting.front().id);
+  }
   if (p) {
     int index = p->environment_index(o.environment);
     if (index > 0) {
@@ -28,11 +68,15 @@ Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, 
       if (!pointer)
         return fail(ErrorKind::conflict, "refusing to promote " + o.image + " to " + o.environment + ": it has no digest in " +
                                              before + " yet (see gantry env ls)");
+      reporter.note("promoting run " + pointer->run_id + ": the run that brought " + o.image + " " +
+                    pointer->digest + " into " + before + " (no run waits at the manual gate of " +
+                    o.environment + ")");
       return runs.get(pointer->run_id);
     }
   }
   auto list = TRY(runs.list(o.image, 1));
   if (list.empty()) return fail(ErrorKind::not_found, "no run of image " + o.image + " (see gantry history)");
+  reporter.note("promoting run " + list.front().id + ": the newest run of " + o.image);
   return runs.get(list.front().id);
 }
 
@@ -49,7 +93,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   std::optional<pipeline::Pipeline> pipe;
   ProjectAccess access;
   auto load = [&](const cache::RunRecord& r) -> Status {
-    repo.emplace(TRY(pipeline::GitRepo::open(r.repo, git_mirror_root(store))));
+    repo.emplace(TRY(open_run_repo(store, r)));
     commit = TRY(repo->resolve(r.commit));
     access = project_access(o.runner_config, r.repo);
     pipe = TRY(load_checked_pipeline(store, *repo, *commit, r.pipeline_file, access));
@@ -62,7 +106,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
     auto latest = TRY(runs.list(o.image, 1));
     if (latest.empty()) return fail(ErrorKind::not_found, "no run of image " + o.image + " (see gantry history)");
     TRY(load(latest.front()));
-    run = TRY(pick_run(store, o, &*pipe));
+    run = TRY(pick_run(store, o, &*pipe, reporter));
     if (run.id != latest.front().id) TRY(load(run));
   }
 

@@ -19,6 +19,15 @@ namespace gantry::runner {
 
 std::string git_mirror_root(const cache::Store& store) { return store.root() + "/git"; }
 
+Result<pipeline::GitRepo> open_run_repo(cache::Store& store, const cache::RunRecord& run) {
+  auto repo = pipeline::GitRepo::open(run.repo, git_mirror_root(store));
+  if (repo || run.repo_url.empty() || run.repo_url == run.repo) return repo;
+  auto mirrored = pipeline::GitRepo::open(run.repo_url, git_mirror_root(store));
+  if (mirrored) return mirrored;
+  return fail(std::move(repo).error().context("repository of run " + run.id + " (its remote " + run.repo_url +
+                                              " failed too: " + mirrored.error().message() + ")"));
+}
+
 void RunContext::next_phase(const std::string& next) {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::steady_clock::now().time_since_epoch())
@@ -192,6 +201,35 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
   return {};
 }
 
+// "app sha256:…, lib sha256:…" when every promoted image of the run is at
+// that very digest in `environment` now; "" otherwise.
+Result<std::string> already_in(RunContext& ctx, const std::string& environment,
+                               const std::vector<std::string>& promoted) {
+  cache::EnvironmentStore envs(ctx.store);
+  std::string out;
+  for (const auto& name : promoted) {
+    auto it = ctx.images.find(name);
+    if (it == ctx.images.end()) continue;
+    auto pointer = TRY(envs.get(name, environment));
+    if (!pointer || pointer->digest != it->second.digest.str()) return std::string();
+    out += (out.empty() ? "" : ", ") + name + " " + pointer->digest;
+  }
+  return out;
+}
+
+Status wait_at_gate(RunContext& ctx, cache::RunRecord& run, const pipeline::EnvironmentDef& env,
+                    const std::vector<std::string>& promoted) {
+  run.status = "waiting";
+  run.waiting_environment = env.name;
+  for (const auto* stage : ctx.pipeline.stages_of(env.name))
+    ctx.reporter.task({env.name, stage->name}, TaskState::waiting, {}, "manual gate");
+  ctx.reporter.note("waiting at the manual gate of " + env.name + ": gantry promote " +
+                    (promoted.empty() ? std::string("IMAGE") : promoted.front()) + " --to " + env.name +
+                    " --run " + ctx.run_id);
+  cache::RunStore runs(ctx.store);
+  return runs.set_status(run.id, run.status, run.waiting_environment, "", false);
+}
+
 }  // namespace
 
 Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool open_first,
@@ -200,17 +238,18 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
   const auto& envs = ctx.pipeline.environments;
   for (std::size_t i = first; i < envs.size(); ++i) {
     const auto& env = envs[i];
-    if (env.when == pipeline::Gate::manual && !(i == first && open_first)) {
-      run.status = "waiting";
-      run.waiting_environment = env.name;
-      for (const auto* stage : ctx.pipeline.stages_of(env.name))
-        ctx.reporter.task({env.name, stage->name}, TaskState::waiting, {}, "manual gate");
-      std::string images;
-      for (const auto& name : promoted) images += (images.empty() ? "" : ", ") + name;
-      ctx.reporter.note("waiting at the manual gate of " + env.name + ": gantry promote " +
-                        (promoted.empty() ? std::string("IMAGE") : promoted.front()) + " --to " + env.name +
-                        " --run " + ctx.run_id);
-      return runs.set_status(run.id, run.status, run.waiting_environment, "", false);
+    const bool gate = env.when == pipeline::Gate::manual;
+    const bool opened = gate && i == first && open_first;  // by gantry promote
+    if (opened) TRY(runs.put_gate(run.id, {.environment = env.name, .how = "promoted", .detail = "gantry promote"}));
+    if (gate && !opened) {
+      // A digest already in the environment was let through this gate
+      // before: passing it again needs nobody.
+      const std::string there = TRY(already_in(ctx, env.name, promoted));
+      if (there.empty()) return wait_at_gate(ctx, run, env, promoted);
+      std::string detail = there + " already in " + env.name + ": its manual gate is passed without waiting";
+      ctx.reporter.note(detail);
+      TRY(runs.put_gate(run.id, {.environment = env.name, .how = "already-there", .detail = detail}));
+      TRY(resolve_secrets(ctx, i, next_manual_gate(ctx.pipeline, i, true)));
     }
     ctx.next_phase(env.name);
     if (!ctx.pipeline.stages_of(env.name).empty()) ctx.reporter.phase(env.name);

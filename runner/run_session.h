@@ -18,6 +18,10 @@ namespace gantry::runner {
 // The git mirror root of the store (for URLs), as `gantry build` uses it.
 std::string git_mirror_root(const cache::Store& store);
 
+// The repository a recorded run came from: its recorded location, else
+// (moved or deleted) its remote URL, mirrored into the store.
+Result<pipeline::GitRepo> open_run_repo(cache::Store& store, const cache::RunRecord& run);
+
 // Loads the file from the commit and checks what the file alone cannot:
 // images the store does not have (registry references, `from:` or stage
 // `image:`, are pulled into the store first; `reporter` notes each pull),

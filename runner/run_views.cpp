@@ -1,6 +1,8 @@
 #include "runner/run_views.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,7 +38,15 @@ void print_table(std::ostream& out, const std::vector<std::vector<std::string>>&
 std::string short_digest(const std::string& d) { return d.size() > 19 ? d.substr(0, 19) : d; }
 std::string short_commit(const std::string& c) { return c.substr(0, 12); }
 
+const cache::BuildStepRecord* failed_build_step(const cache::RunRecord& run) {
+  for (const auto& step : run.build_steps)
+    if (step.status == "failed") return &step;
+  return nullptr;
+}
+
 std::string stage_summary(const cache::RunRecord& run) {
+  if (const auto* step = failed_build_step(run))
+    return "build failed: " + step->image + " step #" + std::to_string(step->index) + " (" + step->step + ")";
   int passed = 0, cached = 0, failed = 0, skipped = 0;
   for (const auto& s : run.stages) {
     if (s.status == "passed") (s.cached ? cached : passed)++;
@@ -136,13 +146,28 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
   out << "run      " << run.id << "\n"
       << "status   " << run.status << (run.waiting_environment.empty() ? "" : " at " + run.waiting_environment)
       << "\n"
-      << "repo     " << run.repo << "\n"
+      << "repo     " << run.repo << (run.repo_url.empty() || run.repo_url == run.repo ? "" : " (" + run.repo_url + ")")
+      << "\n"
       << "commit   " << run.commit << " (" << run.rev << ")\n"
       << "pipeline " << run.pipeline_file << " " << run.pipeline_digest << "\n"
       << "started  " << cache::format_time_utc(run.started_ms) << "\n";
   if (!run.error.empty()) out << "error    " << run.error << "\n";
   for (const auto& i : run.images) out << "image    " << i.image << " " << i.digest << (i.built ? "" : " (store)") << "\n";
+  if (const auto* step = failed_build_step(run))
+    out << "failed   image " << step->image << ", step #" << step->index << " (" << step->step << "): " << step->detail
+        << (step->log_path.empty() ? "" : "\n         log: gantry logs " + run.id + " " + step->image) << "\n";
   out << "\n";
+  if (!run.build_steps.empty()) {
+    std::vector<std::vector<std::string>> steps = {{"IMAGE", "STEP", "STATUS", "SECONDS", "DETAIL"}};
+    for (const auto& b : run.build_steps) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.2f", static_cast<double>(b.duration_ms) / 1000.0);
+      steps.push_back({b.image, "#" + std::to_string(b.index) + " " + b.step, b.cached ? "cached" : b.status, secs,
+                       b.status == "failed" ? b.detail : ""});
+    }
+    print_table(out, steps);
+    out << "\n";
+  }
   std::vector<std::vector<std::string>> rows = {{"STAGE", "ENVIRONMENT", "STATUS", "EXIT", "SECONDS", "DETAIL"}};
   for (const auto& s : run.stages) {
     char secs[32];
@@ -151,6 +176,7 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
                     s.exit_code >= 0 ? std::to_string(s.exit_code) : "-", secs, s.detail});
   }
   print_table(out, rows);
+  for (const auto& g : run.gates) out << "gate     " << g.environment << ": " << g.how << " (" << g.detail << ")\n";
   if (!doc["promotions"].empty()) {
     out << "\n";
     for (const auto& p : doc["promotions"])
@@ -164,6 +190,22 @@ Status print_logs(cache::Store& store, const std::string& run_id, const std::str
   cache::RunStore runs(store);
   auto run = TRY(runs.get(run_id));
   bool found = false;
+  // The build steps' logs first (all, or one image's when `stage` names an
+  // image and no stage), then the stages'.
+  const bool is_stage = std::any_of(run.stages.begin(), run.stages.end(), [&](const auto& s) { return s.stage == stage; });
+  for (const auto& b : run.build_steps) {
+    if (!stage.empty() && (is_stage || b.image != stage)) continue;
+    found = true;
+    out << "== build " << b.image << " #" << b.index << " " << b.step << " ("
+        << (b.cached ? "cached" : b.status) << ") ==\n";
+    if (b.log_path.empty()) {
+      out << "(no log: " << (b.cached ? "cached, nothing ran" : b.kind + " steps run no command") << ")\n";
+      continue;
+    }
+    auto text = read_file(b.log_path);
+    if (!text) out << "(log unavailable: " << text.error().message() << ")\n";
+    else out << *text;
+  }
   for (const auto& s : run.stages) {
     if (!stage.empty() && s.stage != stage) continue;
     found = true;
@@ -183,7 +225,13 @@ Status print_logs(cache::Store& store, const std::string& run_id, const std::str
   if (!found && !stage.empty()) {
     std::string known;
     for (const auto& s : run.stages) known += (known.empty() ? "" : ", ") + s.stage;
-    return fail(ErrorKind::not_found, "run " + run.id + " has no stage '" + stage + "' (stages: " + known + ")");
+    std::string images;
+    std::set<std::string> seen;
+    for (const auto& b : run.build_steps)
+      if (seen.insert(b.image).second) images += (images.empty() ? "" : ", ") + b.image;
+    return fail(ErrorKind::not_found, "run " + run.id + " has no stage or built image '" + stage +
+                                          "' (stages: " + (known.empty() ? "none" : known) +
+                                          "; images: " + (images.empty() ? "none" : images) + ")");
   }
   return {};
 }

@@ -10,6 +10,7 @@
 #include "common/unique_fd.h"
 #include "common/units.h"
 #include "executor/container.h"
+#include "runner/log_file.h"
 #include "runner/stage_artifacts.h"
 #include "runner/stage_key.h"
 
@@ -19,30 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// An append-only log file; every line is masked before it gets here.
-class StageLog {
- public:
-  static Result<StageLog> open(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) return fail_sys("open", path);
-    return StageLog(std::move(fd));
-  }
-  void line(std::string_view text) {
-    std::string l(text);
-    l.push_back('\n');
-    std::size_t off = 0;
-    while (off < l.size()) {
-      ssize_t n = ::write(fd_.get(), l.data() + off, l.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      off += static_cast<std::size_t>(n);
-    }
-  }
-
- private:
-  explicit StageLog(UniqueFd fd) : fd_(std::move(fd)) {}
-  UniqueFd fd_;
-};
+using StageLog = LogFile;  // every line is masked before it gets here
 
 // Every stage the given one needs, directly or not.
 std::set<std::string> ancestors(const pipeline::Pipeline& p, const pipeline::StageDef& stage) {
@@ -185,12 +163,15 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
       r.cached = true;
       r.cached_from = c.run_id;
       r.exit_code = c.exit_code;
-      r.duration_ms = c.duration_ms;
+      // `seconds` is what this run spent (the look-up); the first run's time
+      // is kept apart so that adding up a run's seconds never lies.
+      r.duration_ms = elapsed().count();
+      r.original_ms = c.duration_ms;
       r.log_path = c.log_path;
       r.artifacts_dir = c.artifacts_dir;
-      r.detail = "cached from run " + c.run_id;
+      r.detail = "cached from run " + c.run_id + " (took " + format_duration(std::chrono::milliseconds(c.duration_ms)) + " there)";
       record(ctx, r);
-      ctx.reporter.task(task, TaskState::cached, std::chrono::milliseconds(c.duration_ms), r.detail);
+      ctx.reporter.task(task, TaskState::cached, elapsed(), r.detail);
       return r;
     }
   }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/unique_fd.h"
+#include "pipeline/path_filter.h"
 
 namespace gantry::runner {
 
@@ -62,7 +63,17 @@ Result<std::vector<pipeline::TreeEntry>> WorkspaceCache::entries(const std::vect
   if (tree_inputs.empty()) {
     add_all(TRY(repo_.list(commit_, base_dir_)));
   } else {
-    for (const auto& input : tree_inputs) add_all(TRY(repo_.list(commit_, input)));
+    for (const auto& input : tree_inputs) {
+      if (pipeline::is_exclude(input)) {  // removes what the inputs before it added
+        std::erase_if(out, [&](const pipeline::TreeEntry& e) {
+          if (!pipeline::excluded_by(input, e)) return false;
+          seen.erase(e.path);
+          return true;
+        });
+        continue;
+      }
+      add_all(TRY(repo_.list(commit_, input)));
+    }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return out;
@@ -75,8 +86,13 @@ Result<WorkspaceView> WorkspaceCache::view(const std::vector<std::string>& tree_
     v.identity = {{"tree", TRY(repo_.tree_id(commit_, base_dir_))}};
     return v;
   }
+  // With excludes, a directory's tree id would still change with what was
+  // excluded below it: what remains is keyed by its files' ids alone.
+  const bool excludes = std::any_of(tree_inputs.begin(), tree_inputs.end(),
+                                    [](const std::string& i) { return pipeline::is_exclude(i); });
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& e : TRY(entries(tree_inputs))) list.push_back({relative(e.path), e.mode, e.oid});
+  for (const auto& e : TRY(entries(tree_inputs)))
+    list.push_back({relative(e.path), e.mode, excludes && e.is_dir() ? std::string() : e.oid});
   v.identity = {{"entries", std::move(list)}};
   return v;
 }
