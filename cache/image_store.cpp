@@ -54,12 +54,53 @@ Result<Image> ImageStore::load(const Digest& manifest_digest) {
   return image;
 }
 
+namespace {
+
+bool is_index_media_type(const std::string& media_type) {
+  return media_type == kMediaTypeIndex || media_type == "application/vnd.docker.distribution.manifest.list.v2+json";
+}
+
+}  // namespace
+
+// A digest the user typed may name an image index (what `pull NAME@sha256:…`
+// of a multi-platform image stores beside the manifest it took): follow it to
+// the linux/amd64 manifest, or its only manifest, that the store holds.
+Result<Digest> ImageStore::manifest_of_index(const Digest& digest, const std::string& text) {
+  auto bytes = TRY(store_.blobs().read(digest, false));
+  json index = json::parse(bytes, nullptr, false);
+  if (!index.is_object()) return digest;  // not JSON: load() reports what it is
+  auto media = index.find("mediaType");
+  auto manifests = index.find("manifests");
+  bool looks_like_index = manifests != index.end() && manifests->is_array();
+  if (media != index.end() && media->is_string() && !is_index_media_type(media->get<std::string>()) &&
+      !looks_like_index)
+    return digest;
+  if (!looks_like_index) return digest;
+  std::vector<Digest> stored;
+  std::optional<Digest> amd64;
+  for (const auto& entry : *manifests) {
+    if (!entry.is_object() || !entry.contains("digest") || !entry["digest"].is_string()) continue;
+    auto d = Digest::parse(entry["digest"].get<std::string>());
+    if (!d || !store_.blobs().has(*d)) continue;
+    stored.push_back(*d);
+    auto platform = entry.find("platform");
+    if (platform != entry.end() && platform->is_object() && platform->value("os", json("")) == "linux" &&
+        platform->value("architecture", json("")) == "amd64")
+      amd64 = *d;
+  }
+  if (amd64) return *amd64;
+  if (stored.size() == 1) return stored.front();
+  return fail(ErrorKind::not_found, "'" + text + "' is an image index and the store holds " +
+                                        (stored.empty() ? std::string("none") : std::to_string(stored.size())) +
+                                        " of its manifests: name the manifest digest instead");
+}
+
 Result<Digest> ImageStore::resolve(const std::string& text) {
   Reference ref = TRY(Reference::parse(text));
   if (ref.digest) {
     if (!store_.blobs().has(*ref.digest))
       return fail(ErrorKind::not_found, "unknown image '" + text + "': no manifest " + ref.digest->str() + " in the store");
-    return *ref.digest;
+    return manifest_of_index(*ref.digest, text);
   }
   auto stmt = TRY(store_.db().prepare("SELECT digest FROM tags WHERE name = ?1 AND tag = ?2"));
   stmt.bind(1, ref.name).bind(2, ref.tag);

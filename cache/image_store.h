@@ -90,6 +90,8 @@ class ImageStore {
                               const std::map<std::string, std::string>& annotations = {});
   Result<Image> load(const Digest& manifest_digest);
   // Resolves a reference to a manifest digest (not_found: unknown tag/digest).
+  // A digest of an image index resolves to the index's linux/amd64 (or only)
+  // manifest held in the store.
   Result<Digest> resolve(const std::string& ref);
   Result<Image> load_ref(const std::string& ref);
 
@@ -105,6 +107,7 @@ class ImageStore {
   Result<std::vector<std::string>> lowerdirs(const Image& image);
 
  private:
+  Result<Digest> manifest_of_index(const Digest& digest, const std::string& text);
   Store& store_;
 };
 

@@ -1,5 +1,6 @@
 #include "cache/meta_db.h"
 
+#include <set>
 #include <utility>
 
 namespace gantry::cache {
@@ -153,14 +154,39 @@ Result<std::optional<std::string>> MetaDb::query_text(std::string_view sql, std:
   return std::optional<std::string>(stmt.column_text(0));
 }
 
+// A database that holds a migration this binary does not know was written by
+// a newer gantry: its tables may mean something this binary cannot honour.
+Error MetaDb::newer_schema_error(const MigrationList& list) {
+  std::set<std::string> known;
+  for (std::size_t i = 0; i < list.size; ++i) known.insert(list.items[i].id);
+  std::string unknown;
+  if (auto st = prepare("SELECT id FROM schema_migrations ORDER BY id")) {
+    while (auto row = st->step()) {
+      if (!*row) break;
+      if (!known.count(st->column_text(0))) unknown += (unknown.empty() ? "" : ", ") + st->column_text(0);
+    }
+  }
+  return Error(ErrorKind::conflict, "meta.db " + path_ + " has a newer schema than this gantry knows (unknown " +
+                                        "migrations: " + (unknown.empty() ? "?" : unknown) + ", schema version " +
+                                        std::to_string(list.size) + " here): use the newer gantry that wrote it");
+}
+
 Status MetaDb::migrate() {
   MigrationList list = schema_migrations();
   // Fast path: everything applied (one query at startup).
   TRY(exec("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"));
   auto count = TRY(query_text("SELECT count(*) FROM schema_migrations"));
-  if (count && std::stoul(*count) >= list.size) return {};
+  std::size_t applied = count ? std::stoul(*count) : 0;
+  if (applied == list.size) return {};
+  if (applied > list.size) return fail(newer_schema_error(list));
 
   auto tx = TRY(transaction(true));
+  std::size_t known_applied = 0;
+  for (std::size_t i = 0; i < list.size; ++i) {
+    if (TRY(query_text("SELECT id FROM schema_migrations WHERE id = ?1", list.items[i].id))) ++known_applied;
+  }
+  auto total = TRY(query_text("SELECT count(*) FROM schema_migrations"));
+  if (total && std::stoul(*total) > known_applied) return fail(newer_schema_error(list));
   for (std::size_t i = 0; i < list.size; ++i) {
     const Migration& m = list.items[i];
     auto seen = TRY(query_text("SELECT id FROM schema_migrations WHERE id = ?1", m.id));

@@ -21,6 +21,7 @@
 namespace gantry::cache {
 
 class MetaDb;
+struct MigrationList;
 
 // A prepared statement. bind_* use 1-based indexes as SQLite does; column_*
 // 0-based. step() returns true while a row is available, false when done.
@@ -103,6 +104,7 @@ class MetaDb {
  private:
   MetaDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status migrate();
+  Error newer_schema_error(const MigrationList& list);
   sqlite3* db_;
   std::string path_;
   std::recursive_mutex mutex_;
@@ -116,7 +118,9 @@ struct Migration {
   const char* id;
   const char* sql;
 };
-// Every migration of meta.db. kSchemaVersion = how many there are.
+// Every migration of meta.db, in the order they apply. The schema version
+// (PRAGMA user_version) is how many there are; a database holding a
+// migration id this list lacks was written by a newer gantry and is refused.
 struct MigrationList {
   const Migration* items;
   std::size_t size;

@@ -163,6 +163,17 @@ constexpr Migration kMigrations[] = {
      "  detail TEXT NOT NULL,"
      "  time_ms INTEGER NOT NULL,"
      "  PRIMARY KEY (run_id, environment));"},
+    // Where blobs are known to live in registries (registry/blob_locations.h):
+    // a push mounts a blob from another repository of the same registry
+    // instead of uploading it. IF NOT EXISTS: stores from before this
+    // migration created the table on first use.
+    {"0300-registry-blobs",
+     "CREATE TABLE IF NOT EXISTS registry_blobs ("
+     "  registry TEXT NOT NULL,"
+     "  repository TEXT NOT NULL,"
+     "  digest TEXT NOT NULL,"
+     "  updated INTEGER NOT NULL,"    // unix seconds
+     "  PRIMARY KEY (registry, digest, repository));"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

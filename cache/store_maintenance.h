@@ -29,9 +29,26 @@ struct GcReport {
 };
 Result<GcReport> collect_garbage(Store& store, bool dry_run = false);
 
+// Which run records (and their runs/<id>/ files) gc keeps: the newest
+// `keep_runs`, every run younger than `keep_days`, and every run still used
+// (running, waiting at a gate, named by an environment pointer or by a
+// stage-cache entry). Everything else is pruned. Documented in docs/store.md.
+struct RetentionRule {
+  std::uint64_t keep_runs = 100;
+  std::uint64_t keep_days = 30;
+};
+struct RetentionReport {
+  std::uint64_t runs_pruned = 0;
+  std::uint64_t runs_kept_in_use = 0;     // past the rule, but still used
+  std::uint64_t orphan_dirs_removed = 0;  // runs/<id>/ without a run row
+};
+// Needs the exclusive store lock (gc holds it).
+Result<RetentionReport> prune_runs(Store& store, const RetentionRule& rule, bool dry_run, std::int64_t now_ms);
+
 struct FsckReport {
   std::uint64_t blobs_checked = 0;
   std::uint64_t references_checked = 0;
+  std::uint64_t layers_checked = 0;   // unpacked trees compared with their blobs (--deep)
   std::vector<std::string> faults;  // one line each, naming the blob/tag/row
   bool ok() const { return faults.empty(); }
 };

@@ -5,13 +5,7 @@
 namespace gantry::registry {
 
 Result<BlobLocations> BlobLocations::open(cache::MetaDb& db) {
-  TRY(db.exec(
-      "CREATE TABLE IF NOT EXISTS registry_blobs ("
-      "  registry TEXT NOT NULL,"
-      "  repository TEXT NOT NULL,"
-      "  digest TEXT NOT NULL,"
-      "  updated INTEGER NOT NULL,"
-      "  PRIMARY KEY (registry, digest, repository))"));
+  // The table is made by meta.db's migration "0300-registry-blobs".
   return BlobLocations(db);
 }
 

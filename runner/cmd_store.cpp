@@ -3,9 +3,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cache/layer_verify.h"
+#include "cache/run_store.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
+#include "pipeline/mirror_check.h"
 #include "runner/cli.h"
+#include "runner/run_session.h"
 
 namespace gantry::runner {
 
@@ -13,40 +17,63 @@ namespace {
 
 using nlohmann::json;
 
-int run_gc(const GlobalOptions& g, bool dry_run, bool as_json) {
+int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::RetentionRule& rule) {
   auto store = cache::Store::open(g.store_dir, cache::StoreLock::exclusive);
   if (!store) return report_error(store.error());
+  // Runs first: their images then stop being "recent run" roots.
+  auto runs = cache::prune_runs(**store, rule, dry_run, cache::now_ms());
+  if (!runs) return report_error(runs.error());
   auto r = cache::collect_garbage(**store, dry_run);
   if (!r) return report_error(r.error());
   if (as_json) {
-    std::cout << json{{"dry_run", dry_run},           {"blobs_kept", r->blobs_kept},
-                      {"blobs_removed", r->blobs_removed}, {"layers_removed", r->layers_removed},
-                      {"bytes_freed", r->bytes_freed},   {"tmp_swept", r->tmp_swept}}
+    std::cout << json{{"dry_run", dry_run},
+                      {"blobs_kept", r->blobs_kept},
+                      {"blobs_removed", r->blobs_removed},
+                      {"layers_removed", r->layers_removed},
+                      {"bytes_freed", r->bytes_freed},
+                      {"tmp_swept", r->tmp_swept},
+                      {"runs_pruned", runs->runs_pruned},
+                      {"runs_kept_in_use", runs->runs_kept_in_use}}
                      .dump()
               << "\n";
   } else {
     std::cout << (dry_run ? "would remove " : "removed ") << r->blobs_removed << " blobs (" << r->bytes_freed
-              << " bytes) and " << r->layers_removed << " unpacked layers; kept " << r->blobs_kept << " blobs\n";
+              << " bytes), " << r->layers_removed << " unpacked layers and " << runs->runs_pruned
+              << " runs with their logs; kept " << r->blobs_kept << " blobs";
+    if (runs->runs_kept_in_use) std::cout << " and " << runs->runs_kept_in_use << " old runs still in use";
+    std::cout << "\n";
   }
   return kExitOk;
 }
 
-int run_fsck(const GlobalOptions& g, bool as_json) {
+int run_fsck(const GlobalOptions& g, bool deep, bool as_json) {
   auto store = cache::Store::open(g.store_dir);
   if (!store) return report_error(store.error());
   auto r = cache::check_store(**store);
   if (!r) return report_error(r.error());
+  if (deep) {
+    if (auto st = cache::check_unpacked_layers(**store, *r); !st) return report_error(st.error());
+  }
+  auto mirrors = pipeline::check_mirrors(git_mirror_root(**store), deep);
+  if (!mirrors) return report_error(mirrors.error());
+  r->faults.insert(r->faults.end(), mirrors->faults.begin(), mirrors->faults.end());
   if (as_json) {
     std::cout << json{{"ok", r->ok()},
+                      {"deep", deep},
                       {"blobs_checked", r->blobs_checked},
                       {"references_checked", r->references_checked},
+                      {"layers_checked", r->layers_checked},
+                      {"git_mirrors_checked", mirrors->mirrors_checked},
+                      {"git_objects_checked", mirrors->objects_checked},
                       {"faults", r->faults}}
                      .dump(2)
               << "\n";
   } else {
     for (const auto& f : r->faults) std::cout << "fault: " << f << "\n";
     std::cout << (r->ok() ? "ok: " : "FAILED: ") << r->blobs_checked << " blobs re-hashed, " << r->references_checked
-              << " references checked, " << r->faults.size() << " faults\n";
+              << " references checked, ";
+    if (deep) std::cout << r->layers_checked << " unpacked layers compared, ";
+    std::cout << mirrors->mirrors_checked << " git mirrors checked, " << r->faults.size() << " faults\n";
   }
   return r->ok() ? kExitOk : kExitFailure;
 }
@@ -56,20 +83,31 @@ int run_fsck(const GlobalOptions& g, bool as_json) {
 void add_store_commands(Cli& cli) {
   auto gc_dry = std::make_shared<bool>(false);
   auto gc_json = std::make_shared<bool>(false);
+  auto rule = std::make_shared<cache::RetentionRule>();
   auto* gc = cli.app.add_subcommand(
-      "gc", "Remove blobs and unpacked layers no tag, environment, cache entry or recent run refers to "
-            "(waits for other gantry processes on the store)");
+      "gc", "Prune old runs and their logs, then remove blobs and unpacked layers no tag, environment, cache entry "
+            "or recent run refers to (waits for other gantry processes on the store)");
   gc->add_flag("-n,--dry-run", *gc_dry, "Only report what would be removed");
   gc->add_flag("--json", *gc_json, "JSON output");
-  gc->parse_complete_callback(
-      [&cli, gc_dry, gc_json] { cli.action = [&cli, gc_dry, gc_json] { return run_gc(cli.global, *gc_dry, *gc_json); }; });
+  gc->add_option("--keep-runs", rule->keep_runs,
+                 "Keep the newest N runs whatever their age (default 100)")
+      ->check(CLI::NonNegativeNumber);
+  gc->add_option("--keep-days", rule->keep_days, "Keep every run younger than D days (default 30)")
+      ->check(CLI::NonNegativeNumber);
+  gc->parse_complete_callback([&cli, gc_dry, gc_json, rule] {
+    cli.action = [&cli, gc_dry, gc_json, rule] { return run_gc(cli.global, *gc_dry, *gc_json, *rule); };
+  });
 
   auto fsck_json = std::make_shared<bool>(false);
+  auto fsck_deep = std::make_shared<bool>(false);
   auto* fsck = cli.app.add_subcommand(
-      "fsck", "Re-hash every blob and check every reference; exits 1 naming each fault");
+      "fsck", "Re-hash every blob, check every reference and the git mirrors' refs; exits 1 naming each fault");
   fsck->add_flag("--json", *fsck_json, "JSON output");
-  fsck->parse_complete_callback(
-      [&cli, fsck_json] { cli.action = [&cli, fsck_json] { return run_fsck(cli.global, *fsck_json); }; });
+  fsck->add_flag("--deep", *fsck_deep,
+                 "Also compare every unpacked layer tree with its blob and read back every git mirror object");
+  fsck->parse_complete_callback([&cli, fsck_json, fsck_deep] {
+    cli.action = [&cli, fsck_json, fsck_deep] { return run_fsck(cli.global, *fsck_deep, *fsck_json); };
+  });
 }
 
 }  // namespace gantry::runner

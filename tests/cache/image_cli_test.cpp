@@ -119,3 +119,39 @@ TEST(ImageCli, ExportArchiveAndReimportKeepsDigests) {
 
 }  // namespace
 }  // namespace gantry::cache
+
+namespace gantry::cache {
+namespace {
+
+// `pull NAME@sha256:<index>` of a multi-platform image stores the index beside
+// the manifest it took: the index digest the user typed must resolve.
+TEST(ImageCli, InspectByImageIndexDigestShowsItsPlatformManifest) {
+  gantry::testing::ScratchDir dir;
+  std::string manifest = make_busybox(dir / "s");
+  ASSERT_TRUE(manifest.starts_with("sha256:"));
+  json index = {{"schemaVersion", 2},
+                {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests",
+                 json::array({{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                               {"digest", "sha256:" + std::string(64, 'a')},
+                               {"size", 100},
+                               {"platform", {{"os", "linux"}, {"architecture", "arm64"}}}},
+                              {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                               {"digest", manifest},
+                               {"size", 100},
+                               {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}}})}};
+  std::string text = index.dump();
+  Digest index_digest = Digest::of(text);
+  {
+    auto store = testing::open_store(dir / "s");
+    ASSERT_TRUE(store->blobs().put(text, index_digest));
+  }
+  for (const std::string& ref : {"busybox@" + index_digest.str(), index_digest.str()}) {
+    auto r = gantry::testing::run_gantry(dir / "s", {"image", "inspect", ref});
+    ASSERT_EQ(r.exit_code, 0) << ref << ": " << r.err;
+    EXPECT_EQ(json::parse(r.out)["digest"], manifest) << ref;
+  }
+}
+
+}  // namespace
+}  // namespace gantry::cache
