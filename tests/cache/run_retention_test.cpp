@@ -40,6 +40,9 @@ struct RetentionStore {
     stage.stage = "unit";
     stage.status = "passed";
     ASSERT_TRUE(RunStore(*store).put_stage(stage));
+    ASSERT_TRUE(store->db().exec(
+        "INSERT INTO run_build_steps (run_id, image, step_index, kind, step, key, status, cached, duration_ms,"
+        " log_path, detail) VALUES ('" + id + "', 'app', 1, 'run', 'run: make', 'k', 'passed', 0, 1, '', '')"));
     gantry::testing::write_file(store->paths().run_dir(id) + "/unit.log", "log of " + id);
   }
   bool has_row(const std::string& id) { return bool(*store->db().query_text("SELECT id FROM runs WHERE id = ?1", id)); }
@@ -68,6 +71,7 @@ TEST(RunRetention, KeepsNewestAndYoungAndPrunesTheRestWithTheirLogs) {
   }
   EXPECT_EQ(s.count("stage_results"), 2);
   EXPECT_EQ(s.count("run_images"), 2);
+  EXPECT_EQ(s.count("run_build_steps"), 2);
 }
 
 TEST(RunRetention, NeverPrunesARunThatAPointerACacheEntryOrAGateStillUses) {
