@@ -56,6 +56,8 @@ struct StepOutcome {
   double seconds = 0;
   std::optional<Digest> layer;  // the layer blob (none for config-only steps)
   std::string log_path;         // the step's output, when BuildRequest::log_dir is set and it ran
+  // A dry run (BuildRequest::dry_run): why the step would miss ("" = it would hit).
+  std::string would_miss;
 };
 
 struct ImageOutcome {
@@ -67,11 +69,13 @@ struct ImageOutcome {
   // --explain: the first step that missed and what changed since the
   // nearest earlier build of this image (empty when every step hit).
   std::string explain;
+  bool would_build = false;  // a dry run: a step would run (digest and layers are then unknown)
 };
 
 struct BuildResult {
   std::vector<ImageOutcome> images;  // in build order
   nlohmann::json counters;           // BuildCounters::to_json()
+  bool dry_run = false;              // a plan: steps say would_miss; would_build images have no digest
 };
 
 struct BuildRequest {
@@ -82,6 +86,9 @@ struct BuildRequest {
   std::vector<std::string> images;  // names to build (with the images they are from); empty = all
   bool no_cache = false;            // run every step; results are still recorded
   bool explain = false;             // fill ImageOutcome::explain
+  // Decide hit or miss for every step and say why, but run nothing: no
+  // container, no layer, no image, no tag, nothing recorded (gantry build --plan).
+  bool dry_run = false;
   Reporter& reporter;
   int jobs = 2;                     // images built at once
   bool tag = true;                  // tag NAME:<short> and NAME:latest

@@ -183,6 +183,18 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       req.reporter.task(task, TaskState::cached, since(start), key.short_hex());
       notify(outcome, "passed", "cached");
+    } else if (req.dry_run) {
+      counters.cache_misses++;
+      if (!missed) {
+        out.explain = TRY(explain_miss(step_cache, history, image.name, static_cast<int>(i), describe_step(step),
+                                       record, key, req.no_cache, layer_gone));
+        outcome.would_miss = out.explain.substr(out.explain.find(" missed: ") + 9);
+      } else {
+        outcome.would_miss = "an earlier step runs (its key follows theirs)";
+      }
+      missed = true;
+      out.would_build = true;
+      state = pipeline::apply_step(state, step);
     } else {
       counters.cache_misses++;
       if (req.explain && !missed)
@@ -236,6 +248,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     out.steps.push_back(std::move(outcome));
   }
 
+  if (req.dry_run && missed) return out;  // nothing to commit: the digest is not known before the build
   // Everything the final config and layers follow from: the last step key
   // (which chains the base and every step) and the image's own settings.
   const Digest image_key = image_key_of(parent, image);
@@ -246,12 +259,20 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
   }
   if (known) {
     out.digest = *known;  // the same image, already stored: nothing to write
+  } else if (req.dry_run) {
+    out.would_build = true;  // every step hits, but the image itself is not stored: it would be committed
+    out.explain = image.name + ": every step is cached; the image would be committed again";
+    return out;
   } else {
     cache::ImageConfig config = final_config(base, image, state, out.steps);
     out.digest = TRY_CTX(store.images().commit_image(std::move(config), layers), "committing image " + image.name);
   }
   counters.images_built++;
   for (const auto& layer : layers) out.layers.push_back(layer.digest);
+  if (req.dry_run) {
+    if (out.explain.empty()) out.explain = image.name + ": every step is cached";
+    return out;  // no tags, no build record
+  }
   if (req.tag) {
     for (const std::string& tag : {req.commit.short_id, std::string("latest")}) {
       TRY_CTX(store.images().tag(image.name, tag, out.digest), "tagging " + image.name + ":" + tag);

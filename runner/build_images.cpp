@@ -9,6 +9,7 @@
 #include "pipeline/loader.h"
 #include "runner/build.h"
 #include "runner/build_image.h"
+#include "runner/build_step.h"
 #include "runner/registry_refs.h"
 #include "registry/reference.h"
 
@@ -63,6 +64,21 @@ Status check_bases(RegistryRefs& refs, const pipeline::Pipeline& p, const std::s
   return {};
 }
 
+// A dry run of an image whose base (an image of the file) would be rebuilt:
+// every step's key follows the base's digest, unknown until it is built.
+ImageOutcome planned_after_rebuilt_base(const pipeline::ImageDef& image) {
+  ImageOutcome out{.name = image.name, .digest = Digest::of("")};
+  out.would_build = true;
+  out.explain = image.name + ": its base image " + image.from + " would be rebuilt, so every step runs";
+  for (std::size_t i = 0; i < image.steps.size(); ++i)
+    out.steps.push_back({.index = static_cast<int>(i),
+                         .kind = std::string(pipeline::to_string(image.steps[i].kind)),
+                         .description = describe_step(image.steps[i]),
+                         .key = Digest::of(""),
+                         .would_miss = "its base image " + image.from + " would be rebuilt"});
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json BuildCounters::to_json() const {
@@ -86,6 +102,13 @@ Result<BuildResult> build_images(const BuildRequest& req) {
   KeyLocks key_locks;
   auto build_named = [&](const std::string& name) -> Result<ImageOutcome> {
     const pipeline::ImageDef& image = *p.find_image(name);
+    if (req.dry_run && p.find_image(image.from)) {
+      std::lock_guard lock(mutex);
+      if (done.at(image.from).would_build) {
+        counters.cache_misses += image.steps.size();
+        return planned_after_rebuilt_base(image);
+      }
+    }
     Result<BaseImage> base = [&]() -> Result<BaseImage> {
       if (registry::names_registry_host(image.from) && !p.find_image(image.from))
         return load_base(req.store, TRY(refs.ensure(image.from)));  // pulled by check_bases
@@ -130,6 +153,7 @@ Result<BuildResult> build_images(const BuildRequest& req) {
   for (const auto& name : order.order)
     if (auto it = done.find(name); it != done.end()) result.images.push_back(std::move(it->second));
   result.counters = counters.to_json();
+  result.dry_run = req.dry_run;
   return result;
 }
 
@@ -165,10 +189,20 @@ nlohmann::json build_result_json(const BuildResult& result, bool with_explain) {
     for (const auto& step : image.steps) {
       auto j = build_step_json(build_step_record(image.name, step));
       j["seconds"] = step.seconds;  // unrounded, as before
+      if (result.dry_run) {
+        j["would_run"] = !step.would_miss.empty();
+        j["why"] = step.would_miss;
+        j["status"] = step.would_miss.empty() ? "hit" : "miss";
+        j["detail"] = step.would_miss;
+      }
       steps.push_back(std::move(j));
     }
     nlohmann::json j = {{"name", image.name}, {"digest", image.digest.str()}, {"tags", image.tags},
                         {"steps", std::move(steps)}};
+    if (result.dry_run) {
+      j["would_build"] = image.would_build;
+      if (image.would_build) j["digest"] = nullptr;
+    }
     if (with_explain) j["explain"] = image.explain;
     images.push_back(std::move(j));
   }

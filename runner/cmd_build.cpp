@@ -20,6 +20,7 @@ struct BuildOptions {
   std::string file = ".gantry.yml";
   bool no_cache = false;
   bool explain = false;
+  bool dry_run = false;  // --plan, --explain --dry-run
   bool json = false;
   bool check_reproducible = false;
   int jobs = 2;
@@ -53,6 +54,45 @@ std::string summary_line(const ImageOutcome& image) {
          std::to_string(image.steps.size()) + " steps, " + std::to_string(cached) + " cached";
 }
 
+// --plan: every step's hit or miss and why, computed from keys alone (copy
+// steps read git objects only); nothing runs, nothing is written.
+int print_plan(cache::Store& store, pipeline::GitRepo& repo, const pipeline::Commit& commit,
+               const pipeline::Pipeline& pipeline, const BuildOptions& opt) {
+  auto quiet = make_reporter(true);
+  BuildRequest request{.store = store,
+                       .repo = repo,
+                       .commit = commit,
+                       .pipeline = pipeline,
+                       .images = opt.images,
+                       .no_cache = opt.no_cache,
+                       .explain = true,
+                       .dry_run = true,
+                       .reporter = *quiet,
+                       .jobs = 1};
+  auto result = build_images(request);
+  quiet->finish();
+  if (!result) return report_error(result.error());
+  if (opt.json) {
+    std::cout << build_result_json(*result, true).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << "plan for " << commit.short_id << " (" << commit.summary << "): nothing is run\n";
+  for (const auto& image : result->images) {
+    int runs = 0;
+    for (const auto& step : image.steps) runs += step.would_miss.empty() ? 0 : 1;
+    std::cout << image.name << ": "
+              << (runs > 0 ? std::to_string(runs) + " of " + std::to_string(image.steps.size()) + " steps would run"
+                           : image.would_build ? "every step hits; the image would be committed again"
+                                               : "every step hits: " + image.digest.str())
+              << "\n";
+    for (const auto& step : image.steps)
+      std::cout << "  #" << step.index + 1 << " " << step.description << "  "
+                << (step.would_miss.empty() ? "hit" : "miss: " + step.would_miss) << "\n";
+  }
+  return kExitOk;
+}
+
 int run_build(const GlobalOptions& global, const BuildOptions& opt) {
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
@@ -62,6 +102,8 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
   if (!commit) return report_error(commit.error());
   auto pipeline = pipeline::load_pipeline_from_git(*repo, *commit, opt.file);
   if (!pipeline) return report_error(pipeline.error());
+
+  if (opt.dry_run) return print_plan(**store, *repo, *commit, *pipeline, opt);
 
   auto reporter = make_reporter(opt.json);
   auto build = [&](bool no_cache) {
@@ -129,6 +171,9 @@ void add_build_commands(Cli& cli) {
   cmd->add_option("--file,-f", opt->file, "Pipeline file in the commit's tree (default .gantry.yml)");
   cmd->add_flag("--no-cache", opt->no_cache, "Run every step; results are still recorded in the cache");
   cmd->add_flag("--explain", opt->explain, "For each image, say which step missed first and what changed");
+  cmd->add_flag("--plan,--dry-run", opt->dry_run,
+                "Say which steps would hit and which would miss and why, without running anything "
+                "(no container, no layer, no tag)");
   cmd->add_flag("--json", opt->json, "Print the result as JSON (docs/build.md) instead of a live view");
   cmd->add_flag("--check-reproducible", opt->check_reproducible,
                 "Build twice with no cache and report layers that differ (exit 1 if any)");
