@@ -79,7 +79,12 @@ struct QueryFlags {
 int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
-  auto event = rollback_environment(**store, f.image, f.env);
+  auto config = load_runner_config(global.runner_config);
+  if (!config) return report_error(config.error());
+  auto reporter = make_reporter(f.json);
+  auto event = rollback_environment(**store, {.image = f.image, .environment = f.env,
+                                              .runner_config = std::move(*config)}, *reporter);
+  reporter->finish();
   if (!event) return report_error(event.error());
   if (f.json) {
     std::cout << nlohmann::json{{"kind", event->kind},

@@ -63,9 +63,18 @@ struct PromoteOptions {
 Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& options, Reporter& reporter,
                                      std::stop_token stop = {});
 
-// Moves IMAGE in ENV back to its previous digest (its own event).
-Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const std::string& image,
-                                                   const std::string& environment);
+struct RollbackOptions {
+  std::string image;
+  std::string environment;
+  RunnerConfig runner_config;  // as RunOptions::runner_config
+};
+
+// Moves IMAGE in ENV back to its previous digest (its own event). First, as
+// a promotion would, it pushes that digest to the environment's `push:`
+// target and writes its `export:` (as the pipeline of the run that set the
+// current digest defines them); when either fails, the pointer stays.
+Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const RollbackOptions& options,
+                                                   Reporter& reporter);
 
 // The run record as JSON (docs/run.md):
 // {"id", "status", "repo", "commit", "rev", "pipeline_file", "pipeline_digest",

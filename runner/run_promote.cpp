@@ -167,10 +167,35 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   return record;
 }
 
-Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const std::string& image,
-                                                   const std::string& environment) {
+Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const RollbackOptions& o,
+                                                   Reporter& reporter) {
   cache::EnvironmentStore envs(store);
-  return envs.rollback(image, environment);
+  auto pointer = TRY(envs.get(o.image, o.environment));
+  // Nothing to restore: the store's refusal says so.
+  if (!pointer || pointer->previous_digest.empty()) return envs.rollback(o.image, o.environment);
+
+  // The environment as the pipeline of the run that set the current digest
+  // defines it: where its image is pushed and exported.
+  const std::string what = "rolling back " + o.image + " in " + o.environment + " to " + pointer->previous_digest;
+  cache::RunStore runs(store);
+  auto run = TRY_CTX(runs.get(pointer->run_id), what);
+  auto repo = TRY_CTX(open_run_repo(store, run), what);
+  auto commit = TRY_CTX(repo.resolve(run.commit), what);
+  ProjectAccess access = project_access(o.runner_config, run.repo);
+  auto pipe = TRY_CTX(load_checked_pipeline(store, repo, commit, run.pipeline_file, access), what);
+  const pipeline::EnvironmentDef* env = pipe.find_environment(o.environment);
+  if (env && (env->push || env->export_path)) {
+    RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipe, .reporter = reporter};
+    ctx.access = std::move(access);
+    ctx.run_id = run.id;
+    auto digest = TRY(Digest::parse(pointer->previous_digest));
+    ctx.images.emplace(o.image, TRY_CTX(load_stage_image(store, o.image, digest, true), what));
+    const std::size_t count = promoted_images(pipe).size();
+    // Before the pointer moves: a failure leaves the environment as it was.
+    TRY_CTX(push_to_environment(ctx, *env, o.image, count), what + " (not rolled back)");
+    TRY_CTX(export_to_environment(ctx, *env, o.image, count), what + " (not rolled back)");
+  }
+  return envs.rollback(o.image, o.environment);
 }
 
 }  // namespace gantry::runner

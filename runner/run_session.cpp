@@ -181,22 +181,14 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
     if (it == ctx.images.end()) continue;
     const std::string digest = it->second.digest.str();
     // Push before the pointer moves: a failed push leaves the environment as it was.
-    if (env.push) TRY(push_promoted(ctx, env, name, digest, promoted.size()));
+    TRY(push_to_environment(ctx, env, name, promoted.size()));
     auto event = TRY(envs.promote(name, env.name, digest, ctx.commit.id, ctx.run_id));
     if (event)
       ctx.reporter.note("promoted " + name + " " + digest + " to " + env.name +
                         (event->replaced_digest.empty() ? "" : " (was " + event->replaced_digest + ")"));
     else
       ctx.reporter.note(name + " " + digest + " is already in " + env.name);
-    if (env.export_path) {
-      // Below the runner's export_dir for the project, reached fd-relative.
-      std::string rel = export_destination(*env.export_path, name, promoted.size());
-      std::string ref_name = promoted.size() > 1 ? name + "-" + env.name : env.name;
-      auto target = TRY_CTX(open_export_target(ctx.access, rel), "exporting " + name + " on promotion to " + env.name);
-      TRY_CTX(cache::export_image(ctx.store, it->second.digest, target.fd_path(), ref_name),
-              "exporting " + name + " to " + target.shown + " on promotion to " + env.name);
-      ctx.reporter.note("exported " + name + " to " + target.shown + " (ref " + ref_name + ")");
-    }
+    TRY(export_to_environment(ctx, env, name, promoted.size()));
   }
   return {};
 }
@@ -231,6 +223,26 @@ Status wait_at_gate(RunContext& ctx, cache::RunRecord& run, const pipeline::Envi
 }
 
 }  // namespace
+
+Status push_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::string& name,
+                           std::size_t image_count) {
+  if (!env.push) return {};
+  return push_promoted(ctx, env, name, ctx.images.at(name).digest.str(), image_count);
+}
+
+Status export_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::string& name,
+                             std::size_t image_count) {
+  if (!env.export_path) return {};
+  const StageImage& image = ctx.images.at(name);
+  // Below the runner's export_dir for the project, reached fd-relative.
+  std::string rel = export_destination(*env.export_path, name, image_count);
+  std::string ref_name = image_count > 1 ? name + "-" + env.name : env.name;
+  auto target = TRY_CTX(open_export_target(ctx.access, rel), "exporting " + name + " to " + env.name);
+  TRY_CTX(cache::export_image(ctx.store, image.digest, target.fd_path(), ref_name),
+          "exporting " + name + " " + image.digest.str() + " to " + target.shown + " for " + env.name);
+  ctx.reporter.note("exported " + name + " " + image.digest.str() + " to " + target.shown + " (ref " + ref_name + ")");
+  return {};
+}
 
 Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool open_first,
                const std::vector<std::string>& promoted) {

@@ -48,6 +48,15 @@ Status resolve_secrets(RunContext& ctx, std::size_t first, std::size_t last);
 // environments when there is none.
 std::size_t next_manual_gate(const pipeline::Pipeline& pipeline, std::size_t from, bool open_first);
 
+// What an environment gets with an image's digest (ctx.images[name]): its
+// `push:` target (the same manifest bytes) and its `export:` file or layout,
+// each a no-op when the environment has none. image_count is the number of
+// promoted images (names `{image}`-less targets apart).
+Status push_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::string& name,
+                           std::size_t image_count);
+Status export_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::string& name,
+                             std::size_t image_count);
+
 // Runs the environments from `first` on: stages, then promotion, until a
 // manual gate (status "waiting"), a failure ("failed") or the end
 // ("passed"). Updates `run` (status, waiting_environment, error) in meta.db.
