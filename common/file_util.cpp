@@ -50,10 +50,17 @@ Status fsync_dir(const std::string& dir) {
   return {};
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, const std::string& tmp_dir) {
+Status write_file_atomic(const std::string& path, std::string_view data, const std::string& tmp_dir,
+                         unsigned mode) {
   std::string tmp = tmp_dir + "/write-" + unique_suffix();
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
   if (!fd) return fail_sys("create", tmp);
+  // The umask may only have taken bits away; make the mode exact (still before any byte).
+  if (::fchmod(fd.get(), mode & 07777) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail_sys("fchmod", tmp, err);
+  }
   const char* p = data.data();
   std::size_t left = data.size();
   while (left > 0) {

@@ -15,7 +15,11 @@ Result<std::string> read_file(const std::string& path);
 
 // Writes `data` to `tmp_dir/<random>` then renames it to `path` (same
 // filesystem). The reader sees the old file or the whole new one, never a part.
-Status write_file_atomic(const std::string& path, std::string_view data, const std::string& tmp_dir);
+// The temp file is created with `mode` (and fchmod'ed to exactly it, whatever
+// the umask) before its first byte is written: a credential or key passes
+// 0600 and is never readable by others, not even while it is being written.
+Status write_file_atomic(const std::string& path, std::string_view data, const std::string& tmp_dir,
+                         unsigned mode = 0644);
 
 // fsync of a directory, so that a rename into it survives a crash.
 Status fsync_dir(const std::string& dir);

@@ -53,9 +53,8 @@ std::string dir_of(const std::string& path) {
 Status write_json(const std::string& path, const json& j) {
   std::string dir = dir_of(path);
   TRY(make_dirs(dir, 0700));
-  TRY(write_file_atomic(path, j.dump(1, '\t') + "\n", dir));
-  if (::chmod(path.c_str(), 0600) != 0) return fail_sys("chmod", path);
-  return {};
+  // 0600 from the first byte (the temp file is created so), not chmod'ed after the rename.
+  return write_file_atomic(path, j.dump(1, '\t') + "\n", dir, 0600);
 }
 
 }  // namespace
