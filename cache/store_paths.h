@@ -7,6 +7,10 @@
 //   <root>/layers/<diffid-hex>/        each layer unpacked once, an overlay lowerdir
 //   <root>/meta.db                     SQLite (WAL): tags, layers and the other modules' tables
 //   <root>/runs/<id>/                  per-run files (logs, artifacts), owned by run_store
+//   <root>/secrets/                    0700: gantry's secret store (secret_store.h)
+//   <root>/secrets/values.json         0600: values set by `gantry secret set`
+//   <root>/secrets/hmac.key            0600: key of the keyed hashes of secret values in stage keys
+//   <root>/secrets/lock                flock around read-modify-write of values.json
 //   <root>/tmp/<session>/              one scratch dir per live process
 //   <root>/tmp/<session>.lock          held (flock) by that process; a lock that can be
 //                                      taken means its owner died: the next command sweeps both
@@ -34,6 +38,10 @@ class StorePaths {
   std::string meta_db() const { return root_ + "/meta.db"; }
   std::string runs_dir() const { return root_ + "/runs"; }
   std::string run_dir(const std::string& run_id) const { return runs_dir() + "/" + run_id; }
+  std::string secrets_dir() const { return root_ + "/secrets"; }
+  std::string secret_values() const { return secrets_dir() + "/values.json"; }
+  std::string secret_hmac_key() const { return secrets_dir() + "/hmac.key"; }
+  std::string secrets_lock() const { return secrets_dir() + "/lock"; }
   std::string tmp_root() const { return root_ + "/tmp"; }
   std::string session_dir(const std::string& session) const { return tmp_root() + "/" + session; }
   std::string session_lock(const std::string& session) const { return tmp_root() + "/" + session + ".lock"; }

@@ -55,6 +55,9 @@ class Sha256 {
 // SHA-256 of a file's content, streamed.
 Result<Digest> digest_file(const std::string& path);
 
+// HMAC-SHA256 of `data` under `key`, as 64 lowercase hex characters.
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
 }  // namespace gantry
 
 template <>

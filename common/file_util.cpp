@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <memory>
 #include <chrono>
 #include <cstdlib>
 #include <random>
 
+#include "common/read_fd.h"
 #include "common/unique_fd.h"
 
 namespace gantry {
@@ -20,18 +20,7 @@ namespace gantry {
 Result<std::string> read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return fail_sys("open", path);
-  std::string out;
-  std::array<char, 1 << 16> buf;
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_sys("read", path);
-    }
-    if (n == 0) break;
-    out.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  return out;
+  return read_fd(fd.get(), path);
 }
 
 std::string unique_suffix() {

@@ -85,11 +85,11 @@ struct ImageDef {
   std::vector<Step> steps;
 };
 
+// A secret a stage asks for, by name only: where its value comes from is the
+// runner's decision (its secret store and its configuration), never the
+// pipeline's (docs/security.md, "Secrets").
 struct Secret {
-  enum class Source { env, file };
-  std::string name;   // the variable the stage sees
-  Source source = Source::env;
-  std::string ref;    // the runner's environment variable name, or a file path on the runner host
+  std::string name;   // the variable the stage sees, and the name the runner provides it under
   SourcePos pos;
 };
 

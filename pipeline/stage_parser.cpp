@@ -14,7 +14,6 @@ const std::vector<std::string> kStageKeys = {"image",    "run",       "needs",  
                                              "secrets",  "timeout",   "limits",  "network",     "artifacts",
                                              "cache",    "allow_failure", "retry", "workspace",  "inputs"};
 const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus"};
-const std::vector<std::string> kSecretKeys = {"env", "file"};
 
 std::vector<std::string> names_of(const std::vector<EnvironmentDef>& envs) {
   std::vector<std::string> out;
@@ -27,36 +26,35 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   return guess.empty() ? "" : " (did you mean '" + guess + "'?)";
 }
 
+// `secrets: [NAME, ...]`. The old mapping forms (`NAME: VARIABLE`,
+// `NAME: {env: V}`, `NAME: {file: PATH}`) let the repository choose a host
+// file or variable: each entry is an error now, nothing is read.
 void parse_secrets(YamlReader& r, const Field& f, StageDef& stage) {
-  auto add = [&](const Field& at, const std::string& name, Secret::Source source, const std::string& ref) {
-    if (std::any_of(stage.secrets.begin(), stage.secrets.end(), [&](const Secret& s) { return s.name == name; })) {
-      r.error(at, "duplicate secret '" + name + "'");
-      return;
-    }
-    stage.secrets.push_back(Secret{name, source, ref, YamlReader::pos(at)});
-  };
-  if (f.node.IsSequence()) {  // [NAME, ...]: each from the runner's variable of that name
-    auto elements = r.list(f);
-    for (const auto& e : elements.value_or(std::vector<Field>{}))
-      if (auto name = r.non_empty_string(e)) add(e, *name, Secret::Source::env, *name);
+  if (f.node.IsMap()) {
+    auto entries = r.map(f);
+    for (const auto& e : entries.value_or(std::vector<Field>{}))
+      r.error(e, "a pipeline names its secrets but does not choose where their values come from (that is the "
+                 "runner's configuration: `gantry secret set " + e.key + "` or the runner config's "
+                 "projects.<project>.secrets); write `secrets: [" + e.key + "]`");
     return;
   }
-  auto entries = r.map(f);
-  if (!entries) return;
-  for (const auto& e : *entries) {
-    if (e.node.IsScalar()) {  // NAME: RUNNER_VARIABLE
-      if (auto v = r.non_empty_string(e)) add(e, e.key, Secret::Source::env, *v);
+  if (!f.node.IsSequence()) {
+    r.error(f, "expected a list of secret names, got " + YamlReader::kind_name(f.node));
+    return;
+  }
+  auto elements = r.list(f);
+  for (const auto& e : elements.value_or(std::vector<Field>{})) {
+    auto name = r.non_empty_string(e);
+    if (!name) continue;
+    if (!is_env_name(*name)) {
+      r.error(e, "invalid secret name '" + *name + "': expected letters, digits and '_', not starting with a digit");
       continue;
     }
-    auto src = r.map(e, kSecretKeys);
-    if (!src) continue;
-    if (src->size() != 1) {
-      r.error(e, "expected exactly one of 'env' (a variable of the runner) or 'file' (a path on the runner)");
+    if (std::any_of(stage.secrets.begin(), stage.secrets.end(), [&](const Secret& s) { return s.name == *name; })) {
+      r.error(e, "duplicate secret '" + *name + "'");
       continue;
     }
-    const Field& s = src->front();
-    if (auto v = r.non_empty_string(s))
-      add(e, e.key, s.key == "file" ? Secret::Source::file : Secret::Source::env, *v);
+    stage.secrets.push_back(Secret{*name, YamlReader::pos(e)});
   }
 }
 

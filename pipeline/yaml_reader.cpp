@@ -18,12 +18,12 @@ std::string join_quoted(const std::vector<std::string>& words) {
   return out;
 }
 
+}  // namespace
+
 bool is_env_name(const std::string& s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
-
-}  // namespace
 
 SourcePos YamlReader::mark_pos(const YAML::Node& node) {
   if (!node.IsDefined()) return {};

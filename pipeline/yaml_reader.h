@@ -35,6 +35,9 @@ struct SyntaxProblem {
 };
 SyntaxProblem explain_syntax_error(const std::string& text, const YAML::Exception& e);
 
+// A variable name: letters, digits and '_', not starting with a digit.
+bool is_env_name(const std::string& s);
+
 class YamlReader {
  public:
   YamlReader(std::string file, Diagnostics& diags) : file_(std::move(file)), diags_(diags) {}

@@ -18,7 +18,9 @@
 #include "pipeline/pipeline.h"
 #include "runner/project_policy.h"
 #include "runner/reporter.h"
+#include "runner/runner_config.h"
 #include "runner/secret_mask.h"
+#include "runner/secret_sources.h"
 #include "runner/stage_workspace.h"
 
 namespace gantry::runner {
@@ -40,8 +42,9 @@ struct RunContext {
   std::string run_dir;  // <store>/runs/<id>
   ProjectAccess access;  // the project of the repository and what the runner allows it
   std::map<std::string, StageImage> images;
-  // Stage name -> (variable, value). Values live only in memory.
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> secrets;
+  std::uint64_t max_secret_bytes = 64 * 1024;  // the runner's max_secret_size
+  // Stage name -> its secrets. Values live only in memory.
+  std::map<std::string, std::vector<ResolvedSecret>> secrets;
   SecretMasker masker;
   std::unique_ptr<WorkspaceCache> workspaces;
   Reporter& reporter;

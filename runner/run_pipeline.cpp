@@ -38,6 +38,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
 
   RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
   ctx.access = std::move(access);
+  ctx.max_secret_bytes = options.runner_config.max_secret_bytes;
   ctx.no_cache = options.no_cache;
   ctx.jobs = default_jobs(options.jobs);
   ctx.init_binary = options.init_binary;

@@ -144,6 +144,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   ctx.run_id = run.id;
   ctx.run_dir = store.paths().run_dir(run.id);
   ctx.access = std::move(access);
+  ctx.max_secret_bytes = o.runner_config.max_secret_bytes;
   ctx.no_cache = o.no_cache;
   unsigned cores = std::thread::hardware_concurrency();
   ctx.jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? cores : 2);

@@ -1,7 +1,6 @@
 #include "runner/run_session.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <set>
 
 #include "cache/environment_store.h"
@@ -82,29 +81,16 @@ Result<StageImage> load_stage_image(cache::Store& store, const std::string& name
 }
 
 Status resolve_secrets(RunContext& ctx, std::size_t first, std::size_t last) {
+  SecretSources sources(ctx.store.paths(), ctx.access.project, ctx.access.policy, ctx.max_secret_bytes,
+                        ctx.access.config_shown);
   for (std::size_t i = first; i < last && i < ctx.pipeline.environments.size(); ++i) {
     for (const auto* stage : ctx.pipeline.stages_of(ctx.pipeline.environments[i].name)) {
       auto& list = ctx.secrets[stage->name];
       list.clear();
       for (const auto& secret : stage->secrets) {
-        std::string value;
-        if (secret.source == pipeline::Secret::Source::env) {
-          const char* v = std::getenv(secret.ref.c_str());
-          if (v == nullptr)
-            return fail(ErrorKind::not_found, "secret " + secret.name + " of stage " + stage->name +
-                                                  ": the runner's environment variable " + secret.ref +
-                                                  " is not set");
-          value = v;
-        } else {
-          auto content = read_file(secret.ref);
-          if (!content)
-            return fail(ErrorKind::not_found, "secret " + secret.name + " of stage " + stage->name + ": " +
-                                                  content.error().message());
-          value = std::move(*content);
-          if (!value.empty() && value.back() == '\n') value.pop_back();
-        }
-        ctx.masker.add(value);
-        list.emplace_back(secret.name, std::move(value));
+        auto resolved = TRY(sources.resolve(stage->name, stage->environment, secret.name));
+        ctx.masker.add(resolved.value);
+        list.push_back(std::move(resolved));
       }
     }
   }

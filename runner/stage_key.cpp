@@ -42,12 +42,15 @@ Digest typed_json_digest(const nlohmann::json& value) {
 
 nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::string& image_digest,
                                 const std::string& environment, const nlohmann::json& workspace_identity,
-                                const std::map<std::string, std::string>& need_keys) {
+                                const std::map<std::string, std::string>& need_keys,
+                                const std::map<std::string, std::string>& secret_digests) {
   nlohmann::json env = nlohmann::json::array();
   for (const auto& e : stage.env) env.push_back({e.name, e.value});
   nlohmann::json secrets = nlohmann::json::array();
-  for (const auto& s : stage.secrets)
-    secrets.push_back({s.name, s.source == pipeline::Secret::Source::env ? "env" : "file", s.ref});
+  for (const auto& s : stage.secrets) {
+    auto it = secret_digests.find(s.name);
+    secrets.push_back({s.name, it == secret_digests.end() ? nlohmann::json() : nlohmann::json(it->second)});
+  }
   nlohmann::json limits = nlohmann::json::object();
   if (stage.limits.memory) limits["memory"] = *stage.limits.memory;
   if (stage.limits.pids) limits["pids"] = *stage.limits.pids;

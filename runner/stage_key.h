@@ -1,13 +1,14 @@
 // The key of a stage's result: the sha256 of a typed, delimited, versioned
 // record of everything that decides what the stage does.
 //
-// Stage-key record, format version 1 (kStageKeyFormat), a JSON object:
-//   "format"       1
+// Stage-key record, format version 2 (kStageKeyFormat), a JSON object:
+//   "format"       2
 //   "image"        the manifest digest the stage runs on
 //   "stage"        {"name", "script", "env": [[K, V], ...], "secrets": [[name,
-//                  source, ref], ...] (names and where they come from, NEVER
-//                  values), "timeout_ms", "limits", "network", "artifacts",
-//                  "workspace"}
+//                  "hmac-sha256:<hex>"], ...] (each name with the HMAC-SHA256
+//                  of its value under the store's secret key, secrets/hmac.key;
+//                  NEVER the value nor a plain hash of it), "timeout_ms",
+//                  "limits", "network", "artifacts", "workspace"}
 //   "environment"  the environment the stage belongs to (GANTRY_ENVIRONMENT)
 //   "workspace"    what it sees at /workspace: {"tree": oid} for the whole
 //                  base tree or {"entries": [[path, mode, oid], ...]} for
@@ -15,8 +16,10 @@
 //   "needs"        {need: key of the need's result}, for every stage it needs
 //                  directly or not (their artifacts are its inputs)
 // Not keyed: GANTRY_RUN_ID, GANTRY_COMMIT (informational), retry and
-// allow_failure (they do not change what the stage computes), secret values
-// (a changed secret does not rerun a stage: use --no-cache).
+// allow_failure (they do not change what the stage computes). A changed
+// secret value changes its HMAC, so the stages that use it run again; the
+// same value on another runner gives the same key only when both share the
+// HMAC key (`gantry secret key set`).
 //
 // The key is the sha256 of a typed, length-prefixed encoding of the record's
 // value tree (type tag, then decimal length and ':' before every string, key
@@ -34,11 +37,12 @@
 
 namespace gantry::runner {
 
-inline constexpr int kStageKeyFormat = 1;
+inline constexpr int kStageKeyFormat = 2;
 
 nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::string& image_digest,
                                 const std::string& environment, const nlohmann::json& workspace_identity,
-                                const std::map<std::string, std::string>& need_keys);
+                                const std::map<std::string, std::string>& need_keys,
+                                const std::map<std::string, std::string>& secret_digests = {});
 
 // sha256 of the typed encoding of any JSON value.
 Digest typed_json_digest(const nlohmann::json& value);

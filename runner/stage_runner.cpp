@@ -50,7 +50,7 @@ std::vector<std::string> stage_env(const RunContext& ctx, const pipeline::StageD
   pipeline::set_env(env, "GANTRY_RUN_ID", ctx.run_id);
   pipeline::set_env(env, "GANTRY_COMMIT", ctx.commit.id);
   if (auto it = ctx.secrets.find(stage.name); it != ctx.secrets.end())
-    for (const auto& [name, value] : it->second) pipeline::set_env(env, name, value);
+    for (const auto& secret : it->second) pipeline::set_env(env, secret.name, secret.value);
   std::vector<std::string> out;
   for (const auto& e : env) out.push_back(e.name + "=" + e.value);
   return out;
@@ -148,8 +148,11 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
     }
   }
   bool use_cache = stage.cache && !ctx.no_cache;
+  std::map<std::string, std::string> secret_digests;
+  if (auto it = ctx.secrets.find(stage.name); it != ctx.secrets.end())
+    for (const auto& secret : it->second) secret_digests[secret.name] = secret.keyed_digest;
   auto record_json = stage_key_record(stage, r.digest, stage.environment,
-                                      view ? view->identity : nlohmann::json(), need_keys);
+                                      view ? view->identity : nlohmann::json(), need_keys, secret_digests);
   std::string key = typed_json_digest(record_json).str();
   // Always recorded, so dependants key on it; only reused when caching is on.
   r.cache_key = use_cache ? key : "";
@@ -203,10 +206,17 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
     spec.mounts.push_back({*dir, kWorkspaceMount, true});
   }
   spec.mounts.insert(spec.mounts.end(), mounts.begin(), mounts.end());
-  spec.output = [&](executor::Stream, std::string_view line) {
-    std::string masked = ctx.masker.mask(line);
+  // Masked on each stream as a whole (secret_mask.h): a value split over
+  // pieces of a long line or over lines is caught too.
+  auto shown = [&](std::string_view masked) {
     log->line(masked);
     ctx.reporter.output(task, masked);
+  };
+  MaskedStream out_stream(ctx.masker, shown), err_stream(ctx.masker, shown);
+  spec.output = [&](executor::Stream stream, std::string_view line) {
+    // The executor cuts a longer line into kMaxLineBytes pieces: the next piece continues it.
+    bool continued = line.size() == executor::kMaxLineBytes;
+    (stream == executor::Stream::err ? err_stream : out_stream).line(line, continued);
   };
 
   unsigned attempts = stage.retry + 1;
@@ -214,6 +224,8 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
     r.attempts = static_cast<int>(attempt);
     if (attempts > 1) log->line("gantry: attempt " + std::to_string(attempt) + " of " + std::to_string(attempts));
     auto result = executor::run(spec, ctx.stop);
+    out_stream.finish();
+    err_stream.finish();
     if (!result) {
       r.exit_code = executor::start_failure_exit_code(result.error());
       r.detail = ctx.masker.mask(result.error().message());

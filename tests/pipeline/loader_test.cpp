@@ -62,10 +62,7 @@ stages:
     environment: staging
     run: sh /app/src/smoke.sh
     env: {TARGET: staging}
-    secrets:
-      TOKEN: DEPLOY_TOKEN
-      KEY: {file: /etc/gantry/key}
-      OTHER: {env: OTHER_VAR}
+    secrets: [TOKEN, KEY, OTHER]
     limits: {memory: 256M, pids: 128, cpus: 1.5}
     network: host
     artifacts: [/app/report.xml]
@@ -176,11 +173,8 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(smoke.env, (EnvList{{"TARGET", "staging"}}));
   ASSERT_EQ(smoke.secrets.size(), 3u);
   EXPECT_EQ(smoke.secrets[0].name, "TOKEN");
-  EXPECT_EQ(smoke.secrets[0].source, Secret::Source::env);
-  EXPECT_EQ(smoke.secrets[0].ref, "DEPLOY_TOKEN");
-  EXPECT_EQ(smoke.secrets[1].source, Secret::Source::file);
-  EXPECT_EQ(smoke.secrets[1].ref, "/etc/gantry/key");
-  EXPECT_EQ(smoke.secrets[2].ref, "OTHER_VAR");
+  EXPECT_EQ(smoke.secrets[1].name, "KEY");
+  EXPECT_EQ(smoke.secrets[2].name, "OTHER");
   EXPECT_EQ(smoke.limits.memory, 256u << 20);
   EXPECT_EQ(smoke.limits.pids, 128u);
   EXPECT_EQ(smoke.limits.cpus, 1.5);
@@ -192,7 +186,7 @@ TEST(Loader, ReadsEveryKey) {
   EXPECT_EQ(deploy.needs, std::vector<std::string>{"smoke"});
   EXPECT_FALSE(deploy.workspace);
   ASSERT_EQ(deploy.secrets.size(), 1u);
-  EXPECT_EQ(deploy.secrets[0].ref, "TOKEN");
+  EXPECT_EQ(deploy.secrets[0].name, "TOKEN");
 
   ASSERT_EQ(p.environments.size(), 3u);
   EXPECT_EQ(p.environments[0].name, "test");
@@ -390,8 +384,44 @@ stages:
                        "stages.unit.env.1BAD: invalid variable name '1BAD': expected letters, digits and '_', not "
                        "starting with a digit"},
                       {19, 18,
-                       "stages.unit.secrets.A: expected exactly one of 'env' (a variable of the runner) or 'file' (a "
-                       "path on the runner)"}});
+                       "stages.unit.secrets.A: a pipeline names its secrets but does not choose where their values "
+                       "come from (that is the runner's configuration: `gantry secret set A` or the runner config's "
+                       "projects.<project>.secrets); write `secrets: [A]`"}});
+}
+
+// Issue 10.3: the repository names secrets; it never chooses a host file or
+// a runner variable. Every source in the file is an error at its position.
+TEST(LoaderErrors, SecretSourcesInThePipelineAreRefusedWithTheirPositions) {
+  const std::string hint =
+      " (that is the runner's configuration: `gantry secret set {N}` or the runner config's "
+      "projects.<project>.secrets); write `secrets: [{N}]`";
+  auto msg = [&](const std::string& name) {
+    std::string h = hint;
+    for (std::size_t p; (p = h.find("{N}")) != std::string::npos;) h.replace(p, 3, name);
+    return "stages.unit.secrets." + name + ": a pipeline names its secrets but does not choose where their values "
+           "come from" + h;
+  };
+  expect_diagnostics(R"(stages:
+  unit:
+    image: busybox
+    run: true
+    secrets:
+      SHADOW: {file: /etc/shadow}
+      HOME_VAR: {env: HOME}
+      PLAIN: RUNNER_VAR
+  other:
+    image: busybox
+    run: true
+    secrets: [GOOD_NAME, 1BAD, GOOD_NAME]
+  third: {image: busybox, run: true, secrets: TOKEN}
+)",
+                     {{6, 15, msg("SHADOW")},
+                      {7, 17, msg("HOME_VAR")},
+                      {8, 14, msg("PLAIN")},
+                      {12, 26, "stages.other.secrets[1]: invalid secret name '1BAD': expected letters, digits and "
+                               "'_', not starting with a digit"},
+                      {12, 32, "stages.other.secrets[2]: duplicate secret 'GOOD_NAME'"},
+                      {13, 47, "stages.third.secrets: expected a list of secret names, got a string"}});
 }
 
 TEST(LoaderErrors, DuplicateNamesAndKeys) {

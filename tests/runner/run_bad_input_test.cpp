@@ -38,7 +38,7 @@ TEST_F(RunBadInputTest, UnknownEnvironment) {
 
 TEST_F(RunBadInputTest, MissingSecret) {
   expect_refused("stages:\n  unit: {image: busybox, secrets: [GANTRY_TEST_ABSENT_SECRET], run: true}\n",
-                 "GANTRY_TEST_ABSENT_SECRET is not set");
+                 "the runner provides no secret GANTRY_TEST_ABSENT_SECRET");
 }
 
 TEST_F(RunBadInputTest, PromoteOfAnUnknownRun) {

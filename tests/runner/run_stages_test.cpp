@@ -98,18 +98,19 @@ TEST_F(RunStagesTest, Workspace_IsTheCommitReadOnly_NotTheWorkTree) {
 TEST_F(RunStagesTest, Secret_IsMaskedAndNeverStoredAnywhereInTheStore) {
   const std::string secret = "hunter2-very-secret-0451";
   write_file(dir_ / "token.txt", "file-secret-value-9931\n");
+  // The runner maps the names to its own variable and file (the pipeline only names them).
+  write_file(dir_ / "runner.yml", "projects:\n  \"*\":\n    secrets:\n      API_TOKEN: {env: RUN_TEST_SECRET}\n"
+                                  "      FILE_TOKEN: {file: " + dir_ / "token.txt" + "}\n");
   commit({{".gantry.yml",
            "stages:\n"
            "  deploy:\n"
            "    image: busybox\n"
-           "    secrets:\n"
-           "      API_TOKEN: RUN_TEST_SECRET\n"
-           "      FILE_TOKEN: {file: " + dir_ / "token.txt" + "}\n"
+           "    secrets: [API_TOKEN, FILE_TOKEN]\n"
            "    run:\n"
            "      - echo \"token is $API_TOKEN\"\n"
            "      - echo \"file token is $FILE_TOKEN\"\n"
            "      - echo $API_TOKEN > /tmp/t && cat /tmp/t\n"}});
-  auto run = run_json({}, {"RUN_TEST_SECRET=" + secret});
+  auto run = run_json({}, {"RUN_TEST_SECRET=" + secret, "GANTRY_RUNNER_CONFIG=" + dir_ / "runner.yml"});
   ASSERT_EQ(run.value("status", ""), "passed") << run.dump(2);
   auto logs = run_gantry(store_, {"logs", run["id"], "deploy"});
   EXPECT_NE(logs.out.find("token is ***"), std::string::npos) << logs.out;
