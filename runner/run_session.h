@@ -39,7 +39,7 @@ std::vector<std::string> promoted_images(const pipeline::Pipeline& pipeline);
 Result<StageImage> load_stage_image(cache::Store& store, const std::string& name, const Digest& digest, bool built);
 
 // Resolves the secrets of the stages of environments [first, last) into
-// ctx.secrets and ctx.masker, from the runner's sources for ctx.project
+// ctx.secrets and ctx.masker, from the runner's sources for ctx.access.project
 // (secret_sources.h). An error naming the stage, the secret, the project and
 // the environment when one is missing, bound to other environments or too big.
 Status resolve_secrets(RunContext& ctx, std::size_t first, std::size_t last);
