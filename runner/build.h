@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache/layer_writer.h"
 #include "cache/run_store.h"
 #include "cache/store.h"
 #include "common/digest.h"
@@ -101,6 +102,16 @@ struct BuildRequest {
   // Called as each step ends: passed (ran or cached) or failed. Optional;
   // may be called from several threads (one per image built at once).
   std::function<void(const cache::BuildStepRecord&)> on_step;
+  // A miss is an error instead of a step run (the state of an earlier build
+  // is rebuilt from the step cache alone).
+  bool cached_only = false;
+  // Stop before step `stop_before` (1-based; steps + 1 = after the last) of
+  // image `stop_image`: call `at_stop` with the layers and the build state
+  // there, and end that image's build (no image, no tag).
+  std::string stop_image;
+  int stop_before = 0;
+  std::function<Status(const std::vector<cache::LayerDescriptor>& layers, const pipeline::BuildState& state)>
+      at_stop;
 };
 
 // Builds the requested images. Errors: an unknown image name (not_found), a

@@ -133,7 +133,12 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
   std::vector<Digest> keys;
   bool missed = false;
 
+  const bool stops_here = image.name == req.stop_image && req.at_stop;
   for (std::size_t i = 0; i < image.steps.size(); ++i) {
+    if (stops_here && static_cast<int>(i) + 1 == req.stop_before) {
+      TRY(req.at_stop(layers, state));
+      return out;
+    }
     const pipeline::Step& step = image.steps[i];
     const TaskId& task = tasks[i];
     const auto start = Clock::now();
@@ -183,6 +188,11 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       req.reporter.task(task, TaskState::cached, since(start), key.short_hex());
       notify(outcome, "passed", "cached");
+    } else if (req.cached_only) {
+      return fail(ErrorKind::not_found,
+                  what + " is no longer in the step cache (" +
+                      (layer_gone ? "its layer was removed" : "no step with its key was kept") +
+                      "): the state after it cannot be rebuilt without running it");
     } else if (req.dry_run) {
       counters.cache_misses++;
       if (!missed) {
@@ -248,6 +258,10 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     out.steps.push_back(std::move(outcome));
   }
 
+  if (stops_here && static_cast<int>(image.steps.size()) + 1 == req.stop_before) {
+    TRY(req.at_stop(layers, state));
+    return out;
+  }
   if (req.dry_run && missed) return out;  // nothing to commit: the digest is not known before the build
   // Everything the final config and layers follow from: the last step key
   // (which chains the base and every step) and the image's own settings.

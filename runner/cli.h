@@ -48,6 +48,7 @@ void add_exec_commands(Cli& cli);  // cmd_exec.cpp: gantry exec
 void add_image_commands(Cli& cli);  // cmd_image.cpp: gantry image import|export|ls|inspect|rm|tag
 void add_store_commands(Cli& cli);  // cmd_store.cpp: gantry gc, gantry fsck
 void add_build_commands(Cli& cli);  // cmd_build.cpp: gantry build
+void add_debug_commands(Cli& cli);  // cmd_debug.cpp: gantry debug
 void add_run_commands(Cli& cli);  // cmd_run.cpp: gantry run, promote, rollback, env ls, history, logs, show, watch
 void add_registry_commands(Cli& cli);  // cmd_registry.cpp: gantry image pull|push, login, logout
 void add_secret_commands(Cli& cli);  // cmd_secret.cpp: gantry secret set|ls|rm|key set

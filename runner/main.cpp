@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   (void)cli;
   add_exec_commands(cli);
   add_build_commands(cli);
+  add_debug_commands(cli);
   add_run_commands(cli);
   add_image_commands(cli);
   add_store_commands(cli);
