@@ -1,6 +1,7 @@
 #include "registry/auth_challenge.h"
 
 #include <cctype>
+#include <optional>
 
 namespace gantry::registry {
 namespace {
@@ -90,6 +91,45 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view header) {
     if (lx.pos() == 0) break;
   }
   return out;
+}
+
+namespace {
+
+struct Origin {
+  std::string scheme;  // lowercased
+  std::string host;    // lowercased, without userinfo
+  std::string port;    // the scheme's default when absent
+};
+
+std::optional<Origin> origin_of(std::string_view url) {
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  Origin o;
+  o.scheme = lower(std::string(url.substr(0, sep)));
+  std::string_view rest = url.substr(sep + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  // "[::1]:5000", "host:5000", "host"
+  std::size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+    o.host = lower(std::string(authority.substr(0, colon)));
+    o.port = std::string(authority.substr(colon + 1));
+  } else {
+    o.host = lower(std::string(authority));
+  }
+  if (o.port.empty()) o.port = o.scheme == "https" ? "443" : o.scheme == "http" ? "80" : "";
+  if (o.host.empty() || o.port.empty()) return std::nullopt;
+  return o;
+}
+
+}  // namespace
+
+bool realm_may_receive_credentials(std::string_view registry_base_url, std::string_view realm, bool tls_verified) {
+  auto r = origin_of(realm);
+  if (!r) return false;
+  if (r->scheme == "https" && tls_verified) return true;
+  auto reg = origin_of(registry_base_url);
+  return reg && reg->scheme == r->scheme && reg->host == r->host && reg->port == r->port;
 }
 
 }  // namespace gantry::registry

@@ -22,4 +22,12 @@ struct AuthChallenge {
 // Every challenge in one header value (a value may hold several, comma-separated).
 std::vector<AuthChallenge> parse_www_authenticate(std::string_view header);
 
+// Whether the registry's Basic credentials may go with a token request to
+// `realm` (a URL the registry chose, so as untrusted as the registry):
+// only when the realm is the registry's own origin (scheme, host and port of
+// `registry_base_url`, "http://127.0.0.1:5000"), or when it is HTTPS with a
+// verified certificate. Never over plain HTTP to another host, where anyone
+// on the path reads them (docs/security.md, "Token realms").
+bool realm_may_receive_credentials(std::string_view registry_base_url, std::string_view realm, bool tls_verified);
+
 }  // namespace gantry::registry

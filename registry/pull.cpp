@@ -1,5 +1,6 @@
 // pull_image: registry -> store. See transfer.h.
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cache/image_store.h"
 #include "cache/layer_writer.h"
@@ -14,14 +15,17 @@
 namespace gantry::registry {
 namespace {
 
-std::string json_media_type(const std::string& bytes) {
-  try {
-    auto j = nlohmann::json::parse(bytes);
-    if (j.is_object() && j.contains("mediaType") && j["mediaType"].is_string()) return j["mediaType"];
-    if (j.is_object() && j.contains("manifests")) return kOciIndex;
-  } catch (const nlohmann::json::exception&) {
+// The media type of a manifest or index blob of the store; nullopt (with a
+// warning: the blob is damaged, so it is fetched again) when it is not JSON.
+std::optional<std::string> json_media_type(const Digest& digest, const std::string& bytes) {
+  auto j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded()) {
+    spdlog::warn("the store's blob {} is not JSON; fetching it from the registry again", digest.str());
+    return std::nullopt;
   }
-  return kOciManifest;
+  if (j.is_object() && j.contains("mediaType") && j["mediaType"].is_string()) return j["mediaType"].get<std::string>();
+  if (j.is_object() && j.contains("manifests")) return std::string(kOciIndex);
+  return std::string(kOciManifest);
 }
 
 // The image manifest digest for `digest` when the store holds it whole
@@ -30,9 +34,14 @@ std::optional<Digest> complete_in_store(cache::Store& store, const Digest& diges
   const auto& blobs = store.blobs();
   if (!blobs.has(digest) || depth > 1) return std::nullopt;
   auto bytes = blobs.read(digest, false);
-  if (!bytes) return std::nullopt;
-  std::string media_type = json_media_type(*bytes);
-  if (is_index_media_type(media_type)) {
+  if (!bytes) {
+    spdlog::warn("cannot read {} from the store ({}); fetching it from the registry again", digest.str(),
+                 bytes.error().message());
+    return std::nullopt;
+  }
+  auto media_type = json_media_type(digest, *bytes);
+  if (!media_type) return std::nullopt;
+  if (is_index_media_type(*media_type)) {
     auto entries = parse_index(*bytes);
     if (!entries) return std::nullopt;
     auto entry = select_platform(*entries, Platform{});

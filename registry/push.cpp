@@ -11,14 +11,10 @@
 namespace gantry::registry {
 namespace {
 
-std::string manifest_media_type(const std::string& bytes, const std::string& parsed) {
-  if (!parsed.empty()) return parsed;
-  try {
-    auto j = nlohmann::json::parse(bytes);
-    if (j.is_object() && j.contains("mediaType") && j["mediaType"].is_string()) return j["mediaType"];
-  } catch (const nlohmann::json::exception&) {
-  }
-  return kOciManifest;
+// parse_manifest() already read the manifest's mediaType (empty when the
+// manifest has none, which OCI allows): that is the one to send.
+std::string manifest_media_type(const cache::ManifestInfo& info) {
+  return info.media_type.empty() ? std::string(kOciManifest) : info.media_type;
 }
 
 }  // namespace
@@ -30,7 +26,7 @@ Result<PushResult> push_image(cache::Store& store, const std::string& image, con
   Digest manifest = TRY_CTX(store.images().resolve(image), ctx);
   std::string bytes = TRY_CTX(store.blobs().read(manifest), ctx + ": manifest");
   cache::ManifestInfo info = TRY_CTX(cache::parse_manifest(bytes), ctx + ": manifest " + manifest.str());
-  std::string media_type = manifest_media_type(bytes, info.media_type);
+  std::string media_type = manifest_media_type(info);
   if (dest.digest && *dest.digest != manifest)
     return fail(ErrorKind::invalid_input, ctx + ": the destination names digest " + dest.digest->str() +
                                               " but the image is " + manifest.str());

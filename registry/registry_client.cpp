@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "registry/auth_challenge.h"
 #include "registry/reference.h"
@@ -187,8 +188,16 @@ Result<std::string> RegistryClient::fetch_token(const std::string& scope_key, co
   if (!service_.empty()) url = with_query(url, "service=" + url_escape(service_));
   for (const auto& s : scopes) url = with_query(url, "scope=" + url_escape(s));
   HttpRequest req{.method = "GET", .url = url};
-  if (credentials_)
+  // The realm is the registry's choice: the credentials go there only over
+  // verified TLS or to the registry's own host:port.
+  bool send_credentials =
+      credentials_ && realm_may_receive_credentials(base_url_, realm_, options_.http.verify_tls);
+  bool withheld = credentials_ && !send_credentials;
+  if (send_credentials)
     req.headers.push_back("Authorization: Basic " + base64_encode(credentials_->username + ":" + credentials_->password));
+  if (withheld)
+    spdlog::warn("not sending the credentials for {} to the token realm {}: it is neither HTTPS nor {} itself",
+                 host_, realm_, host_);
   auto client = acquire();
   auto r = client->perform(req);
   ++stats_.requests;
@@ -196,6 +205,11 @@ Result<std::string> RegistryClient::fetch_token(const std::string& scope_key, co
   release(std::move(client));
   if (!r->ok()) {
     Error e = http_error("token server " + realm_ + " for " + host_, *r);
+    if ((r->status == 401 || r->status == 403) && withheld)
+      return fail(std::move(e).context("authentication required: the credentials for " + host_ +
+                                       " were not sent to the token realm " + realm_ +
+                                       " (plain HTTP to another host; only HTTPS or the registry's own host:port "
+                                       "receive them)"));
     if (r->status == 401 || r->status == 403)
       return fail(std::move(e).context(credentials_ ? "authentication failed (credentials refused)"
                                                     : "authentication required (no credentials for " + host_ +

@@ -35,7 +35,11 @@ void add_connection_flags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--ca-file", f.options.ca_file, "PEM CA bundle trusted in addition to the system CAs")
       ->check(CLI::ExistingFile);
   cmd->add_option("--insecure-registry", f.options.insecure_registries,
-                  "Allow plain HTTP (or unverified TLS) to this registry host (repeatable)");
+                  "Allow plain HTTP (or unverified TLS) to this registry host (repeatable)")
+      // One HOST per occurrence: a vector option would otherwise also take
+      // the positional REF that follows it.
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--authfile", f.options.auth_file,
                   "Credentials file (default: $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, "
                   "~/.docker/config.json)");

@@ -80,5 +80,28 @@ TEST(RegistryTls, CertificateIsVerifiedAndCaFileIsTrusted) {
   EXPECT_EQ(insecure.exit_code, 0) << insecure.err;
 }
 
+// Issue 10.15: the option takes one HOST per occurrence, so a REF after it
+// stays the positional argument (it used to be swallowed: "REF is required").
+TEST(RegistryTls, InsecureRegistryFlagBeforeTheReferenceKeepsTheReference) {
+  LocalRegistry registry({.tls = true});
+  ASSERT_EQ(registry.error(), "");
+  ScratchDir dir;
+  Digest local = make_test_image(dir / "a", "app:1", 1024, 14);
+  std::string dest = registry.host() + "/team/app:1";
+  auto push = run_gantry(dir / "a", {"image", "push", "--insecure-registry", registry.host(), "app:1", dest});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  auto pull = run_gantry(dir / "b", {"image", "pull", "--insecure-registry", registry.host(), dest});
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  EXPECT_EQ(resolve_in_store(dir / "b", dest), local.str());
+  // Repeated, both before the reference.
+  auto twice = run_gantry(dir / "c", {"image", "pull", "--insecure-registry", "other.example:5000",
+                                      "--insecure-registry", registry.host(), dest});
+  ASSERT_EQ(twice.exit_code, 0) << twice.err;
+  EXPECT_EQ(resolve_in_store(dir / "c", dest), local.str());
+  // Without the flag, the unverified certificate is refused: the flag was applied.
+  auto without = run_gantry(dir / "d", {"image", "pull", dest});
+  EXPECT_EQ(without.exit_code, 1);
+}
+
 }  // namespace
 }  // namespace gantry::testing

@@ -77,6 +77,24 @@ TEST(RegistryRef, TellsRegistryReferencesFromLocalNames) {
   EXPECT_FALSE(names_registry_host("team/app:1"));
 }
 
+// Issue 10.10: which token realms may receive the registry's credentials.
+TEST(AuthChallenge, CredentialsGoOnlyToTlsRealmsOrTheRegistryItself) {
+  // The registry's own host:port, also over plain HTTP (default ports spelled or not).
+  EXPECT_TRUE(realm_may_receive_credentials("http://127.0.0.1:5000", "http://127.0.0.1:5000/token?x=1", true));
+  EXPECT_TRUE(realm_may_receive_credentials("http://Reg.Example:80", "http://reg.example/auth", false));
+  EXPECT_TRUE(realm_may_receive_credentials("https://reg.example", "https://reg.example:443/auth", false));
+  // Another host or port over plain HTTP: never.
+  EXPECT_FALSE(realm_may_receive_credentials("http://127.0.0.1:5000", "http://127.0.0.1:5001/token", true));
+  EXPECT_FALSE(realm_may_receive_credentials("https://reg.example", "http://auth.example/token", true));
+  EXPECT_FALSE(realm_may_receive_credentials("http://reg.example", "http://reg.example@evil.example/token", true));
+  // HTTPS elsewhere: only with a verified certificate.
+  EXPECT_TRUE(realm_may_receive_credentials("https://reg.example", "https://auth.example/token", true));
+  EXPECT_FALSE(realm_may_receive_credentials("https://reg.example", "https://auth.example/token", false));
+  // Not a URL, or another scheme.
+  EXPECT_FALSE(realm_may_receive_credentials("https://reg.example", "auth.example/token", true));
+  EXPECT_FALSE(realm_may_receive_credentials("https://reg.example", "ftp://reg.example/token", true));
+}
+
 TEST(AuthChallenge, ParsesBearerWithQuotedCommas) {
   auto chs = parse_www_authenticate(
       R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push")");

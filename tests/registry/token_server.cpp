@@ -5,11 +5,13 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -42,10 +44,11 @@ std::string url_decode(const std::string& s) {
 
 }  // namespace
 
-TokenServer::TokenServer(const std::string& dir, std::string user, std::string password)
-    : dir_(dir), user_(std::move(user)), password_(std::move(password)) {
+TokenServer::TokenServer(const std::string& dir, std::string user, std::string password, bool tls)
+    : dir_(dir), user_(std::move(user)), password_(std::move(password)), tls_(tls) {
   auto r = run_command({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir_ + "/token-key.pem",
-                        "-out", cert_file(), "-days", "2", "-subj", "/CN=gantry-test-token"});
+                        "-out", cert_file(), "-days", "2", "-subj", "/CN=gantry-test-token", "-addext",
+                        "subjectAltName=IP:127.0.0.1"});
   if (r.exit_code != 0) {
     error_ = "openssl req: " + r.err;
     return;
@@ -73,6 +76,15 @@ TokenServer::TokenServer(const std::string& dir, std::string user, std::string p
   OPENSSL_free(der);
   X509_free(cert);
 
+  if (tls_) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    ssl_ctx_ = ctx;
+    if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert_file().c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, static_cast<EVP_PKEY*>(key_)) != 1) {
+      error_ = "cannot set up TLS for the token server";
+      return;
+    }
+  }
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -95,6 +107,18 @@ TokenServer::~TokenServer() {
   for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]})
     if (fd >= 0) ::close(fd);
   if (key_) EVP_PKEY_free(static_cast<EVP_PKEY*>(key_));
+  if (ssl_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
+}
+
+std::string TokenServer::read_head(int client, void* ssl) {
+  std::string head;
+  char buf[8192];
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    int n = ssl ? SSL_read(static_cast<SSL*>(ssl), buf, sizeof buf) : static_cast<int>(::recv(client, buf, sizeof buf, 0));
+    if (n <= 0) break;
+    head.append(buf, static_cast<std::size_t>(n));
+  }
+  return head;
 }
 
 void TokenServer::serve() {
@@ -104,15 +128,29 @@ void TokenServer::serve() {
     if (fds[1].revents) return;
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
-    std::string head;
-    char buf[8192];
-    while (head.find("\r\n\r\n") == std::string::npos) {
-      ssize_t n = ::recv(client, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      head.append(buf, static_cast<std::size_t>(n));
+    SSL* ssl = nullptr;
+    if (tls_) {
+      ssl = SSL_new(static_cast<SSL_CTX*>(ssl_ctx_));
+      SSL_set_fd(ssl, client);
+      if (SSL_accept(ssl) != 1) {
+        SSL_free(ssl);
+        ::close(client);
+        continue;
+      }
     }
+    std::string head = read_head(client, ssl);
+    ++requests_;
+    std::string lower_head = head;
+    for (char& c : lower_head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower_head.find("\r\nauthorization:") != std::string::npos) ++with_credentials_;
     std::string response = answer(head);
-    (void)!::send(client, response.data(), response.size(), MSG_NOSIGNAL);
+    if (ssl) {
+      SSL_write(ssl, response.data(), static_cast<int>(response.size()));
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
+    } else {
+      (void)!::send(client, response.data(), response.size(), MSG_NOSIGNAL);
+    }
     ::close(client);
   }
 }
