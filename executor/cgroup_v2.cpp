@@ -1,6 +1,7 @@
-// CgroupDriver for the cgroup v2 (unified) hierarchy. Always used when
-// mounted: besides the limits it carries, it tracks every process of the
-// container and kills them all with one write to cgroup.kill.
+// CgroupDriver for the cgroup v2 (unified) hierarchy. Used for a container
+// only when it carries one of its limits (cgroup_drivers_for: no limit, no
+// cgroup); then it also kills every process of the container with one write
+// to cgroup.kill (the pid namespace gathers them otherwise).
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -59,6 +59,15 @@ struct Limits {
   std::optional<std::uint64_t> memory_bytes;  // memory (+swap) limit; breach → oom_killed
   std::optional<std::uint64_t> pids;          // max processes/threads in the container
   std::optional<double> cpus;                 // CFS quota, e.g. 1.5 CPUs
+  // The size of the tmpfs that holds an in-memory upper (size=): writes past
+  // it fail with ENOSPC. Unset: the kernel's default, half the host's RAM.
+  // Ignored for an upper on disk (keep_upper, upper_on_disk).
+  std::optional<std::uint64_t> tmpfs_bytes;
+  // RLIMIT_FSIZE of the command (soft and hard): no process of the container
+  // writes a file past this size (EFBIG / SIGXFSZ). The bound gantry has for
+  // an upper on disk: per file, not for the sum (docs/security.md).
+  std::optional<std::uint64_t> file_bytes;
+  // Neither of the two above needs a cgroup.
 };
 
 struct ContainerSpec {
@@ -102,6 +111,7 @@ struct ContainerResult {
   bool oom_killed = false;  // the memory limit was breached and the kernel killed a process
   bool cancelled = false;   // killed because the stop_token was triggered
   std::chrono::milliseconds wall_time{0};  // spawn of the init to the end of the container
+  bool upper_full = false;  // the in-memory upper was full when the command ended (Limits::tmpfs_bytes reached)
   std::string upper_dir;    // set when keep_upper (owned by the caller, see above)
   std::string id;           // the container id (12 hex digits)
 };

@@ -19,8 +19,10 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,6 +175,11 @@ constexpr StepEntry kPid1Steps[] = {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (::setsid() < 0) child_fail(Step::set_session, errno);
+  if (ctx.config.file_size_limit) {
+    // Hard too: raising it back needs CAP_SYS_RESOURCE, which the command lacks.
+    rlimit fsize{ctx.config.file_size_limit, ctx.config.file_size_limit};
+    if (::setrlimit(RLIMIT_FSIZE, &fsize) != 0) child_fail(Step::set_rlimits, errno);
+  }
   if (int e = apply_bounding_set(ctx.caps)) child_fail(Step::drop_bounding_caps, e);
   const auto& u = ctx.user;
   if (::syscall(SYS_setgroups, u.groups.size(), u.groups.data()) != 0) child_fail(Step::set_groups, errno);
@@ -219,7 +226,10 @@ constexpr StepEntry kPid1Steps[] = {
   if (child < 0) fail_step(Step::fork_command, errno);
   if (child == 0) exec_command(ctx, argv.data(), envp.data(), candidates.data(), candidates.size());
   int status = supervise(child);
-  send_message({MessageKind::exited, Step::exec_command, 0, status, -1});
+  // A full upper tmpfs (Limits::tmpfs_bytes reached) explains many failures.
+  struct statfs fs;
+  int full = ctx.scratchfd && ::fstatfs(ctx.scratchfd.get(), &fs) == 0 && fs.f_bavail == 0 ? ENOSPC : 0;
+  send_message({MessageKind::exited, Step::exec_command, full, status, -1});
   ::_exit(0);  // the kernel kills whatever is left in the pid namespace
 }
 

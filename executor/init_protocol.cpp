@@ -29,10 +29,10 @@ const char* step_name(Step step) {
     case Step::loopback_up: return "loopback_up";
     case Step::resolve_user: return "resolve_user";
     case Step::make_workdir: return "make_workdir";
-    case Step::prepare_seccomp: return "prepare_seccomp";
     case Step::prepare_caps: return "prepare_caps";
     case Step::fork_command: return "fork_command";
     case Step::set_session: return "set_session";
+    case Step::set_rlimits: return "set_rlimits";
     case Step::drop_bounding_caps: return "drop_bounding_caps";
     case Step::set_groups: return "set_groups";
     case Step::set_gid: return "set_gid";
@@ -51,6 +51,7 @@ namespace {
 class Writer {
  public:
   void u32(std::uint32_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void u64(std::uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
   void str(const std::string& s) {
     u32(static_cast<std::uint32_t>(s.size()));
     out_ += s;
@@ -68,12 +69,15 @@ class Writer {
 class Reader {
  public:
   explicit Reader(const std::string& data) : data_(data) {}
-  bool u32(std::uint32_t& v) {
+  template <typename T>
+  bool fixed(T& v) {
     if (data_.size() - pos_ < sizeof v) return false;
     std::memcpy(&v, data_.data() + pos_, sizeof v);
     pos_ += sizeof v;
     return true;
   }
+  bool u32(std::uint32_t& v) { return fixed(v); }
+  bool u64(std::uint64_t& v) { return fixed(v); }
   bool str(std::string& s) {
     std::uint32_t n = 0;
     if (!u32(n) || data_.size() - pos_ < n) return false;
@@ -111,6 +115,8 @@ std::string InitConfig::serialize() const {
   w.str(scratch_dir);
   w.u32(scratch_tmpfs ? 1 : 0);
   w.str(scratch_mount);
+  w.u64(scratch_tmpfs_bytes);
+  w.u64(file_size_limit);
   w.strs(argv);
   w.strs(env);
   w.str(workdir);
@@ -134,7 +140,7 @@ Result<InitConfig> InitConfig::parse(const std::string& data) {
   if (!r.u32(version) || version != kProtocolVersion)
     return fail(ErrorKind::internal, "init config: protocol version mismatch (stale init binary?)");
   bool ok = r.str(c.id) && r.u32(pid) && r.strs(c.lowerdirs) && r.str(c.upper_dir) && r.str(c.work_dir) &&
-            r.str(c.rootfs) && r.str(c.etc_dir) && r.str(c.scratch_dir) && r.u32(tmpfs) && r.str(c.scratch_mount) && r.strs(c.argv) && r.strs(c.env) && r.str(c.workdir) &&
+            r.str(c.rootfs) && r.str(c.etc_dir) && r.str(c.scratch_dir) && r.u32(tmpfs) && r.str(c.scratch_mount) && r.u64(c.scratch_tmpfs_bytes) && r.u64(c.file_size_limit) && r.strs(c.argv) && r.strs(c.env) && r.str(c.workdir) &&
             r.str(c.user) && r.str(c.hostname) && r.u32(count);
   if (ok) {
     c.mounts.resize(count);

@@ -1,10 +1,14 @@
 // The wire between run() (the runner side) and `gantry __init`:
 //  - fd 3 of the init: a memfd holding the serialized InitConfig;
 //  - fd 4 of the init: one end of a SOCK_SEQPACKET socketpair on which the
-//    init, PID 1 and the command child send fixed-size InitMessage records:
-//    {step, errno} when a setup step fails, the command's wait status at the end.
+//    spawned init, PID 1 and the command child send fixed-size InitMessage
+//    records: pid1_started {host pid of PID 1} once PID 1 is forked,
+//    setup_failed {step, errno, index} when a step fails (the first one
+//    counts), exited {wait status; err ENOSPC when the size-limited upper
+//    tmpfs was full at that moment} when the command ended.
 // Both sides are the same binary, so the format only has to agree with itself;
-// kProtocolVersion still guards against a stale init_binary.
+// kProtocolVersion, checked by InitConfig::parse, still refuses a stale
+// init_binary (bump it whenever InitConfig's serialized fields change).
 #pragma once
 
 #include <cstdint>
@@ -15,11 +19,13 @@
 
 namespace gantry::executor {
 
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;
 inline constexpr int kConfigFd = 3;
 inline constexpr int kStatusFd = 4;
 
-// The setup steps, in the order they run (crun's container_init_setup).
+// The setup steps, in the order they run (crun's container_init_setup): the
+// spawned init's, PID 1's (init_main.cpp's list), then the command child's.
+// The seccomp program is built by the runner side (default_seccomp_bpf()).
 enum class Step : std::int32_t {
   read_config,
   parent_died,
@@ -44,11 +50,11 @@ enum class Step : std::int32_t {
   loopback_up,
   resolve_user,
   make_workdir,
-  prepare_seccomp,
   prepare_caps,
   fork_command,
   // in the command child, between fork and exec:
   set_session,
+  set_rlimits,
   drop_bounding_caps,
   set_groups,
   set_gid,
@@ -93,6 +99,8 @@ struct InitConfig {
   std::string scratch_dir;             // the container dir: holds the four above
   bool scratch_tmpfs = false;          // PID 1 mounts a tmpfs on scratch_mount first (no disk inodes)
   std::string scratch_mount;           // scratch_dir itself, or work_root when nothing is on disk
+  std::uint64_t scratch_tmpfs_bytes = 0;  // size= of that tmpfs (holds the upper); 0: the kernel's default (half the RAM)
+  std::uint64_t file_size_limit = 0;      // RLIMIT_FSIZE of the command; 0: none
   std::vector<std::string> argv;
   std::vector<std::string> env;
   std::string workdir;

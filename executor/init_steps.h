@@ -19,6 +19,7 @@ struct SetupContext {
   const InitConfig& config;
   UniqueFd rootfd;      // the overlay's root (O_PATH)
   UniqueFd procfd;      // the container's fresh /proc (O_PATH), until pivot
+  UniqueFd scratchfd;   // the size-limited scratch tmpfs (O_PATH), to tell at the end whether it filled up
   int failed_index = -1;  // which bind mount failed
   // Prepared for the command child (allocations done before fork):
   ResolvedUser user;

@@ -144,9 +144,18 @@ int make_mounts_private(SetupContext&) {
 // CPU than the rest of the setup: ext4's recently_deleted() scans).
 int mount_scratch(SetupContext& ctx) {
   const auto& c = ctx.config;
-  if (c.scratch_tmpfs &&
-      ::mount("tmpfs", c.scratch_mount.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+  // size=: the bound of the container's writes (Limits::tmpfs_bytes), which
+  // would otherwise be half the host's RAM.
+  char options[64] = "mode=0700";
+  if (c.scratch_tmpfs_bytes)
+    std::snprintf(options, sizeof options, "mode=0700,size=%llu", static_cast<unsigned long long>(c.scratch_tmpfs_bytes));
+  if (c.scratch_tmpfs && ::mount("tmpfs", c.scratch_mount.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options) != 0)
     return errno;
+  if (c.scratch_tmpfs && c.scratch_tmpfs_bytes) {
+    int fd = ::open(c.scratch_mount.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ctx.scratchfd.reset(fd);
+  }
   for (const std::string* dir : {&c.scratch_dir, &c.upper_dir, &c.work_dir, &c.rootfs, &c.etc_dir})
     if (::mkdir(dir->c_str(), 0755) != 0 && errno != EEXIST) return errno;
   return 0;
@@ -178,7 +187,7 @@ int mount_rootfs(SetupContext& ctx) {
   std::string chdir_to;
   std::string opts = overlay_options(ctx.config, chdir_to);
   if (!chdir_to.empty() && ::chdir(chdir_to.c_str()) != 0) return errno;
-  // nodev: a device node in an image (or made with CAP_MKNOD) opens nothing.
+  // nodev: a device node in an image opens nothing (the container cannot make one).
   // volatile: no syncfs of the upper's whole filesystem when the container's
   // mount namespace goes away (that took 100s of ms on a busy disk); the
   // upper is scratch that never outlives a crash, so durability is not needed.
@@ -287,11 +296,19 @@ int bind_mounts(SetupContext& ctx) {
     if (int e = ensure_in_root(ctx.rootfd.get(), m.target, S_ISDIR(st.st_mode) ? Create::dir : Create::file, target))
       return e;
     if (::mount(m.source.c_str(), FdPath(target.get()), nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
-    if (m.read_only) {
-      UniqueFd top;
-      if (int e = open_in_root(ctx.rootfd.get(), m.target.substr(m.target.find_first_not_of('/')), 0, top)) return e;
-      if (::mount(nullptr, FdPath(top.get()), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) return errno;
-    }
+    // nodev and nosuid always (a device node or setuid binary in a host
+    // directory, or one made there by the container, opens or raises
+    // nothing), read-only when asked; on the whole bound tree, submounts
+    // included. The attributes must go on the new mount's root: open it again.
+    UniqueFd top;
+    if (int e = open_in_root(ctx.rootfd.get(), m.target, 0, top)) return e;
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | (m.read_only ? MOUNT_ATTR_RDONLY : 0);
+    if (::syscall(SYS_mount_setattr, top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0) continue;
+    if (errno != ENOSYS) return errno;
+    // Before Linux 5.12: the top mount only.
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_NODEV | MS_NOSUID | (m.read_only ? MS_RDONLY : 0);
+    if (::mount(nullptr, FdPath(top.get()), nullptr, flags, nullptr) != 0) return errno;
   }
   ctx.failed_index = -1;
   return 0;

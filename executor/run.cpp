@@ -34,6 +34,8 @@
 #include <set>
 #include <system_error>
 
+#include <spdlog/spdlog.h>
+
 #include "common/file_util.h"
 #include "executor/cgroup.h"
 #include "executor/container.h"
@@ -64,7 +66,13 @@ void sweep_once(const std::string& work_root) {
   static std::set<std::string> done;
   std::lock_guard lock(mu);
   if (!done.insert(work_root).second) return;
-  (void)sweep_leftovers(work_root);
+  // Housekeeping only: a leftover that cannot be removed must not stop this
+  // container, but it is reported (it may hold a cgroup or disk space).
+  auto swept = sweep_leftovers(work_root);
+  if (!swept)
+    spdlog::warn("cannot sweep the leftovers of crashed containers in {}: {}", work_root, swept.error().message());
+  else if (*swept > 0)
+    spdlog::debug("swept {} leftover containers in {}", *swept, work_root);
 }
 
 Result<UniqueFd> config_memfd(const InitConfig& config) {
@@ -176,6 +184,8 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.scratch_dir = dir.path();
   config.scratch_tmpfs = !disk_upper;
   config.scratch_mount = dir.on_disk() ? dir.path() : ContainerDir::memory_mount_point(spec.work_root);
+  if (!disk_upper) config.scratch_tmpfs_bytes = l.tmpfs_bytes.value_or(0);
+  config.file_size_limit = l.file_bytes.value_or(0);
   config.argv = spec.argv;
   config.env = spec.env;
   config.workdir = spec.workdir.empty() ? "/" : spec.workdir;
@@ -313,6 +323,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     return fail(init_failure(spec, *failure));
   } else if (exited) {
     int st = exited->status;
+    result.upper_full = exited->err == ENOSPC;
     if (WIFSIGNALED(st)) {
       result.signal = WTERMSIG(st);
       result.exit_code = 128 + result.signal;

@@ -15,8 +15,13 @@
 
 namespace gantry::executor {
 
-const char* const kDefaultCapabilities[14] = {
-    "cap_chown",  "cap_dac_override", "cap_fsetid",   "cap_fowner",     "cap_mknod",      "cap_net_raw",
+// Docker's default set without cap_mknod (as podman since 4.0): a container
+// makes no device nodes, so a device of the host cannot be reached through a
+// node it creates in a writable bind mount or its upper dir, whatever the
+// cgroup version (docs/security.md, "Devices"). Overlay whiteouts need no
+// capability of the container (the kernel makes them with the mounter's).
+const char* const kDefaultCapabilities[13] = {
+    "cap_chown",  "cap_dac_override", "cap_fsetid",   "cap_fowner",     "cap_net_raw",
     "cap_setgid", "cap_setuid",       "cap_setfcap",  "cap_setpcap",    "cap_net_bind_service",
     "cap_sys_chroot", "cap_kill",     "cap_audit_write"};
 
@@ -66,8 +71,12 @@ Result<std::string> build_bpf() {
                               SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
     if (rc != 0) return fail(ErrorKind::internal, "seccomp rule for clone", -rc);
   }
+  // Without this rule clone3 would pass the clone-flag rules above: fatal like them.
   int nr_clone3 = seccomp_syscall_resolve_name("clone3");
-  if (nr_clone3 != __NR_SCMP_ERROR) (void)seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr_clone3, 0);
+  if (nr_clone3 != __NR_SCMP_ERROR) {
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr_clone3, 0);
+    if (rc != 0 && rc != -EDOM) return fail(ErrorKind::internal, "seccomp rule for clone3", -rc);
+  }
 
   UniqueFd mem(::memfd_create("gantry-seccomp", MFD_CLOEXEC));
   if (!mem) return fail_sys("memfd_create", "seccomp");

@@ -39,7 +39,8 @@ int apply_bounding_set(const CapsPlan& plan);
 int apply_root_caps(const CapsPlan& plan);
 int apply_seccomp(const std::string& bpf);
 
-// Docker's default capabilities, by name (for documentation and tests).
-extern const char* const kDefaultCapabilities[14];
+// The container root's capabilities, by name: Docker's default set without
+// cap_mknod (for documentation and tests).
+extern const char* const kDefaultCapabilities[13];
 
 }  // namespace gantry::executor

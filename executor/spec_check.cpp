@@ -60,6 +60,10 @@ Status check_spec(const ContainerSpec& spec) {
     return bad("memory limit below 4 MiB cannot start a container");
   if (spec.limits.pids && *spec.limits.pids < 2) return bad("pids limit below 2 cannot start a container");
   if (spec.limits.cpus && !(*spec.limits.cpus > 0)) return bad("cpus must be > 0");
+  // (tmpfs size=0 would mean no limit at all.)
+  if (spec.limits.tmpfs_bytes && *spec.limits.tmpfs_bytes < 1024 * 1024)
+    return bad("an upper tmpfs limit below 1 MiB cannot start a container");
+  if (spec.limits.file_bytes && *spec.limits.file_bytes == 0) return bad("a file size limit must be > 0");
   if (spec.hostname.size() > 64) return bad("hostname longer than 64 bytes: " + spec.hostname);
   for (const auto& e : spec.env)
     if (e.find('=') == std::string::npos || e[0] == '=') return bad("environment entry is not K=V: " + e);

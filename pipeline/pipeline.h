@@ -93,10 +93,14 @@ struct Secret {
   SourcePos pos;
 };
 
+// A stage's own `limits:`; what it leaves unset comes from the runner's
+// defaults (runner/runner_config.h).
 struct Limits {
   std::optional<std::uint64_t> memory;  // bytes
   std::optional<std::uint64_t> pids;
   std::optional<double> cpus;
+  std::optional<std::uint64_t> tmpfs;  // bytes: the in-memory upper (the container's writes)
+  std::optional<std::uint64_t> disk;   // bytes: the largest file written when the upper is on disk
 };
 
 struct StageDef {

@@ -13,7 +13,7 @@ namespace {
 const std::vector<std::string> kStageKeys = {"image",    "run",       "needs",   "environment", "env",
                                              "secrets",  "timeout",   "limits",  "network",     "artifacts",
                                              "cache",    "allow_failure", "retry", "workspace",  "inputs"};
-const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus"};
+const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus", "tmpfs", "disk"};
 
 std::vector<std::string> names_of(const std::vector<EnvironmentDef>& envs) {
   std::vector<std::string> out;
@@ -64,10 +64,12 @@ void parse_limits(YamlReader& r, const Field& f, Limits& limits) {
   for (const auto& e : *entries) {
     auto text = r.non_empty_string(e);
     if (!text) continue;
-    if (e.key == "memory") {
+    if (e.key == "memory" || e.key == "tmpfs" || e.key == "disk") {
       auto v = parse_byte_size(*text);
-      if (v) limits.memory = *v;
-      else r.error(e, v.error().message());
+      if (!v) r.error(e, v.error().message());
+      else if (e.key == "memory") limits.memory = *v;
+      else if (*v < 1024 * 1024) r.error(e, "expected at least 1M");
+      else (e.key == "tmpfs" ? limits.tmpfs : limits.disk) = *v;
     } else if (e.key == "pids") {
       auto v = r.count(e);
       if (v && *v == 0) r.error(e, "expected a number of processes > 0");

@@ -33,6 +33,7 @@
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"
 #include "runner/reporter.h"
+#include "runner/runner_config.h"
 
 namespace gantry::runner {
 
@@ -94,6 +95,9 @@ struct BuildRequest {
   int jobs = 2;                     // images built at once
   bool tag = true;                  // tag NAME:<short> and NAME:latest
   std::string init_binary = "/proc/self/exe";  // the gantry binary (executor's `gantry __init`)
+  // The limits of every run step's container (the runner's; steps have no
+  // `limits:` of their own).
+  DefaultLimits limits = RunnerConfig::built_in_limits();
   // Filled as the build goes (also when it fails); optional.
   BuildCounters* counters = nullptr;
   // When set, the output of every run step that runs is kept in

@@ -218,7 +218,8 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
           outcome.log_path = req.log_dir + "/build-" + image.name + "-" + std::to_string(i + 1) + ".log";
         auto made = run_build_step(store, {.layers = layers, .step = step, .state = state, .epoch = epoch,
                                            .task = task, .what = what, .init_binary = req.init_binary,
-                                           .log_path = outcome.log_path},
+                                           .log_path = outcome.log_path,
+                                           .limits = req.limits},
                                    req.reporter, counters);
         if (!made) {
           step_failed(outcome, i, start, made.error(), what);

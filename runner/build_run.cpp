@@ -5,6 +5,7 @@
 #include "cache/layer_unpacker.h"
 #include "common/file_util.h"
 #include "executor/container.h"
+#include "runner/container_limits.h"
 #include "runner/build_step.h"
 #include "runner/log_file.h"
 
@@ -50,6 +51,7 @@ Result<cache::LayerDescriptor> run_build_step(cache::Store& store, const RunStep
   spec.network = req.step.network == pipeline::NetworkMode::host ? executor::NetworkMode::host
                                                                   : executor::NetworkMode::none;
   spec.keep_upper = true;
+  spec.limits = container_limits(req.limits);
   spec.work_root = store.tmp_dir();
   if (!req.init_binary.empty()) spec.init_binary = req.init_binary;
 

@@ -24,6 +24,7 @@ struct RunStepRequest {
   std::string what;                   // "image app, step #3 (run: make)" for errors
   std::string init_binary;            // the gantry binary
   std::string log_path;               // "" = no log kept; else every output line, and how it ended
+  DefaultLimits limits;               // the runner's default limits (container_limits.h)
 };
 
 // Runs the step; its output goes to reporter.output(task, line). A non-zero

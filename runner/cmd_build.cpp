@@ -94,6 +94,9 @@ int print_plan(cache::Store& store, pipeline::GitRepo& repo, const pipeline::Com
 }
 
 int run_build(const GlobalOptions& global, const BuildOptions& opt) {
+  // The default limits of the run steps' containers.
+  auto config = load_runner_config(global.runner_config);
+  if (!config) return report_error(config.error());
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
   auto repo = pipeline::GitRepo::open(opt.repo, (*store)->root() + "/git");
@@ -115,7 +118,8 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
                          .no_cache = no_cache,
                          .explain = opt.explain,
                          .reporter = *reporter,
-                         .jobs = opt.jobs};
+                         .jobs = opt.jobs,
+                         .limits = config->limits};
     return build_images(request);
   };
 

@@ -52,6 +52,9 @@ struct RunContext {
   unsigned jobs = 2;
   std::string init_binary = "/proc/self/exe";
   std::stop_token stop;
+  // The runner's default limits of every stage container (a stage's own
+  // `limits:` go over them; runner/container_limits.h).
+  DefaultLimits default_limits = RunnerConfig::built_in_limits();
 
   // Wall time per phase of this invocation (see cache::RunRecord::phase_ms).
   std::vector<std::pair<std::string, std::int64_t>> phase_ms;

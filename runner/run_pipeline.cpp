@@ -42,6 +42,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   ctx.no_cache = options.no_cache;
   ctx.jobs = default_jobs(options.jobs);
   ctx.init_binary = options.init_binary;
+  ctx.default_limits = options.runner_config.limits;
   ctx.stop = stop;
   ctx.next_phase("open");
   ctx.phase_started_ms -= std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -87,7 +88,8 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
                          .no_cache = options.no_cache,
                          .reporter = reporter,
                          .jobs = static_cast<int>(ctx.jobs),
-                         .init_binary = options.init_binary};
+                         .init_binary = options.init_binary,
+                         .limits = options.runner_config.limits};
     // Every step is recorded with the run (and a run step's output kept in
     // the run's directory) as it ends, so a failed build can be read later.
     request.log_dir = ctx.run_dir;

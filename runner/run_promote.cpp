@@ -149,6 +149,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   unsigned cores = std::thread::hardware_concurrency();
   ctx.jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? cores : 2);
   ctx.init_binary = o.init_binary;
+  ctx.default_limits = o.runner_config.limits;
   ctx.stop = stop;
   std::size_t first = static_cast<std::size_t>(index);
   TRY(resolve_secrets(ctx, first, next_manual_gate(*pipe, first, true)));

@@ -55,6 +55,8 @@ nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::stri
   if (stage.limits.memory) limits["memory"] = *stage.limits.memory;
   if (stage.limits.pids) limits["pids"] = *stage.limits.pids;
   if (stage.limits.cpus) limits["cpus_milli"] = static_cast<std::int64_t>(*stage.limits.cpus * 1000 + 0.5);
+  if (stage.limits.tmpfs) limits["tmpfs"] = *stage.limits.tmpfs;
+  if (stage.limits.disk) limits["disk"] = *stage.limits.disk;
   nlohmann::json def = {
       {"name", stage.name},
       {"script", stage.script()},

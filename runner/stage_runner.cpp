@@ -10,6 +10,7 @@
 #include "common/unique_fd.h"
 #include "common/units.h"
 #include "executor/container.h"
+#include "runner/container_limits.h"
 #include "runner/log_file.h"
 #include "runner/stage_artifacts.h"
 #include "runner/stage_key.h"
@@ -193,9 +194,7 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
   spec.user = image.image.config.user;
   spec.hostname = sanitize_hostname(stage.name);
   spec.network = stage.network == pipeline::NetworkMode::host ? executor::NetworkMode::host : executor::NetworkMode::none;
-  spec.limits.memory_bytes = stage.limits.memory;
-  spec.limits.pids = stage.limits.pids;
-  spec.limits.cpus = stage.limits.cpus;
+  spec.limits = container_limits(ctx.default_limits, stage.limits);
   spec.timeout = stage.timeout;
   spec.work_root = ctx.store.tmp_dir();
   spec.init_binary = ctx.init_binary;
@@ -245,6 +244,9 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
     else if (result->oom_killed) r.detail = "killed: out of memory";
     else if (result->cancelled) r.detail = "cancelled";
     else if (result->exit_code != 0) r.detail = "exit code " + std::to_string(result->exit_code);
+    if (result->upper_full && !r.detail.empty())
+      r.detail += " (its writes filled the " + std::to_string(spec.limits.tmpfs_bytes.value_or(0) >> 20) +
+                  " MiB upper tmpfs: limits.tmpfs)";
     if (!r.detail.empty()) {
       log->line("gantry: " + r.detail);
       if (result->cancelled) break;

@@ -1,5 +1,14 @@
 // `gantry exec` end to end: an image imported into a store, exit codes as
 // documented (command's code, 128+N, 125/126/127), limits flags.
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
 #include "tests/executor/executor_fixture.h"
 
 namespace gantry::testing {
@@ -21,7 +30,9 @@ class ExecCliTest : public ExecutorTest {
   }
   void SetUp() override {
     ExecutorTest::SetUp();
-    if (!import_error_.empty()) GTEST_SKIP() << import_error_;  // cache/ image import not available
+    // A failed import is a failure of the test, never a skip: what the test
+    // claims would otherwise go unchecked.
+    if (!import_error_.empty()) FAIL() << import_error_;
   }
   CommandResult exec(std::vector<std::string> args) { return run_gantry(store_->path(), args); }
 
@@ -65,6 +76,57 @@ TEST_F(ExecCliTest, FlagsApply) {
   auto t = exec({"exec", "--timeout", "1s", "busybox", "--", "sleep", "100"});
   EXPECT_EQ(t.exit_code, 137);
   EXPECT_NE(t.err.find("timeout"), std::string::npos) << t.err;
+}
+
+// Issue 10.7: a writable bind mount of a host directory plus CAP_MKNOD used
+// to open host devices (the kernel log through a `c 1 11` node). Now every
+// bind mount is nodev and nosuid, also its submounts, and the container
+// cannot make device nodes at all.
+TEST_F(ExecCliTest, WritableMountIsNodevNosuidAndNoDeviceNodeOpens) {
+  ScratchDir host;
+  std::string rw = host / "rw";
+  ASSERT_EQ(::mkdir(rw.c_str(), 0777), 0);
+  // Nodes made on the host (as root) in the bound directory and in a submount of it.
+  ASSERT_EQ(::mknod((rw + "/kmsg").c_str(), S_IFCHR | 0666, makedev(1, 11)), 0);
+  ASSERT_EQ(::mknod((rw + "/loop").c_str(), S_IFBLK | 0666, makedev(7, 0)), 0);
+  std::string sub = rw + "/sub";
+  ASSERT_EQ(::mkdir(sub.c_str(), 0777), 0);
+  ASSERT_EQ(::mount("tmpfs", sub.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{sub};
+  ASSERT_EQ(::mknod((sub + "/kmsg").c_str(), S_IFCHR | 0666, makedev(1, 11)), 0);
+  std::string canary = "gantry-canary-" + std::to_string(::getpid());
+
+  auto r = exec({"exec", "--mount", rw + ":/rw:rw", "--mount", rw + ":/ro", "busybox", "--", "sh", "-c",
+                 "mknod /rw/made c 1 11 && echo made-in-mount; mknod /tmp/made b 7 0 && echo made-in-upper; "
+                 "echo " + canary + " > /rw/kmsg && echo wrote-kmsg; "
+                 "echo " + canary + " > /rw/sub/kmsg && echo wrote-sub-kmsg; "
+                 "head -c 1 /rw/loop > /dev/null && echo opened-loop; "
+                 "echo ok > /rw/file && echo wrote-file; "
+                 "for m in /rw /rw/sub /ro; do echo \"$m $(awk -v m=$m '$5 == m {print $6}' /proc/self/mountinfo)\"; done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* bad : {"made-in-mount", "made-in-upper", "wrote-kmsg", "wrote-sub-kmsg", "opened-loop"})
+    EXPECT_EQ(r.out.find(bad), std::string::npos) << bad << "\n" << r.out << r.err;
+  EXPECT_NE(r.out.find("wrote-file"), std::string::npos) << "the mount is not writable: " << r.out << r.err;
+  // Refused by the kernel: mknod without CAP_MKNOD, open on a nodev mount.
+  EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+  std::istringstream lines(r.out);
+  std::map<std::string, std::string> options;
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with("/")) options[line.substr(0, line.find(' '))] = line.substr(line.find(' ') + 1);
+  for (const char* m : {"/rw", "/rw/sub", "/ro"}) {
+    EXPECT_NE(options[m].find("nodev"), std::string::npos) << m << ": " << options[m];
+    EXPECT_NE(options[m].find("nosuid"), std::string::npos) << m << ": " << options[m];
+  }
+  EXPECT_TRUE(options["/ro"].starts_with("ro,")) << options["/ro"];
+  EXPECT_TRUE(options["/rw"].starts_with("rw,")) << options["/rw"];
+  // Nothing reached the host: the kernel log never saw the canary, and the
+  // container made no node in the host directory.
+  EXPECT_EQ(run_shell("dmesg | grep -c " + canary).out, "0\n");
+  EXPECT_FALSE(std::filesystem::exists(rw + "/made"));
 }
 
 TEST_F(ExecCliTest, RootfsDirWorksWithoutAnImage) {

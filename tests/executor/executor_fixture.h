@@ -6,10 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
 
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "executor/container.h"
@@ -92,6 +97,32 @@ class ExecutorTest : public ::testing::Test {
   ScratchDir scratch_;
   static inline std::unique_ptr<ScratchDir> rootfs_dir_;
 };
+
+// The host's processes: pid directory name -> command line (NULs between
+// the arguments, and after the last).
+inline std::vector<std::pair<std::string, std::string>> host_processes() {
+  std::vector<std::pair<std::string, std::string>> out;
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    out.emplace_back(e->d_name, std::string((std::istreambuf_iterator<char>(f)), {}));
+  }
+  ::closedir(d);
+  return out;
+}
+
+// Processes on the host whose command line is exactly `cmdline`.
+inline int count_host_processes(const std::string& cmdline) {
+  int n = 0;
+  for (const auto& [pid, c] : host_processes()) n += c == cmdline;
+  return n;
+}
+
+// A number of seconds for `sleep` that no other test process uses (ctest runs
+// tests in parallel, each in its own process), so count_host_processes()
+// counts only this test's sleeps.
+inline std::string unique_sleep_seconds() { return std::to_string(100000 + ::getpid()); }
 
 // "ok" result with the exit code, or a readable failure.
 #define ASSERT_RAN(ran)                                                                               \

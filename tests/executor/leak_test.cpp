@@ -55,20 +55,15 @@ std::set<std::string> cgroups_of(const std::set<std::string>& ids) {
 // Init processes of this test process (its children), for the same reason.
 int init_processes() {
   int n = 0;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
-    std::string c((std::istreambuf_iterator<char>(f)), {});
+  for (const auto& [pid, c] : host_processes()) {
     if (c.find(std::string("__init")) == std::string::npos) continue;
-    std::ifstream st(std::string("/proc/") + e->d_name + "/stat");
+    std::ifstream st("/proc/" + pid + "/stat");
     std::string stat((std::istreambuf_iterator<char>(st)), {});
     auto close = stat.rfind(')');
     int ppid = 0;
     if (close != std::string::npos) std::sscanf(stat.c_str() + close + 1, " %*c %d", &ppid);
     if (ppid == ::getpid()) ++n;
   }
-  ::closedir(d);
   return n;
 }
 
@@ -113,27 +108,17 @@ TEST_F(ExecutorTest, EightContainersAtOnce) {
 TEST_F(ExecutorTest, RunnerKilledWithSigkillLeavesOnlyWhatTheSweepRemoves) {
   // A real runner (gantry exec) killed with SIGKILL mid-run.
   std::string store = scratch_ / "store";
-  auto cgroups_before = gantry_cgroups();
+  std::string secs = unique_sleep_seconds();  // counted host-wide: only this test's
   pid_t pid = ::fork();
   if (pid == 0) {
     int devnull = ::open("/dev/null", O_WRONLY);
     ::dup2(devnull, 1);
     ::execl(gantry_binary().c_str(), "gantry", "--store", store.c_str(), "exec", "--memory", "64M", "--rootfs",
-            rootfs().c_str(), "--", "sleep", "1234", static_cast<char*>(nullptr));
+            rootfs().c_str(), "--", "sleep", secs.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  std::string sleep_cmdline = std::string("sleep") + '\0' + "1234" + '\0';
-  auto count = [&] {
-    int n = 0;
-    DIR* d = ::opendir("/proc");
-    while (dirent* e = ::readdir(d)) {
-      std::ifstream f(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
-      std::string c((std::istreambuf_iterator<char>(f)), {});
-      if (c == sleep_cmdline) ++n;
-    }
-    ::closedir(d);
-    return n;
-  };
+  std::string sleep_cmdline = std::string("sleep") + '\0' + secs + '\0';
+  auto count = [&] { return count_host_processes(sleep_cmdline); };
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (count() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
   ASSERT_EQ(count(), 1) << "the container never started";
@@ -146,12 +131,19 @@ TEST_F(ExecutorTest, RunnerKilledWithSigkillLeavesOnlyWhatTheSweepRemoves) {
   EXPECT_EQ(count(), 0) << "the container outlived its runner";
 
   std::string root = store + "/tmp/containers";
+  // The killed container's id (its dir ctr-<id> and cgroups gantry-<id>):
+  // other tests' containers may run meanwhile, so only its own are checked.
+  std::set<std::string> ids;
+  for (const auto& name : entries_of(root, false))
+    if (name.starts_with("ctr-")) ids.insert(name.substr(4));
+  ASSERT_EQ(ids.size(), 1u) << "the killed runner's container dir is missing";
+  EXPECT_FALSE(cgroups_of(ids).empty()) << "the --memory container had no cgroup to leave behind";
   auto swept = executor::sweep_leftovers(root);
   ASSERT_TRUE(swept.has_value()) << swept.error().message();
   EXPECT_EQ(*swept, 1);
   auto left = run_shell("ls -A " + root);
   EXPECT_EQ(left.out, "");
-  EXPECT_EQ(gantry_cgroups(), cgroups_before);
+  EXPECT_EQ(cgroups_of(ids), std::set<std::string>{});
 }
 
 }  // namespace

@@ -37,6 +37,19 @@ TEST_F(BuildErrorsTest, FromNamingNothing_IsReportedWithItsPosition) {
   expect_has(err, "no-such-base");
 }
 
+// Issue 10.7: containers have no CAP_MKNOD, so a run step that makes a device
+// node fails, with the step and the kernel's refusal in the message; FIFOs
+// and deleting a file of the base (an overlay whiteout) still work.
+TEST_F(BuildErrorsTest, RunStepMakingADeviceNode_FailsNamingTheStepAndTheRefusal) {
+  auto err = failing_build(
+      "images:\n  app:\n    from: busybox\n    steps:\n"
+      "      - run: mkfifo /fifo && mknod /pipe p && rm /bin/vi && echo fifo-and-whiteout-ok\n"
+      "      - run: mknod /dev-null c 1 3\n");
+  expect_has(err, "step #2");
+  expect_has(err, "mknod /dev-null c 1 3");
+  expect_has(err, "Operation not permitted");
+}
+
 TEST_F(BuildErrorsTest, CycleBetweenImages_IsNamed) {
   auto err = failing_build("images:\n  a:\n    from: b\n  b:\n    from: a\n");
   expect_has(err, "cycle");
