@@ -109,22 +109,36 @@ TEST_F(ExecutorTest, RunnerKilledWithSigkillLeavesOnlyWhatTheSweepRemoves) {
   // A real runner (gantry exec) killed with SIGKILL mid-run.
   std::string store = scratch_ / "store";
   std::string secs = unique_sleep_seconds();  // counted host-wide: only this test's
+  std::string err_file = scratch_ / "gantry.err";
   pid_t pid = ::fork();
   if (pid == 0) {
+    // Nothing of the runner may hold the test's output pipes (ctest waits for them).
     int devnull = ::open("/dev/null", O_WRONLY);
+    int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(devnull, 1);
+    ::dup2(err, 2);
     ::execl(gantry_binary().c_str(), "gantry", "--store", store.c_str(), "exec", "--memory", "64M", "--rootfs",
             rootfs().c_str(), "--", "sleep", secs.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   std::string sleep_cmdline = std::string("sleep") + '\0' + secs + '\0';
   auto count = [&] { return count_host_processes(sleep_cmdline); };
-  auto deadline = std::chrono::steady_clock::now() + 30s;
+  // Killed and reaped on every path, also when an assertion below returns early.
+  struct Runner {
+    pid_t pid;
+    void kill() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGKILL);
+      int status;
+      ::waitpid(pid, &status, 0);
+      pid = -1;
+    }
+    ~Runner() { kill(); }
+  } runner{pid};
+  auto deadline = std::chrono::steady_clock::now() + 60s;
   while (count() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-  ASSERT_EQ(count(), 1) << "the container never started";
-  ::kill(pid, SIGKILL);
-  int status;
-  ::waitpid(pid, &status, 0);
+  ASSERT_EQ(count(), 1) << "the container never started: " << read_file_or_die(err_file);
+  runner.kill();
   // PR_SET_PDEATHSIG carries the kill down: init, PID 1, the command.
   deadline = std::chrono::steady_clock::now() + 10s;
   while (count() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);

@@ -353,7 +353,7 @@ stages:
     cache: maybe
     retry: -1
     timeout: soon
-    limits: {memory: lots, pids: 0, cpus: 0, disk: 1}
+    limits: {memory: lots, pids: 0, cpus: 0, swap: 1}
     artifacts: [relative/path]
     env: {1BAD: x}
     secrets: {A: {env: X, file: Y}}
@@ -378,7 +378,7 @@ stages:
                        "bytes"},
                       {16, 34, "stages.unit.limits.pids: expected a number of processes > 0"},
                       {16, 43, "stages.unit.limits.cpus: invalid cpus '0': expected a number > 0, e.g. 1.5"},
-                      {16, 46, "stages.unit.limits.disk: unknown key 'disk'; expected one of memory, pids or cpus"},
+                      {16, 46, "stages.unit.limits.swap: unknown key 'swap'; expected one of memory, pids, cpus, tmpfs or disk"},
                       {17, 17, "stages.unit.artifacts[0]: expected an absolute path (starting with '/'), got 'relative/path'"},
                       {18, 11,
                        "stages.unit.env.1BAD: invalid variable name '1BAD': expected letters, digits and '_', not "
