@@ -37,7 +37,7 @@ constexpr Migration kMigrations[] = {
      "  commit_id TEXT NOT NULL,"
      "  pipeline_file TEXT NOT NULL,"
      "  pipeline_digest TEXT NOT NULL,"
-     "  status TEXT NOT NULL,"               // running | passed | failed | waiting
+     "  status TEXT NOT NULL,"               // running | passed | failed | waiting | interrupted
      "  waiting_environment TEXT NOT NULL,"  // the manual gate a waiting run stopped at
      "  error TEXT NOT NULL,"
      "  started_ms INTEGER NOT NULL,"
@@ -56,7 +56,7 @@ constexpr Migration kMigrations[] = {
      "  environment TEXT NOT NULL,"
      "  image TEXT NOT NULL,"
      "  digest TEXT NOT NULL,"
-     "  status TEXT NOT NULL,"               // passed | failed | skipped
+     "  status TEXT NOT NULL,"               // pending | running | passed | failed | skipped | interrupted
      "  cached INTEGER NOT NULL,"
      "  cached_from TEXT NOT NULL,"
      "  exit_code INTEGER NOT NULL,"
@@ -174,6 +174,8 @@ constexpr Migration kMigrations[] = {
      "  digest TEXT NOT NULL,"
      "  updated INTEGER NOT NULL,"    // unix seconds
      "  PRIMARY KEY (registry, digest, repository));"},
+    // The run a `gantry retry` retries ("" for other runs).
+    {"0103-run-retry-of", "ALTER TABLE runs ADD COLUMN retry_of TEXT NOT NULL DEFAULT '';"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

@@ -1,6 +1,11 @@
 #include "cache/run_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <cstdio>
@@ -8,6 +13,7 @@
 
 #include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
 #include "cache/store.h"
+#include "common/file_util.h"
 
 namespace gantry::cache {
 
@@ -32,10 +38,11 @@ Status RunStore::create(const RunRecord& run) {
   auto tx = TRY(db.transaction());
   auto st = TRY(db.prepare(
       "INSERT INTO runs (id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment,"
-      " error, started_ms, finished_ms, repo_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+      " error, started_ms, finished_ms, repo_url, retry_of)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
   st.bind(1, run.id).bind(2, run.repo).bind(3, run.rev).bind(4, run.commit).bind(5, run.pipeline_file);
   st.bind(6, run.pipeline_digest).bind(7, run.status).bind(8, run.waiting_environment).bind(9, run.error);
-  st.bind(10, run.started_ms).bind(11, run.finished_ms).bind(12, run.repo_url);
+  st.bind(10, run.started_ms).bind(11, run.finished_ms).bind(12, run.repo_url).bind(13, run.retry_of);
   TRY_CTX(st.run(), "recording run " + run.id);
   TRY(insert_images(run.id, run.images));
   return tx.commit();
@@ -66,11 +73,76 @@ Status RunStore::set_status(const std::string& run_id, const std::string& status
   return st.run();
 }
 
+Result<RunLock> RunLock::acquire(Store& store, const std::string& run_id) {
+  const StorePaths& paths = store.paths();
+  TRY(make_dirs(paths.run_dir(run_id)));
+  const std::string path = paths.run_lock(run_id);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return fail_sys("open", path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return fail(ErrorKind::conflict, "run " + run_id + " is still running (another gantry process holds " + path + ")");
+    return fail_sys("flock", path);
+  }
+  return RunLock(std::move(fd));
+}
+
+Result<bool> RunStore::is_live(const std::string& run_id) {
+  const std::string path = store_.paths().run_lock(run_id);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return false;  // never locked: a run of a gantry before locks, or one that died first
+    return fail_sys("open", path);
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false;  // released when fd closes
+  if (errno == EWOULDBLOCK) return true;
+  return fail_sys("flock", path);
+}
+
+Result<std::vector<std::string>> RunStore::mark_interrupted() {
+  std::vector<std::string> running;
+  {
+    auto st = TRY(store_.db().prepare("SELECT id FROM runs WHERE status = 'running'"));
+    while (TRY(st.step())) running.push_back(st.column_text(0));
+  }
+  std::vector<std::string> out;
+  for (const auto& id : running) {
+    // Held while the rows change: the run cannot come back to life meanwhile.
+    const std::string path = store_.paths().run_lock(id);
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // live
+    auto tx = TRY(store_.db().transaction());
+    auto run = TRY(store_.db().prepare(
+        "UPDATE runs SET status = 'interrupted', finished_ms = ?2, waiting_environment = '',"
+        " error = ?3 WHERE id = ?1 AND status = 'running'"));
+    run.bind(1, id).bind(2, now_ms()).bind(3, std::string("interrupted: the gantry process running it ended before "
+                                                          "the run finished (killed?); gantry retry ") + id);
+    TRY_CTX(run.run(), "marking run " + id + " interrupted");
+    auto stages = TRY(store_.db().prepare(
+        "UPDATE stage_results SET status = 'interrupted', detail = CASE status WHEN 'running' THEN"
+        " 'the run was interrupted while it ran' ELSE 'not started: the run was interrupted' END"
+        " WHERE run_id = ?1 AND status IN ('running', 'pending')"));
+    stages.bind(1, id);
+    TRY_CTX(stages.run(), "marking the stages of run " + id + " interrupted");
+    TRY(tx.commit());
+    out.push_back(id);
+  }
+  return out;
+}
+
 Status RunStore::put_stage(const StageResult& r) {
   auto st = TRY(store_.db().prepare(
-      "INSERT OR REPLACE INTO stage_results (run_id, stage, environment, image, digest, status, cached, cached_from,"
+      "INSERT INTO stage_results (run_id, stage, environment, image, digest, status, cached, cached_from,"
       " exit_code, duration_ms, attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms,"
-      " original_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"));
+      " original_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+      // An update keeps the row (and so its place: a run lists its stages in
+      // the pipeline's order, every one recorded "pending" when the run starts).
+      " ON CONFLICT (run_id, stage) DO UPDATE SET environment = excluded.environment, image = excluded.image,"
+      " digest = excluded.digest, status = excluded.status, cached = excluded.cached,"
+      " cached_from = excluded.cached_from, exit_code = excluded.exit_code, duration_ms = excluded.duration_ms,"
+      " attempts = excluded.attempts, allow_failure = excluded.allow_failure, detail = excluded.detail,"
+      " cache_key = excluded.cache_key, log_path = excluded.log_path, artifacts_dir = excluded.artifacts_dir,"
+      " started_ms = excluded.started_ms, original_ms = excluded.original_ms"));
   st.bind(1, r.run_id).bind(2, r.stage).bind(3, r.environment).bind(4, r.image).bind(5, r.digest);
   st.bind(6, r.status).bind(7, std::int64_t{r.cached}).bind(8, r.cached_from).bind(9, std::int64_t{r.exit_code});
   st.bind(10, r.duration_ms).bind(11, std::int64_t{r.attempts}).bind(12, std::int64_t{r.allow_failure});
@@ -103,7 +175,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment, error, started_ms,"
-    " finished_ms, repo_url";
+    " finished_ms, repo_url, retry_of";
 
 RunRecord read_run(const Statement& st) {
   RunRecord r;
@@ -119,6 +191,7 @@ RunRecord read_run(const Statement& st) {
   r.started_ms = st.column_int64(9);
   r.finished_ms = st.column_int64(10);
   r.repo_url = st.column_text(11);
+  r.retry_of = st.column_text(12);
   return r;
 }
 

@@ -2,9 +2,9 @@
 // digest, status), the image digests it used, one row per stage result, the
 // stage-result cache, and the position of each `gantry watch`.
 //
-// Tables (migration "0100-runs", schema written in meta_schema.cpp):
+// Tables (migrations "0100-runs", "0102-run-retry-of", in meta_schema.cpp):
 //   runs(id, repo, rev, commit_id, pipeline_file, pipeline_digest, status,
-//        waiting_environment, error, started_ms, finished_ms)
+//        waiting_environment, error, started_ms, finished_ms, retry_of)
 //   run_images(run_id, image, digest, built)
 //   stage_results(run_id, stage, environment, image, digest, status, cached,
 //        cached_from, exit_code, duration_ms, attempts, allow_failure, detail,
@@ -17,6 +17,11 @@
 //        duration_ms, log_path, detail)
 //   run_gates(run_id, environment, how, detail, time_ms)
 // Nothing here ever holds a secret value: callers store masked text only.
+//
+// A live run holds RunLock (an flock on runs/<id>/lock) from before its row is
+// written until its process ends; mark_interrupted() turns every "running"
+// run whose lock can be taken (its process died: SIGKILL, OOM, power) into
+// "interrupted", with its unfinished stages.
 #pragma once
 
 #include <cstdint>
@@ -26,19 +31,24 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace gantry::cache {
 
 class Store;
 
-// Run statuses: "running", "passed", "failed", "waiting".
+// Run statuses: "running", "passed", "failed", "waiting" (at a manual gate),
+// "interrupted" (its process died before the run finished).
 struct RunImage {
   std::string image;   // name in the pipeline file (or the store reference)
   std::string digest;  // manifest digest, sha256:<hex>
   bool built = true;   // built from the pipeline file (false: a store image)
 };
 
-// Stage statuses: "passed", "failed", "skipped", "waiting" (a later gate), "cancelled".
+// Stage statuses: "pending" (not started yet), "running", "passed", "failed",
+// "skipped" (detail says why: "needs unit (failed)", "environment staging not
+// reached", "waiting at manual gate production"), "interrupted" (the run's
+// process died before it ended).
 struct StageResult {
   std::string run_id;
   std::string stage;
@@ -94,6 +104,7 @@ struct RunRecord {
   std::string status = "running";
   std::string waiting_environment;  // the manual gate a waiting run stopped at
   std::string error;                // why the run failed before/after its stages
+  std::string retry_of;             // the run this one retries (gantry retry), or ""
   std::int64_t started_ms = 0;
   std::int64_t finished_ms = 0;
   std::vector<RunImage> images;
@@ -120,6 +131,20 @@ struct CachedStage {
 
 std::int64_t now_ms();
 
+// The flock a live run holds on runs/<id>/lock (store_paths.h). Released
+// when the object (or the process) dies.
+class RunLock {
+ public:
+  // Creates the run's dir and takes its lock; conflict when another live
+  // process holds it ("run ID is still running (pid of ...)").
+  static Result<RunLock> acquire(Store& store, const std::string& run_id);
+  RunLock() = default;
+
+ private:
+  explicit RunLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
 class RunStore {
  public:
   explicit RunStore(Store& store) : store_(store) {}
@@ -132,6 +157,13 @@ class RunStore {
   Status set_images(const std::string& run_id, const std::vector<RunImage>& images);
   Status set_status(const std::string& run_id, const std::string& status, const std::string& waiting_environment,
                     const std::string& error, bool finished);
+  // True while a process holds the run's lock (RunLock).
+  Result<bool> is_live(const std::string& run_id);
+  // Every "running" run whose lock is free becomes "interrupted" (finished
+  // now, with an error saying so); its "running" stages become "interrupted"
+  // ("the run was interrupted while it ran") and its "pending" ones
+  // "interrupted" ("not started: the run was interrupted"). Returns their ids.
+  Result<std::vector<std::string>> mark_interrupted();
   // Inserts or replaces the result of (run_id, stage).
   Status put_stage(const StageResult& result);
 

@@ -114,6 +114,7 @@ json StepRecord::to_json() const {
   j["workdir"] = workdir;
   j["user"] = user;
   j["network"] = network;
+  j["epoch"] = epoch;
   if (kind == "copy" || !sources.empty()) {
     json list = json::array();
     for (const auto& s : sources) list.push_back({{"path", s.path}, {"mode", s.mode}, {"oid", s.oid}});
@@ -136,6 +137,7 @@ Result<StepRecord> StepRecord::from_text(const std::string& text) {
     r.workdir = j.at("workdir").get<std::string>();
     r.user = j.at("user").get<std::string>();
     r.network = j.at("network").get<std::string>();
+    r.epoch = j.value("epoch", std::int64_t{0});  // absent in format 1
     if (j.contains("sources")) {
       for (const auto& s : j["sources"])
         r.sources.push_back({s.at("path").get<std::string>(), s.at("mode").get<std::uint32_t>(),
@@ -173,6 +175,7 @@ std::vector<FieldChange> diff_records(const StepRecord& a, const StepRecord& b) 
   scalar("workdir", a.workdir, b.workdir);
   scalar("user", a.user, b.user);
   scalar("network", a.network, b.network);
+  if (a.epoch != b.epoch) out.push_back({"epoch", std::to_string(a.epoch) + " -> " + std::to_string(b.epoch)});
   if (a.sources != b.sources) out.push_back({"sources", diff_sources(a.sources, b.sources)});
   if (a.parent != b.parent) {
     // Only worth naming alone: when something else changed, it explains it.

@@ -1,8 +1,8 @@
 // The key of one build step: the sha256 of a typed, delimited, versioned
 // record of everything that determines the step's result.
 //
-// Step-key record, format version 1 (kStepKeyFormat). A JSON object:
-//   "format"   1
+// Step-key record, format version 2 (kStepKeyFormat). A JSON object:
+//   "format"   2 (version 1 had no "epoch": its layers took the commit time)
 //   "parent"   the previous step's key ("step:<hex>"), or for the first step
 //              the base image's manifest digest ("image:sha256:<hex>"), or
 //              "scratch"
@@ -15,6 +15,9 @@
 //   "workdir"  the effective working directory ("" = /)
 //   "user"     the effective user ("" = root)
 //   "network"  "none" | "host"
+//   "epoch"    the seconds every mtime in the step's layer is clamped to (the
+//              build's epoch: the pipeline's `epoch:`, else $SOURCE_DATE_EPOCH,
+//              else 0; docs/build.md): whatever time a layer holds is keyed
 //   "sources"  copy only: every source entry [{"path", "mode", "oid"}] in
 //              tree order (git object ids: no file is read to key a copy)
 //
@@ -38,7 +41,7 @@
 
 namespace gantry::cache {
 
-inline constexpr int kStepKeyFormat = 1;
+inline constexpr int kStepKeyFormat = 2;
 
 // One source entry of a copy step, as git has it.
 struct StepSource {
@@ -57,6 +60,7 @@ struct StepRecord {
   std::string workdir;
   std::string user;
   std::string network = "none";
+  std::int64_t epoch = 0;
   std::vector<StepSource> sources;
 
   nlohmann::json to_json() const;

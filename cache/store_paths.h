@@ -11,9 +11,18 @@
 //   <root>/secrets/values.json         0600: values set by `gantry secret set`
 //   <root>/secrets/hmac.key            0600: key of the keyed hashes of secret values in stage keys
 //   <root>/secrets/lock                flock around read-modify-write of values.json
+//   <root>/runs/<id>/lock              held (flock) by the process running the run; a run
+//                                      recorded "running" whose lock can be taken is dead:
+//                                      the next command that reads runs marks it "interrupted"
+//   <root>/git/                        mirrors of repositories given by URL (pipeline/git_mirror)
 //   <root>/tmp/<session>/              one scratch dir per live process
 //   <root>/tmp/<session>.lock          held (flock) by that process; a lock that can be
 //                                      taken means its owner died: the next command sweeps both
+//   <root>/tmp/containers/             every container's dir (executor's work_root: ctr-<id>/
+//                                      with its lock and cgroups record): never inside a
+//                                      session dir, whose sweep would lose the record of a
+//                                      dead runner's cgroups; executor::sweep_leftovers()
+//                                      removes the dirs and cgroups no live process holds
 #pragma once
 
 #include <string>
@@ -42,9 +51,12 @@ class StorePaths {
   std::string secret_values() const { return secrets_dir() + "/values.json"; }
   std::string secret_hmac_key() const { return secrets_dir() + "/hmac.key"; }
   std::string secrets_lock() const { return secrets_dir() + "/lock"; }
+  std::string run_lock(const std::string& run_id) const { return run_dir(run_id) + "/lock"; }
+  std::string git_dir() const { return root_ + "/git"; }
   std::string tmp_root() const { return root_ + "/tmp"; }
   std::string session_dir(const std::string& session) const { return tmp_root() + "/" + session; }
   std::string session_lock(const std::string& session) const { return tmp_root() + "/" + session + ".lock"; }
+  std::string containers_dir() const { return tmp_root() + "/containers"; }
 
  private:
   std::string root_;

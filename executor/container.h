@@ -4,7 +4,7 @@
 //   ContainerSpec spec;
 //   spec.lowerdirs = image_store.lowerdirs(image);   // bottom → top
 //   spec.argv = {"sh", "-c", "make test"};
-//   spec.work_root = store_paths.tmp();              // where the container dir lives
+//   spec.work_root = store_paths.containers_dir();   // where the container dir lives
 //   spec.output = [](Stream s, std::string_view line) { ... };
 //   Result<ContainerResult> r = executor::run(spec);
 //
@@ -87,6 +87,11 @@ struct ContainerSpec {
   // into a layer (cache/ LayerWriter converts overlay whiteouts) and deletes
   // it (gantry::remove_tree). Without keep_upper, run() deletes it.
   bool keep_upper = false;
+  // Where a kept upper is moved (renamed: same filesystem as work_root) before
+  // run() returns, e.g. the caller's own scratch dir, so that a caller that
+  // dies before it deletes the upper leaves it where its own sweep finds it.
+  // "" = work_root (upper-<id>).
+  std::string kept_upper_dir;
   // Without keep_upper the upper dir (the container's writes) lives in a
   // tmpfs of the container: RAM, charged to its memory cgroup, gone with it,
   // and nothing touches the disk (the fastest start and end). A stage that

@@ -341,7 +341,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   }
 
   if (spec.keep_upper) {
-    std::string kept = spec.work_root + "/upper-" + result.id;
+    std::string kept = (spec.kept_upper_dir.empty() ? spec.work_root : spec.kept_upper_dir) + "/upper-" + result.id;
     if (::rename(dir.upper().c_str(), kept.c_str()) != 0) return fail_sys("rename", dir.upper());
     result.upper_dir = kept;
   }

@@ -2,6 +2,7 @@
 #include "pipeline/loader.h"
 
 #include <algorithm>
+#include <limits>
 #include <regex>
 
 #include "common/digest.h"
@@ -12,7 +13,7 @@ namespace gantry::pipeline {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"images", "stages", "environments"};
+const std::vector<std::string> kTopKeys = {"images", "stages", "environments", "epoch"};
 const std::vector<std::string> kImageKeys = {"from", "env", "workdir", "user", "entrypoint", "cmd", "labels", "steps"};
 const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push"};
 
@@ -244,6 +245,12 @@ void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p) {
     if (e.key == "images") images = &e;
     if (e.key == "stages") stages = &e;
     if (e.key == "environments") environments = &e;
+    if (e.key == "epoch") {
+      auto v = r.count(e);
+      if (v && *v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2))
+        r.error(e, "expected seconds since 1970 (e.g. 1700000000), got " + std::to_string(*v));
+      else if (v) p.epoch = static_cast<std::int64_t>(*v);
+    }
   }
   if (!images && !stages)
     r.error(SourcePos{1, 1}, "", "nothing to do: the file declares neither 'images' nor 'stages'");

@@ -154,6 +154,10 @@ struct Pipeline {
   std::vector<ImageDef> images;            // in file order
   std::vector<StageDef> stages;            // in file order
   std::vector<EnvironmentDef> environments;  // promotion order; default test, staging, production
+  // Top-level `epoch:` (seconds since 1970): the time every layer's mtimes
+  // are clamped to and the image config's `created`. Unset: the runner's
+  // $SOURCE_DATE_EPOCH, else 0 (docs/build.md, "Reproducible layers").
+  std::optional<std::int64_t> epoch;
 
   const ImageDef* find_image(std::string_view name) const;
   const StageDef* find_stage(std::string_view name) const;

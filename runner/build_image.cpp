@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/layer_unpacker.h"
+#include "common/units.h"
 #include "runner/build_explain.h"
 #include "runner/build_run.h"
 #include "runner/build_step.h"
@@ -25,11 +26,14 @@ std::chrono::milliseconds since(Clock::time_point start) {
 // The final config: the base's, with the build state and the image's
 // entrypoint, cmd and labels; history gets one entry per step.
 cache::ImageConfig final_config(const BaseImage& base, const pipeline::ImageDef& image,
-                                const pipeline::BuildState& state, const std::vector<StepOutcome>& steps) {
+                                const pipeline::BuildState& state, const std::vector<StepOutcome>& steps,
+                                std::int64_t epoch) {
   cache::ImageConfig config = base.config;
-  // No timestamps in the config: a commit that changes nothing the image
-  // contains must give the same digest (layer mtimes are clamped instead).
-  config.created.clear();
+  // The only time in the config is the build's epoch, which is in every key
+  // (never the commit's or the clock's): a commit that changes nothing the
+  // image contains gives the same digest, whatever the store built before.
+  const std::string created = format_utc_time(epoch);
+  config.created = created;
   config.env = env_lines(state.env);
   config.working_dir = (state.workdir == "/" && base.config.working_dir.empty()) ? "" : state.workdir;
   config.user = state.user;
@@ -40,7 +44,7 @@ cache::ImageConfig final_config(const BaseImage& base, const pipeline::ImageDef&
   if (image.cmd) config.cmd = *image.cmd;
   for (const auto& [k, v] : image.labels) config.labels[k] = v;
   for (const auto& step : steps)
-    config.history.push_back({.created = "",
+    config.history.push_back({.created = created,
                               .created_by = "gantry build: " + step.description,
                               .comment = "",
                               .empty_layer = !step.layer.has_value()});
@@ -57,10 +61,12 @@ std::string short_reason(const std::string& message, const std::string& what) {
 }
 
 // Version of final_config(): bump it when the config it makes changes.
-constexpr int kImageKeyFormat = 1;
+// 2: the config's `created` and history times are the epoch (in the record).
+constexpr int kImageKeyFormat = 2;
 
-Digest image_key_of(const std::string& last_parent, const pipeline::ImageDef& image) {
-  nlohmann::json record = {{"format", kImageKeyFormat}, {"parent", last_parent}, {"labels", image.labels}};
+Digest image_key_of(const std::string& last_parent, const pipeline::ImageDef& image, std::int64_t epoch) {
+  nlohmann::json record = {
+      {"format", kImageKeyFormat}, {"parent", last_parent}, {"labels", image.labels}, {"epoch", epoch}};
   record["entrypoint"] = image.entrypoint ? nlohmann::json(*image.entrypoint) : nlohmann::json(nullptr);
   record["cmd"] = image.cmd ? nlohmann::json(*image.cmd) : nlohmann::json(nullptr);
   return cache::typed_digest("gantry image key", record);
@@ -93,7 +99,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
                                      const BaseImage& base, BuildCounters& counters, KeyLocks& locks) {
   cache::Store& store = req.store;
   cache::StepCache step_cache(store.db());
-  const std::int64_t epoch = req.commit.time;
+  const std::int64_t epoch = TRY(build_epoch(req.pipeline));
 
   ImageOutcome out{.name = image.name, .digest = Digest::of("")};
   // Build history (for --explain) is kept per repository, file and image.
@@ -159,7 +165,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       }
       items = std::move(*planned);
     }
-    const cache::StepRecord record = step_record(parent, step, state, items);
+    const cache::StepRecord record = step_record(parent, step, state, items, epoch);
     const Digest key = cache::step_key(record);
     keys.push_back(key);
     outcome.key = key;
@@ -266,7 +272,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
   if (req.dry_run && missed) return out;  // nothing to commit: the digest is not known before the build
   // Everything the final config and layers follow from: the last step key
   // (which chains the base and every step) and the image's own settings.
-  const Digest image_key = image_key_of(parent, image);
+  const Digest image_key = image_key_of(parent, image, epoch);
   std::optional<Digest> known;
   if (!req.no_cache && !missed) {
     known = TRY_CTX(step_cache.manifest_for(image_key), "looking up image " + image.name);
@@ -279,7 +285,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     out.explain = image.name + ": every step is cached; the image would be committed again";
     return out;
   } else {
-    cache::ImageConfig config = final_config(base, image, state, out.steps);
+    cache::ImageConfig config = final_config(base, image, state, out.steps, epoch);
     out.digest = TRY_CTX(store.images().commit_image(std::move(config), layers), "committing image " + image.name);
   }
   counters.images_built++;

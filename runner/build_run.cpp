@@ -52,7 +52,10 @@ Result<cache::LayerDescriptor> run_build_step(cache::Store& store, const RunStep
                                                                   : executor::NetworkMode::none;
   spec.keep_upper = true;
   spec.limits = container_limits(req.limits);
-  spec.work_root = store.tmp_dir();
+  // Not the session scratch dir (see stage_runner.cpp); the kept upper goes
+  // there, so the session sweep removes it if this process dies.
+  spec.work_root = store.paths().containers_dir();
+  spec.kept_upper_dir = store.tmp_dir();
   if (!req.init_binary.empty()) spec.init_binary = req.init_binary;
 
   std::optional<LogFile> log;

@@ -19,7 +19,7 @@ struct RunStepRequest {
   const std::vector<cache::LayerDescriptor>& layers;  // bottom to top
   const pipeline::Step& step;
   const pipeline::BuildState& state;  // before the step
-  std::int64_t epoch;                 // mtimes clamp (the commit time)
+  std::int64_t epoch;                 // mtimes clamp (the build epoch, in the step key)
   TaskId task;                        // where the output goes
   std::string what;                   // "image app, step #3 (run: make)" for errors
   std::string init_binary;            // the gantry binary

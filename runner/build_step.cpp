@@ -1,5 +1,8 @@
 #include "runner/build_step.h"
 
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 
 namespace gantry::runner {
@@ -49,11 +52,24 @@ std::string describe_step(const pipeline::Step& step) {
   return "step";
 }
 
+Result<std::int64_t> build_epoch(const pipeline::Pipeline& pipeline) {
+  if (pipeline.epoch) return *pipeline.epoch;
+  const char* sde = std::getenv("SOURCE_DATE_EPOCH");
+  if (sde == nullptr || *sde == '\0') return std::int64_t{0};
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(sde, sde + std::strlen(sde), value);
+  if (ec != std::errc() || *end != '\0' || value < 0)
+    return fail(ErrorKind::invalid_input, std::string("SOURCE_DATE_EPOCH: expected seconds since 1970 (e.g. "
+                                                      "1700000000), got '") + sde + "'");
+  return value;
+}
+
 cache::StepRecord step_record(const std::string& parent, const pipeline::Step& step,
                               const pipeline::BuildState& state,
-                              const std::vector<pipeline::CopyItem>& copy_items) {
+                              const std::vector<pipeline::CopyItem>& copy_items, std::int64_t epoch) {
   cache::StepRecord r;
   r.parent = parent;
+  r.epoch = epoch;
   r.kind = std::string(pipeline::to_string(step.kind));
   r.env = env_map(state.env);
   r.workdir = state.workdir;

@@ -20,12 +20,19 @@ namespace gantry::runner {
 // "run: make", "copy src/ /app/src/", "env A=1 B=2", "workdir /app", "user app".
 std::string describe_step(const pipeline::Step& step);
 
+// The build's epoch: every layer mtime is clamped to it and the image config's
+// `created` (and history times) are it, so it is part of every step key.
+// The pipeline's `epoch:`, else the runner's $SOURCE_DATE_EPOCH, else 0;
+// never the commit time (two histories of one store would disagree).
+// invalid_input when $SOURCE_DATE_EPOCH is not a number of seconds.
+Result<std::int64_t> build_epoch(const pipeline::Pipeline& pipeline);
+
 // The key record of `step` following `parent` (cache::parent_of_*), run with
-// `state` (the state before the step). `copy_items` are the planned entries
-// of a copy step (ignored for other kinds).
+// `state` (the state before the step) at `epoch`. `copy_items` are the
+// planned entries of a copy step (ignored for other kinds).
 cache::StepRecord step_record(const std::string& parent, const pipeline::Step& step,
                               const pipeline::BuildState& state,
-                              const std::vector<pipeline::CopyItem>& copy_items);
+                              const std::vector<pipeline::CopyItem>& copy_items, std::int64_t epoch);
 
 // What the step changes in the config: the state after it minus before.
 cache::ConfigChange config_change_of(const pipeline::Step& step, const pipeline::BuildState& before,

@@ -99,7 +99,7 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
   if (!config) return report_error(config.error());
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
-  auto repo = pipeline::GitRepo::open(opt.repo, (*store)->root() + "/git");
+  auto repo = pipeline::GitRepo::open(opt.repo, (*store)->paths().git_dir());
   if (!repo) return report_error(repo.error());
   auto commit = repo->resolve(opt.rev);
   if (!commit) return report_error(commit.error());

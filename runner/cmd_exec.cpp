@@ -15,6 +15,7 @@
 
 #include "cache/image_store.h"
 #include "cache/store.h"
+#include "cache/store_paths.h"
 #include "common/units.h"
 #include "executor/container.h"
 #include "runner/cli.h"
@@ -123,7 +124,8 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
     if (!abs) return usage_error("--rootfs " + opt.rootfs + ": " + std::strerror(errno));
     spec.lowerdirs = {abs};
     std::free(abs);
-    spec.work_root = std::filesystem::absolute(global.store_dir + "/tmp/containers").lexically_normal().string();
+    spec.work_root =
+        cache::StorePaths(std::filesystem::absolute(global.store_dir).lexically_normal().string()).containers_dir();
   } else {
     // Absolute, so the layer dirs and work_root are (overlayfs and the init need that).
     // No scratch dir: exec reads the image and puts its containers under tmp/containers.
@@ -149,7 +151,7 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
     spec.argv = cfg.entrypoint;
     const auto& cmd = rest.empty() ? cfg.cmd : rest;
     spec.argv.insert(spec.argv.end(), cmd.begin(), cmd.end());
-    spec.work_root = store->paths().tmp_root() + "/containers";
+    spec.work_root = store->paths().containers_dir();
   }
   if (spec.argv.empty()) return usage_error("no command: give one after -- (the image has no entrypoint or cmd)");
   for (const auto& e : opt.env) {

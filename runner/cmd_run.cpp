@@ -1,4 +1,4 @@
-// gantry run | promote | rollback | env ls | history | logs | show | watch
+// gantry run | retry | promote | rollback | env ls | history | logs | show | watch
 #include <iostream>
 #include <memory>
 
@@ -6,6 +6,7 @@
 #include "cache/store.h"
 #include "common/units.h"
 #include "runner/cli.h"
+#include "runner/run_lifecycle.h"
 #include "runner/run_pipeline.h"
 #include "runner/run_signals.h"
 #include "runner/run_views.h"
@@ -47,6 +48,24 @@ int cmd_run(const GlobalOptions& global, RunFlags f) {
   InterruptGuard interrupt;
   auto reporter = make_reporter(f.json);
   auto record = run_pipeline(**store, f.run, *reporter, interrupt.token());
+  return finish_run(**store, std::move(record), *reporter, f.json);
+}
+
+struct RetryFlags {
+  std::string run_id;
+  RunOptions run;
+  bool json = false;
+};
+
+int cmd_retry(const GlobalOptions& global, RetryFlags f) {
+  auto config = load_runner_config(global.runner_config);
+  if (!config) return report_error(config.error());
+  f.run.runner_config = std::move(*config);
+  auto store = cache::Store::open(global.store_dir);
+  if (!store) return report_error(store.error());
+  InterruptGuard interrupt;
+  auto reporter = make_reporter(f.json);
+  auto record = retry_run(**store, f.run_id, f.run, *reporter, interrupt.token());
   return finish_run(**store, std::move(record), *reporter, f.json);
 }
 
@@ -105,10 +124,12 @@ int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
   return kExitOk;
 }
 
+// For the commands that read runs: dead runs are marked interrupted first.
 template <typename F>
 int with_store(const GlobalOptions& global, F&& body) {
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
+  if (auto st = recover_dead_runs(**store); !st) return report_error(st.error());
   auto st = body(**store);
   if (!st) return report_error(st.error());
   return kExitOk;
@@ -154,6 +175,17 @@ void add_run_commands(Cli& cli) {
   add_run_options(cmd, run->run);
   cmd->add_flag("--json", run->json, "Print the run record as JSON (docs/run.md) instead of a live view");
   cmd->callback([&global, &action, run] { action = [&global, run] { return cmd_run(global, *run); }; });
+
+  auto retry = std::make_shared<RetryFlags>();
+  cmd = cli.app.add_subcommand(
+      "retry", "Run RUN's commit and pipeline again as a new run (recording retry_of): stages that passed\n"
+               "are served from the stage cache, failed, interrupted and skipped ones run again.\n"
+               "Refuses a run that is still running. Exit codes as for run.");
+  cmd->add_option("run", retry->run_id, "Run id (or a unique prefix)")->required();
+  cmd->add_option("--jobs,-j", retry->run.jobs, "Stages (and images) run at once (default: the number of cores)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", retry->json, "Print the new run record as JSON (docs/run.md) instead of a live view");
+  cmd->callback([&global, &action, retry] { action = [&global, retry] { return cmd_retry(global, *retry); }; });
 
   auto promote = std::make_shared<PromoteFlags>();
   cmd = cli.app.add_subcommand(

@@ -9,6 +9,7 @@
 #include "cache/store_maintenance.h"
 #include "pipeline/mirror_check.h"
 #include "runner/cli.h"
+#include "runner/run_lifecycle.h"
 #include "runner/run_session.h"
 
 namespace gantry::runner {
@@ -20,6 +21,8 @@ using nlohmann::json;
 int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::RetentionRule& rule) {
   auto store = cache::Store::open(g.store_dir, cache::StoreLock::exclusive);
   if (!store) return report_error(store.error());
+  // Runs whose process died are "interrupted" before gc looks at runs.
+  if (auto st = recover_dead_runs(**store); !st) return report_error(st.error());
   // Runs first: their images then stop being "recent run" roots.
   auto runs = cache::prune_runs(**store, rule, dry_run, cache::now_ms());
   if (!runs) return report_error(runs.error());

@@ -82,6 +82,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
           {"finished", run.finished_ms ? nlohmann::json(cache::format_time_utc(run.finished_ms)) : nlohmann::json()},
           {"waiting_environment", run.waiting_environment},
           {"error", run.error},
+          {"retry_of", run.retry_of.empty() ? nlohmann::json() : nlohmann::json(run.retry_of)},
           {"images", images},
           {"build_steps", build_steps},
           {"failed_step", failed_step},

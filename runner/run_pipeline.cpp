@@ -12,6 +12,7 @@
 #include "pipeline/git_repo.h"
 #include "runner/build.h"
 #include "runner/registry_refs.h"
+#include "runner/run_lifecycle.h"
 #include "runner/run_session.h"
 
 namespace gantry::runner {
@@ -26,11 +27,14 @@ unsigned default_jobs(unsigned jobs) {
 
 }  // namespace
 
-int run_exit_code(const cache::RunRecord& run) { return run.status == "failed" ? 1 : 0; }
+int run_exit_code(const cache::RunRecord& run) {
+  return run.status == "failed" || run.status == "interrupted" ? 1 : 0;
+}
 
 Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& options, Reporter& reporter,
                                       std::stop_token stop) {
   auto open_started = std::chrono::steady_clock::now();
+  TRY(recover_dead_runs(store));
   auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
   auto commit = TRY(repo.resolve(options.rev));
   auto access = project_access(options.runner_config, options.repo);
@@ -61,10 +65,14 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   run.pipeline_file = options.file;
   run.pipeline_digest = pipeline.digest;
   run.started_ms = cache::now_ms();
+  run.retry_of = options.retry_of;
   ctx.run_id = run.id;
   ctx.run_dir = store.paths().run_dir(run.id);
-  TRY(make_dirs(ctx.run_dir));
+  // Held until this process ends: before the row exists, so a run recorded
+  // "running" whose lock is free is always a dead one.
+  auto lock = TRY(cache::RunLock::acquire(store, run.id));
   TRY(runs.create(run));
+  TRY(record_pending_stages(ctx));
   ctx.workspaces = std::make_unique<WorkspaceCache>(repo, commit, pipeline.base_dir, store.tmp_dir());
   reporter.note("run " + run.id + ": " + run.repo + " at " + commit.short_id + " (" + commit.summary + ")");
 
@@ -72,6 +80,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     run.status = "failed";
     run.error = ctx.masker.mask(e.message());
     reporter.note("run failed: " + run.error);
+    TRY(settle_pending_stages(ctx, run));
     TRY(runs.set_status(run.id, run.status, "", run.error, true));
     return runs.get(run.id);  // as stored: with the build steps recorded so far
   };

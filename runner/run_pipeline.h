@@ -5,6 +5,10 @@
 //   auto record = run_pipeline(store, {.repo = ".", .rev = "HEAD"}, *reporter);
 //   // record->status: "passed" | "failed" | "waiting"
 //
+// The process running a run holds its RunLock (cache/run_store.h) for the
+// run's whole life; a run recorded "running" whose lock is free died with its
+// process and is marked "interrupted" by the next command (run_lifecycle.h).
+//
 // Environments are taken in the file's order. For each: its stages run as a
 // DAG (`needs`; up to `jobs` at once; fail fast); when all required ones
 // passed, every promoted image of the run is promoted to it (an environment
@@ -38,6 +42,7 @@ struct RunOptions {
   // The runner's configuration (--runner-config): where exports may go, where
   // pushes may go. The built-in default allows neither.
   RunnerConfig runner_config;
+  std::string retry_of;  // gantry retry: the run this one retries (recorded)
 };
 
 // Errors (nothing recorded): an unknown revision, a bad pipeline file, an
@@ -63,6 +68,13 @@ struct PromoteOptions {
 Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& options, Reporter& reporter,
                                      std::stop_token stop = {});
 
+// gantry retry RUN: a new run of RUN's repository, commit and pipeline file
+// (recording retry_of = RUN's id) in which the stages that passed are served
+// from the stage cache and the others run again. not_found for an unknown
+// run; conflict for a run still running (its lock is held).
+Result<cache::RunRecord> retry_run(cache::Store& store, const std::string& run_id, RunOptions options,
+                                   Reporter& reporter, std::stop_token stop = {});
+
 struct RollbackOptions {
   std::string image;
   std::string environment;
@@ -78,7 +90,7 @@ Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const Ro
 
 // The run record as JSON (docs/run.md):
 // {"id", "status", "repo", "commit", "rev", "pipeline_file", "pipeline_digest",
-//  "started", "finished", "waiting_environment", "error",
+//  "started", "finished", "waiting_environment", "error", "retry_of",
 //  "images": [{"name", "digest", "built"}],
 //  "stages": [{"name", "environment", "status", "cached", "cached_from",
 //              "exit_code", "seconds", "attempts", "allow_failure", "detail", "log"}],
@@ -87,7 +99,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
 // The promotions a run made (oldest first) and its JSON in one go.
 Result<nlohmann::json> load_run_json(cache::Store& store, const cache::RunRecord& run);
 
-// Exit code of a run: 0 for passed and waiting, 1 for failed.
+// Exit code of a run: 0 for passed and waiting, 1 for failed (or interrupted).
 int run_exit_code(const cache::RunRecord& run);
 
 }  // namespace gantry::runner

@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "pipeline/git_repo.h"
 #include "runner/run_pipeline.h"
+#include "runner/run_lifecycle.h"
 #include "runner/run_session.h"
 
 namespace gantry::runner {
@@ -86,6 +87,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
                                      std::stop_token stop) {
   // The newest run of the image tells which pipeline names the environments
   // when no run is given; the chosen run's own pipeline is checked below.
+  TRY(recover_dead_runs(store));
   cache::RunStore runs(store);
   cache::RunRecord run;
   std::optional<pipeline::GitRepo> repo;
@@ -122,6 +124,9 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
     if (i.image == o.image) image = &i;
   if (!image) return fail(ErrorKind::not_found, "run " + run.id + " has no image " + o.image);
   if (run.status == "running") return fail(ErrorKind::conflict, "run " + run.id + " is still running");
+  // Held until this process ends; the run is "running" again meanwhile (and
+  // "interrupted" if this process dies).
+  auto lock = TRY(cache::RunLock::acquire(store, run.id));
 
   // Every earlier environment must have had this very digest.
   cache::EnvironmentStore envs(store);
@@ -157,12 +162,23 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
     auto digest = TRY(Digest::parse(ri.digest));
     ctx.images.emplace(ri.image, TRY(load_stage_image(store, ri.image, digest, ri.built)));
   }
-  for (const auto& s : run.stages) ctx.results[s.stage] = s;
+  // The results of the environments before ENV (those from ENV on never ran:
+  // the run stopped at ENV's gate).
+  for (const auto& s : run.stages)
+    if (pipe->environment_index(s.environment) < index) ctx.results[s.stage] = s;
   TRY(make_dirs(ctx.run_dir));
   ctx.workspaces = std::make_unique<WorkspaceCache>(*repo, *commit, pipe->base_dir, store.tmp_dir());
 
   reporter.note("run " + run.id + ": promoting " + o.image + " " + image->digest + " to " + o.environment);
-  TRY(advance(ctx, run, first, true, promoted));
+  TRY(runs.set_status(run.id, "running", "", "", false));
+  TRY(record_pending_stages(ctx, first));
+  if (auto st = advance(ctx, run, first, true, promoted); !st) {
+    run.status = "failed";
+    run.error = ctx.masker.mask(st.error().message());
+    TRY(settle_pending_stages(ctx, run));
+    TRY(runs.set_status(run.id, run.status, "", run.error, true));
+    return fail(std::move(st).error());
+  }
   ctx.next_phase("");
   auto record = TRY(runs.get(run.id));
   record.phase_ms = std::move(ctx.phase_ms);

@@ -11,12 +11,13 @@
 #include "registry/registry_options.h"
 #include "registry/transfer.h"
 #include "runner/registry_refs.h"
+#include "runner/run_lifecycle.h"
 #include "runner/stage_runner.h"
 #include "runner/stage_scheduler.h"
 
 namespace gantry::runner {
 
-std::string git_mirror_root(const cache::Store& store) { return store.root() + "/git"; }
+std::string git_mirror_root(const cache::Store& store) { return store.paths().git_dir(); }
 
 Result<pipeline::GitRepo> open_run_repo(cache::Store& store, const cache::RunRecord& run) {
   auto repo = pipeline::GitRepo::open(run.repo, git_mirror_root(store));
@@ -199,8 +200,7 @@ Status wait_at_gate(RunContext& ctx, cache::RunRecord& run, const pipeline::Envi
                     const std::vector<std::string>& promoted) {
   run.status = "waiting";
   run.waiting_environment = env.name;
-  for (const auto* stage : ctx.pipeline.stages_of(env.name))
-    ctx.reporter.task({env.name, stage->name}, TaskState::waiting, {}, "manual gate");
+  TRY(settle_pending_stages(ctx, run));  // "waiting at manual gate ENV"
   ctx.reporter.note("waiting at the manual gate of " + env.name + ": gantry promote " +
                     (promoted.empty() ? std::string("IMAGE") : promoted.front()) + " --to " + env.name +
                     " --run " + ctx.run_id);
@@ -257,6 +257,7 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       run.waiting_environment.clear();
       run.error = "stages of " + env.name + " failed; not promoted to " + env.name;
       ctx.reporter.note(run.error);
+      TRY(settle_pending_stages(ctx, run));  // "environment E not reached"
       return runs.set_status(run.id, run.status, "", run.error, true);
     }
     ctx.next_phase("promote " + env.name);
@@ -264,11 +265,13 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       run.status = "failed";
       run.error = ctx.masker.mask(st.error().message());
       ctx.reporter.note(run.error);
+      TRY(settle_pending_stages(ctx, run));
       return runs.set_status(run.id, run.status, "", run.error, true);
     }
   }
   run.status = "passed";
   run.waiting_environment.clear();
+  TRY(settle_pending_stages(ctx, run));  // none left, unless a stage was never scheduled
   return runs.set_status(run.id, run.status, "", "", true);
 }
 

@@ -47,15 +47,19 @@ const cache::BuildStepRecord* failed_build_step(const cache::RunRecord& run) {
 std::string stage_summary(const cache::RunRecord& run) {
   if (const auto* step = failed_build_step(run))
     return "build failed: " + step->image + " step #" + std::to_string(step->index) + " (" + step->step + ")";
-  int passed = 0, cached = 0, failed = 0, skipped = 0;
+  int passed = 0, cached = 0, failed = 0, skipped = 0, interrupted = 0, to_do = 0;
   for (const auto& s : run.stages) {
     if (s.status == "passed") (s.cached ? cached : passed)++;
     else if (s.status == "failed") failed++;
+    else if (s.status == "interrupted") interrupted++;
+    else if (s.status == "pending" || s.status == "running") to_do++;
     else skipped++;
   }
   std::string out = std::to_string(passed) + " passed, " + std::to_string(cached) + " cached";
   if (failed) out += ", " + std::to_string(failed) + " failed";
   if (skipped) out += ", " + std::to_string(skipped) + " skipped";
+  if (interrupted) out += ", " + std::to_string(interrupted) + " interrupted";
+  if (to_do) out += ", " + std::to_string(to_do) + " to do";
   return out;
 }
 
@@ -151,6 +155,7 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
       << "commit   " << run.commit << " (" << run.rev << ")\n"
       << "pipeline " << run.pipeline_file << " " << run.pipeline_digest << "\n"
       << "started  " << cache::format_time_utc(run.started_ms) << "\n";
+  if (!run.retry_of.empty()) out << "retry of " << run.retry_of << "\n";
   if (!run.error.empty()) out << "error    " << run.error << "\n";
   for (const auto& i : run.images) out << "image    " << i.image << " " << i.digest << (i.built ? "" : " (store)") << "\n";
   if (const auto* step = failed_build_step(run))

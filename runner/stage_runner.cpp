@@ -95,7 +95,7 @@ cache::StageResult skip_stage(RunContext& ctx, const pipeline::StageDef& stage, 
   if (auto it = ctx.images.find(stage.image); it != ctx.images.end()) r.digest = it->second.digest.str();
   r.status = "skipped";
   r.allow_failure = stage.allow_failure;
-  r.detail = "needs " + failed_need + ", which failed";
+  r.detail = "needs " + failed_need + " (failed)";
   r.started_ms = cache::now_ms();
   record(ctx, r);
   ctx.reporter.task({stage.environment, stage.name}, TaskState::skipped, {}, r.detail);
@@ -181,6 +181,13 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
   }
 
   ctx.reporter.task(task, TaskState::running, {});
+  {
+    // Recorded as running (not in ctx.results: dependants key on final
+    // results only), so a run interrupted now names this stage.
+    cache::StageResult running = r;
+    running.status = "running";
+    if (auto st = runs.put_stage(running); !st) ctx.reporter.note("warning: " + st.error().message());
+  }
   auto log = StageLog::open(r.log_path);
   if (!log) return failed(log.error().message());
 
@@ -196,7 +203,10 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
   spec.network = stage.network == pipeline::NetworkMode::host ? executor::NetworkMode::host : executor::NetworkMode::none;
   spec.limits = container_limits(ctx.default_limits, stage.limits);
   spec.timeout = stage.timeout;
-  spec.work_root = ctx.store.tmp_dir();
+  // Not the session scratch dir: the next command deletes that when this
+  // process dies, with the cgroups record sweep_leftovers() needs.
+  spec.work_root = ctx.store.paths().containers_dir();
+  spec.kept_upper_dir = ctx.store.tmp_dir();
   spec.init_binary = ctx.init_binary;
   spec.keep_upper = !stage.artifacts.empty();
   if (view) {

@@ -69,6 +69,30 @@ TEST_F(SharedCache, SecondRunnerBuildsFromTheRegistryCache) {
   EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
 }
 
+// Issue 11.1: the time in a layer is the build's epoch (in the key), never
+// the commit's: a store that pulled another's cache of commit A builds commit
+// B (a change no step copies, a day later) to the digest a fresh store gets.
+TEST_F(SharedCache, SameDigestAcrossHistories) {
+  GANTRY_REQUIRE_ROOT();
+  write_file(repo_ + "/README", "not copied by any step\n");
+  auto git = run_shell("cd " + repo_ + " && git add -A && GIT_COMMITTER_DATE=\"@$(( $(date +%s) + 86400 )) +0000\" "
+                       "git -c user.name=t -c user.email=t@t commit -qm two");
+  ASSERT_EQ(git.exit_code, 0) << git.err;
+  std::string cache_repo = registry_.host() + "/cache/app";
+  for (const char* store : {"a", "b", "c"})
+    ASSERT_EQ(run_gantry(dir_ / store, {"image", "pull", base_}).exit_code, 0);
+  // a builds commit one and publishes its cache; b pulls it and builds two.
+  json a = build(dir_ / "a", {"--rev", "HEAD~1", "--cache-to", cache_repo});
+  ASSERT_EQ(run_gantry(dir_ / "b", {"cache", "pull", cache_repo}).exit_code, 0);
+  json b = build(dir_ / "b", {"--rev", "HEAD"});
+  EXPECT_EQ(cached(b), (std::vector<bool>{true, true, true}));
+  // c builds only two, from nothing.
+  json c = build(dir_ / "c", {"--rev", "HEAD"});
+  EXPECT_EQ(cached(c), (std::vector<bool>{false, false, false}));
+  EXPECT_EQ(b["images"][0]["digest"], c["images"][0]["digest"]);
+  EXPECT_EQ(a["images"][0]["digest"], c["images"][0]["digest"]);
+}
+
 TEST_F(SharedCache, ExportsAreContentAddressedAndImportsAddOnlyNewEntries) {
   GANTRY_REQUIRE_ROOT();
   std::string cache_repo = registry_.host() + "/cache/app";

@@ -35,6 +35,13 @@ void BuildFixture::SetUp() {
   git({"config", "user.name", "Build Test"});
 }
 
+std::string BuildFixture::make_store(const std::string& name) {
+  std::string store = dir_ / name;
+  auto import = run_gantry(store, {"image", "import", busybox_tarball(), "busybox"});
+  EXPECT_EQ(import.exit_code, 0) << import.out << import.err;
+  return store;
+}
+
 std::string BuildFixture::git(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"git", "-C", repo_};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -23,6 +23,8 @@ class BuildFixture : public ::testing::Test {
   // everything; returns the new commit id.
   std::string commit(const std::map<std::string, std::string>& files, const std::string& message = "change");
   std::string git(const std::vector<std::string>& args);
+  // A new empty store dir_/NAME holding only the busybox image (as store_ does).
+  std::string make_store(const std::string& name);
 
   // gantry build REPO --json ARGS...; fails the test unless it exits 0.
   nlohmann::json build_json(const std::vector<std::string>& args = {});

@@ -63,7 +63,8 @@ TEST(StepKey, EveryField_ChangesTheKey) {
   EXPECT_TRUE(changed([](StepRecord& r) { r.workdir = "/"; }));
   EXPECT_TRUE(changed([](StepRecord& r) { r.user = "1000"; }));
   EXPECT_TRUE(changed([](StepRecord& r) { r.network = "host"; }));
-  EXPECT_TRUE(changed([](StepRecord& r) { r.format = 2; }));
+  EXPECT_TRUE(changed([](StepRecord& r) { r.format = kStepKeyFormat + 1; }));
+  EXPECT_TRUE(changed([](StepRecord& r) { r.epoch = 1700000000; }));  // the time in the layer (issue 11.1)
   EXPECT_TRUE(changed([](StepRecord& r) { r.sources.pop_back(); }));
 }
 

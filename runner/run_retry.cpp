@@ -1,0 +1,26 @@
+// gantry retry RUN: the same repository, commit and pipeline file again, as a
+// new run that records which run it retries. The stage cache does the rest:
+// a stage that passed has the same key, so it is served from the cache;
+// failed, interrupted and skipped stages had no cached result and run again.
+#include "runner/run_lifecycle.h"
+#include "runner/run_pipeline.h"
+
+namespace gantry::runner {
+
+Result<cache::RunRecord> retry_run(cache::Store& store, const std::string& run_id, RunOptions options,
+                                   Reporter& reporter, std::stop_token stop) {
+  TRY(recover_dead_runs(store));  // a dead "running" run becomes "interrupted" first
+  cache::RunStore runs(store);
+  auto old = TRY(runs.get(run_id));
+  if (old.status == "running")
+    return fail(ErrorKind::conflict, "run " + old.id + " is still running (its gantry process is alive); retry it "
+                                     "once it has ended");
+  options.repo = old.repo;
+  options.rev = old.commit;
+  options.file = old.pipeline_file;
+  options.retry_of = old.id;
+  reporter.note("retrying run " + old.id + " (" + old.status + "): " + old.repo + " at " + old.commit.substr(0, 12));
+  return run_pipeline(store, options, reporter, stop);
+}
+
+}  // namespace gantry::runner
