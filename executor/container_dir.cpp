@@ -69,9 +69,12 @@ Result<int> sweep_leftovers(const std::string& work_root) {
   int swept = 0;
   for (const auto& dir : candidates) {
     UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
+    // Not published yet: the creator holds lock.new until it renames it, so
+    // a lock.new that can be locked belongs to a runner that died in between.
+    if (!lock) lock.reset(::open((dir + "/lock.new").c_str(), O_RDWR | O_CLOEXEC));
     if (!lock) {
-      // No lock yet: a container being created right now, or a crash in
-      // the first microseconds. Only old ones are garbage.
+      // No lock file at all: a container being created right now, or a crash
+      // between its mkdir and its lock. Only old ones are garbage.
       struct stat st;
       if (::stat(dir.c_str(), &st) != 0 || std::time(nullptr) - st.st_mtime < 60) continue;
     } else if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {

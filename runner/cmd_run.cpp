@@ -39,16 +39,25 @@ int finish_run(cache::Store& store, Result<cache::RunRecord> record, Reporter& r
   return run_exit_code(*record);
 }
 
-int cmd_run(const GlobalOptions& global, RunFlags f) {
-  auto config = load_runner_config(global.runner_config);
-  if (!config) return report_error(config.error());
-  f.run.runner_config = std::move(*config);
+// run, retry and promote: the runner config into `config`, the store, a
+// reporter, then `body(store, reporter, stop)`; prints the record it returns.
+template <typename Body>
+int with_run(const GlobalOptions& global, RunnerConfig& config, bool json, Body&& body) {
+  auto loaded = load_runner_config(global.runner_config);
+  if (!loaded) return report_error(loaded.error());
+  config = std::move(*loaded);
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
   InterruptGuard interrupt;
-  auto reporter = make_reporter(f.json);
-  auto record = run_pipeline(**store, f.run, *reporter, interrupt.token());
-  return finish_run(**store, std::move(record), *reporter, f.json);
+  auto reporter = make_reporter(json);
+  auto record = body(**store, *reporter, interrupt.token());
+  return finish_run(**store, std::move(record), *reporter, json);
+}
+
+int cmd_run(const GlobalOptions& global, RunFlags f) {
+  return with_run(global, f.run.runner_config, f.json, [&](cache::Store& store, Reporter& reporter, std::stop_token stop) {
+    return run_pipeline(store, f.run, reporter, stop);
+  });
 }
 
 struct RetryFlags {
@@ -58,15 +67,9 @@ struct RetryFlags {
 };
 
 int cmd_retry(const GlobalOptions& global, RetryFlags f) {
-  auto config = load_runner_config(global.runner_config);
-  if (!config) return report_error(config.error());
-  f.run.runner_config = std::move(*config);
-  auto store = cache::Store::open(global.store_dir);
-  if (!store) return report_error(store.error());
-  InterruptGuard interrupt;
-  auto reporter = make_reporter(f.json);
-  auto record = retry_run(**store, f.run_id, f.run, *reporter, interrupt.token());
-  return finish_run(**store, std::move(record), *reporter, f.json);
+  return with_run(global, f.run.runner_config, f.json, [&](cache::Store& store, Reporter& reporter, std::stop_token stop) {
+    return retry_run(store, f.run_id, f.run, reporter, stop);
+  });
 }
 
 struct PromoteFlags {
@@ -75,15 +78,10 @@ struct PromoteFlags {
 };
 
 int cmd_promote(const GlobalOptions& global, PromoteFlags f) {
-  auto config = load_runner_config(global.runner_config);
-  if (!config) return report_error(config.error());
-  f.promote.runner_config = std::move(*config);
-  auto store = cache::Store::open(global.store_dir);
-  if (!store) return report_error(store.error());
-  InterruptGuard interrupt;
-  auto reporter = make_reporter(f.json);
-  auto record = promote_run(**store, f.promote, *reporter, interrupt.token());
-  return finish_run(**store, std::move(record), *reporter, f.json);
+  return with_run(global, f.promote.runner_config, f.json,
+                  [&](cache::Store& store, Reporter& reporter, std::stop_token stop) {
+                    return promote_run(store, f.promote, reporter, stop);
+                  });
 }
 
 struct QueryFlags {

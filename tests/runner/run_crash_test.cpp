@@ -337,7 +337,9 @@ class RunCrashTest : public RunFixture {
       EXPECT_EQ(s.value("detail", ""), "the run was interrupted while it ran");
     }
     // ...and swept its containers: dirs, cgroups, no mount of the store.
-    for (const auto& d : before.dirs) EXPECT_FALSE(exists(d)) << d;
+    for (const auto& d : before.dirs)
+      EXPECT_FALSE(exists(d)) << d << ":\n" << run_shell("ls -la " + d + "; cat " + d + "/cgroups").out
+                              << run_gantry(store_, {"-vv", "history"}).err;
     for (const auto& c : before.cgroups) EXPECT_FALSE(exists(c)) << c;
     EXPECT_TRUE(containers_of(store_).dirs.empty());
     std::ifstream mountinfo("/proc/self/mountinfo");
