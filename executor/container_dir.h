@@ -1,10 +1,13 @@
 // Private to executor/: the on-disk scratch of one container and the sweep of
 // the ones a crashed runner left.
 //
-//   <work_root>/ctr-<id>/   (layout version 1)
+//   <work_root>/ctr-<id>/   (layout version 2)
 //     lock        flock(LOCK_EX) held by the runner for the container's life;
-//                 created under a temp name and renamed once locked, so a
-//                 "lock" that can be locked belongs to a dead runner
+//                 the dir is made as new-ctr-<id>/ with its lock locked, then
+//                 renamed, so a ctr-<id>/ whose lock can be taken belongs to a
+//                 dead runner (version 1 locked lock.new inside ctr-<id>/ and
+//                 renamed the file: a runner killed before that left a ctr
+//                 dir without a lock, kept 60 s)
 //     cgroups     the cgroup dirs of the container, one a line, written before mkdir
 //     upper/ work/  the overlay's upper and work dirs, on disk only for a kept
 //                 upper; otherwise these and the two below live in a tmpfs

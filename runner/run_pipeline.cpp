@@ -70,7 +70,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   ctx.run_dir = store.paths().run_dir(run.id);
   // Held until this process ends: before the row exists, so a run recorded
   // "running" whose lock is free is always a dead one.
-  auto lock = TRY(cache::RunLock::acquire(store, run.id));
+  auto run_lock = TRY(cache::RunLock::acquire(store, run.id));
   TRY(runs.create(run));
   TRY(record_pending_stages(ctx));
   ctx.workspaces = std::make_unique<WorkspaceCache>(repo, commit, pipeline.base_dir, store.tmp_dir());

@@ -126,7 +126,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   if (run.status == "running") return fail(ErrorKind::conflict, "run " + run.id + " is still running");
   // Held until this process ends; the run is "running" again meanwhile (and
   // "interrupted" if this process dies).
-  auto lock = TRY(cache::RunLock::acquire(store, run.id));
+  auto run_lock = TRY(cache::RunLock::acquire(store, run.id));
 
   // Every earlier environment must have had this very digest.
   cache::EnvironmentStore envs(store);

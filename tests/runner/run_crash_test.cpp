@@ -211,7 +211,7 @@ ContainerTrace containers_of(const std::string& store) {
   if (!dir) return t;
   while (dirent* e = ::readdir(dir.get())) {
     std::string name = e->d_name;
-    if (!name.starts_with("ctr-")) continue;
+    if (!name.starts_with("ctr-") && !name.starts_with("new-ctr-")) continue;
     t.dirs.insert(root + "/" + name);
     std::ifstream in(root + "/" + name + "/cgroups");
     for (std::string line; std::getline(in, line);)
