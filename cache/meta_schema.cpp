@@ -176,6 +176,18 @@ constexpr Migration kMigrations[] = {
      "  PRIMARY KEY (registry, digest, repository));"},
     // The run a `gantry retry` retries ("" for other runs).
     {"0103-run-retry-of", "ALTER TABLE runs ADD COLUMN retry_of TEXT NOT NULL DEFAULT '';"},
+    // The shared step cache, pulled lazily (registry/step_cache_share.h): an
+    // entry whose layer blob is not local waits here, with where to fetch it,
+    // until a build hits its key; only then is the layer fetched and the
+    // entry moved into step_cache (whose rows always have their blob).
+    {"0301-step-cache-deferred",
+     "CREATE TABLE step_cache_deferred ("
+     "  key TEXT PRIMARY KEY,"          // sha256:<hex> step key
+     "  entry TEXT NOT NULL,"           // the entry as the cache artifact holds it, JSON
+     "  registry TEXT NOT NULL,"        // HOST[:PORT]
+     "  repository TEXT NOT NULL,"
+     "  insecure INTEGER NOT NULL,"     // pulled with --insecure-registry for that host
+     "  created INTEGER NOT NULL);"},   // unix seconds
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

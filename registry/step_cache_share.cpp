@@ -1,6 +1,8 @@
 // export_step_cache / import_step_cache: see step_cache_share.h.
 #include "registry/step_cache_share.h"
 
+#include <ctime>
+
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -121,8 +123,7 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
   CacheImportResult result;
   Progress progress(options.progress);
 
-  std::vector<cache::StepCacheEntry> fresh;
-  std::map<Digest, std::uint64_t> missing_layers;
+  std::vector<std::pair<cache::StepCacheEntry, json>> fresh;
   for (const auto& tag : TRY_CTX(client->list_tags(ref.repository), ctx)) {
     if (!tag.starts_with(kStepCacheTagPrefix)) continue;
     std::string what = ctx + ":" + tag;
@@ -140,29 +141,74 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
                                                 " step-cache document");
     for (const auto& e : doc["entries"]) {
       auto entry = TRY_CTX(entry_from_json(e), what);
-      if (TRY_CTX(step_cache.lookup(entry.key), what)) {
+      bool deferred = TRY_CTX(store.db().query_text("SELECT key FROM step_cache_deferred WHERE key = ?1",
+                                                    entry.key.str()),
+                              what)
+                          .has_value();
+      if (deferred || TRY_CTX(step_cache.lookup(entry.key), what)) {
         ++result.entries_known;
         continue;
       }
-      if (std::any_of(fresh.begin(), fresh.end(), [&](const auto& f) { return f.key == entry.key; })) continue;
-      if (entry.layer && !store.blobs().has(entry.layer->digest)) missing_layers[entry.layer->digest] = entry.layer->size;
-      fresh.push_back(std::move(entry));
+      if (std::any_of(fresh.begin(), fresh.end(), [&](const auto& f) { return f.first.key == entry.key; })) continue;
+      fresh.emplace_back(std::move(entry), e);
     }
   }
 
-  std::vector<std::pair<Digest, std::uint64_t>> todo(missing_layers.begin(), missing_layers.end());
-  TRY(for_each_parallel(todo.size(), options.parallel, [&](std::size_t i) -> Status {
-    return fetch_blob(store, *client, ref, todo[i].first, todo[i].second, progress, "cached layer");
-  }));
-  result.layers_fetched = todo.size();
-  // Only now, with every blob verified in the store, do the entries appear.
-  for (const auto& entry : fresh) {
+  const bool insecure = std::find(options.insecure_registries.begin(), options.insecure_registries.end(), ref.host) !=
+                        options.insecure_registries.end();
+  auto tx = TRY(store.db().transaction());
+  auto defer = TRY(store.db().prepare(
+      "INSERT OR REPLACE INTO step_cache_deferred (key, entry, registry, repository, insecure, created) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  for (const auto& [entry, raw] : fresh) {
+    if (entry.layer && !store.blobs().has(entry.layer->digest)) {
+      TRY(defer.reset());
+      defer.bind(1, entry.key.str()).bind(2, raw.dump()).bind(3, ref.host).bind(4, ref.repository);
+      defer.bind(5, std::int64_t{insecure ? 1 : 0}).bind(6, static_cast<std::int64_t>(std::time(nullptr)));
+      TRY_CTX(defer.run(), ctx);
+      ++result.entries_deferred;
+      ++result.entries_added;
+      continue;
+    }
     if (entry.layer) TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
     TRY_CTX(step_cache.put(entry), ctx);
     ++result.entries_added;
   }
+  TRY(tx.commit());
   result.counts = client->stats().snapshot();
   return result;
+}
+
+Result<std::optional<cache::StepCacheEntry>> resolve_deferred_entry(cache::Store& store, const Digest& key,
+                                                                    RegistryOptions options) {
+  auto row = TRY(store.db().prepare(
+      "SELECT entry, registry, repository, insecure FROM step_cache_deferred WHERE key = ?1"));
+  row.bind(1, key.str());
+  if (!TRY(row.step())) return std::optional<cache::StepCacheEntry>();
+  json raw = json::parse(row.column_text(0), nullptr, false);
+  std::string host = row.column_text(1);
+  std::string repository = row.column_text(2);
+  bool insecure = row.column_int64(3) != 0;
+  std::string ctx = "fetching the cached layer of step " + key.short_hex() + " from " + host + "/" + repository;
+  auto entry = TRY_CTX(entry_from_json(raw), ctx);
+  if (entry.key != key) return fail(ErrorKind::corrupt, ctx + ": the deferred entry names key " + entry.key.str());
+  if (entry.layer && !store.blobs().has(entry.layer->digest)) {
+    if (insecure) options.insecure_registries.push_back(host);
+    options.progress = false;
+    RegistryRef ref = TRY(parse_repository(host + "/" + repository));
+    auto client = TRY_CTX(RegistryClient::connect(ref.host, options, false), ctx);
+    Progress progress(false);
+    TRY(fetch_blob(store, *client, ref, entry.layer->digest, entry.layer->size, progress, "cached layer"));
+  }
+  if (entry.layer) TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+  cache::StepCache step_cache(store.db());
+  auto tx = TRY(store.db().transaction());
+  TRY_CTX(step_cache.put(entry), ctx);
+  auto done = TRY(store.db().prepare("DELETE FROM step_cache_deferred WHERE key = ?1"));
+  done.bind(1, key.str());
+  TRY(done.run());
+  TRY(tx.commit());
+  return std::optional<cache::StepCacheEntry>(std::move(entry));
 }
 
 }  // namespace gantry::registry

@@ -17,11 +17,19 @@
 // reads every gantry-cache-* tag; an entry is added only after its layer blob
 // is verified in the store, and never replaces an existing key (first writer
 // wins, as in the local cache), so a half-done import leaves only whole entries.
+//
+// Imports are lazy: an entry whose layer blob the store lacks is not fetched
+// at import; it is kept in meta.db's step_cache_deferred with the registry it
+// came from, and the layer is fetched (and verified) only when a build hits
+// its key (resolve_deferred_entry). A build that never reaches a step never
+// downloads its layer.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
+#include "cache/step_cache.h"
 #include "cache/store.h"
 #include "registry/registry_client.h"
 
@@ -46,15 +54,25 @@ Result<CacheExportResult> export_step_cache(cache::Store& store, const std::stri
 
 struct CacheImportResult {
   std::size_t artifacts = 0;       // gantry-cache-* manifests read
-  std::size_t entries_added = 0;   // new keys in the local step cache
+  std::size_t entries_added = 0;   // new keys in the local step cache (deferred ones included)
   std::size_t entries_known = 0;   // keys the store already had
   std::size_t layers_fetched = 0;  // layer blobs downloaded
+  std::size_t entries_deferred = 0;  // new keys whose layer is fetched when a build hits them
   TransferCounts counts;
 };
 
-// Reads every cache artifact of REPO into the store's step cache, fetching
-// the layer blobs of new entries that the store lacks.
+// Reads every cache artifact of REPO into the store's step cache. New entries
+// whose layer the store holds (or that have none) are added at once; the
+// others are deferred, their layers fetched only when a build hits them.
 Result<CacheImportResult> import_step_cache(cache::Store& store, const std::string& repository,
                                             const RegistryOptions& options);
+
+// A build's step-cache miss on `key`: when a deferred entry has that key, its
+// layer is fetched from the registry it came from, verified and recorded, the
+// entry joins the local step cache and is returned; nullopt when none is
+// deferred. `options` gives credentials, CA and timeouts (a host that was
+// pulled with --insecure-registry stays insecure for its entries).
+Result<std::optional<cache::StepCacheEntry>> resolve_deferred_entry(cache::Store& store, const Digest& key,
+                                                                    RegistryOptions options);
 
 }  // namespace gantry::registry

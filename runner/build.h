@@ -27,6 +27,7 @@
 
 #include "cache/layer_writer.h"
 #include "cache/run_store.h"
+#include "cache/step_cache.h"
 #include "cache/store.h"
 #include "common/digest.h"
 #include "common/error.h"
@@ -116,6 +117,10 @@ struct BuildRequest {
   int stop_before = 0;
   std::function<Status(const std::vector<cache::LayerDescriptor>& layers, const pipeline::BuildState& state)>
       at_stop;
+  // Asked on a step-cache miss: an entry pulled lazily from a shared cache
+  // (its layer fetched now), or nullopt. Optional; an error is logged and the
+  // step is built as a miss (the shared cache is an optimisation).
+  std::function<Result<std::optional<cache::StepCacheEntry>>(const Digest& key)> deferred_cache;
 };
 
 // Builds the requested images. Errors: an unknown image name (not_found), a

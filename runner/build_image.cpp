@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cache/layer_unpacker.h"
 #include "common/units.h"
@@ -180,6 +181,14 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       if (hit && hit->layer && !store.blobs().has(hit->layer->digest)) {
         layer_gone = true;  // removed behind the cache's back: build it again
         hit.reset();
+      }
+      if (!hit && req.deferred_cache && !req.dry_run) {
+        auto pulled = req.deferred_cache(key);
+        if (!pulled)
+          spdlog::warn("{}: the shared step cache has this step but its layer could not be fetched, building it: {}",
+                       what, pulled.error().message());
+        else if (*pulled)
+          hit = std::move(*pulled);
       }
     }
 

@@ -8,6 +8,7 @@
 #include "pipeline/loader.h"
 #include "runner/build.h"
 #include "runner/cli.h"
+#include "runner/deferred_cache.h"
 
 namespace gantry::runner {
 
@@ -120,6 +121,7 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
                          .reporter = *reporter,
                          .jobs = opt.jobs,
                          .limits = config->limits};
+    request.deferred_cache = deferred_cache_lookup(**store);
     return build_images(request);
   };
 

@@ -148,13 +148,13 @@ int run_cache_import(const GlobalOptions& global, Flags& f, const std::string& r
   if (f.json) {
     *f.out << nlohmann::json{{"artifacts", r->artifacts}, {"entries_added", r->entries_added},
                                 {"entries_known", r->entries_known}, {"layers_fetched", r->layers_fetched},
-                                {"counts", counts_json(r->counts)}}
+                                {"entries_deferred", r->entries_deferred}, {"counts", counts_json(r->counts)}}
                      .dump()
               << "\n";
   } else {
-    *f.out << "imported " << r->entries_added << " step-cache entries from " << repo << " (" << r->artifacts
-              << " artifacts, " << r->entries_known << " already known, " << r->layers_fetched
-              << " layers fetched)\n";
+    *f.out << "imported " << r->entries_added << " step-cache entries from " << repo << " ("
+           << r->artifacts << " artifacts, " << r->entries_known << " already known; " << r->entries_deferred
+           << " fetch their layer when a build first hits them)\n";
   }
   return kExitOk;
 }

@@ -11,6 +11,7 @@
 #include "common/file_util.h"
 #include "pipeline/git_repo.h"
 #include "runner/build.h"
+#include "runner/deferred_cache.h"
 #include "runner/registry_refs.h"
 #include "runner/run_lifecycle.h"
 #include "runner/run_session.h"
@@ -102,6 +103,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     // Every step is recorded with the run (and a run step's output kept in
     // the run's directory) as it ends, so a failed build can be read later.
     request.log_dir = ctx.run_dir;
+    request.deferred_cache = deferred_cache_lookup(store);
     std::mutex record_mutex;
     request.on_step = [&](const cache::BuildStepRecord& step) {
       std::lock_guard lock(record_mutex);

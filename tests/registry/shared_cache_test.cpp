@@ -113,7 +113,8 @@ TEST_F(SharedCache, ExportsAreContentAddressedAndImportsAddOnlyNewEntries) {
   json imported = json::parse(pull.out);
   EXPECT_EQ(imported["artifacts"], 1);
   EXPECT_EQ(imported["entries_added"], 3);
-  EXPECT_EQ(imported["layers_fetched"], 2);
+  EXPECT_EQ(imported["entries_deferred"], 2) << "the two entries with a layer wait until a build hits them";
+  EXPECT_EQ(imported["layers_fetched"], 0);
   json twice = json::parse(run_gantry(dir_ / "b", {"cache", "pull", cache_repo, "--json"}).out);
   EXPECT_EQ(twice["entries_added"], 0);
   EXPECT_EQ(twice["entries_known"], 3);
@@ -123,6 +124,55 @@ TEST_F(SharedCache, ExportsAreContentAddressedAndImportsAddOnlyNewEntries) {
   auto bad = run_gantry(dir_ / "b", {"cache", "pull", cache_repo + ":tag"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find(cache_repo + ":tag"), std::string::npos) << bad.err;
+}
+
+// `cache pull` fetches only the layers a build actually hits: a commit that
+// changes the run step hits the copy step (its layer is fetched then) and
+// never downloads the run step's layer.
+TEST_F(SharedCache, PullIsLazyABuildFetchesOnlyTheLayersItHits) {
+  GANTRY_REQUIRE_ROOT();
+  std::string cache_repo = registry_.host() + "/cache/app";
+  ASSERT_EQ(run_gantry(dir_ / "a", {"image", "pull", base_}).exit_code, 0);
+  json first = build(dir_ / "a", {"--cache-to", cache_repo});
+  ASSERT_TRUE(first.contains("images"));
+  json image = json::parse(run_gantry(dir_ / "a", {"image", "inspect", first["images"][0]["digest"]}).out);
+  ASSERT_GE(image["layers"].size(), 3u);  // the base's, then copy, then run
+  const json copy_layer = image["layers"][image["layers"].size() - 2];
+  const json run_layer = image["layers"][image["layers"].size() - 1];
+  auto blob_in_b = [&](const json& layer) {
+    return run_shell("test -f " + dir_ / "b/blobs/sha256/" + layer["digest"].get<std::string>().substr(7)).exit_code == 0;
+  };
+
+  ASSERT_EQ(run_gantry(dir_ / "b", {"image", "pull", base_}).exit_code, 0);
+  json pulled = json::parse(run_gantry(dir_ / "b", {"cache", "pull", cache_repo, "--json"}).out);
+  EXPECT_EQ(pulled["entries_deferred"], 2);
+  EXPECT_EQ(pulled["layers_fetched"], 0);
+  EXPECT_FALSE(blob_in_b(copy_layer));
+  EXPECT_FALSE(blob_in_b(run_layer));
+
+  // Commit two changes the run step: the copy step hits, the run step misses.
+  write_file(repo_ + "/.gantry.yml", "images:\n  app:\n    from: " + base_ +
+                                         "\n    steps:\n"
+                                         "      - copy: src/ /app/src/\n"
+                                         "      - run: cat /app/src/a.txt > /app/out.txt\n"
+                                         "      - env: {GREETING: hi}\n");
+  auto git = run_shell("cd " + repo_ + " && git -c user.name=t -c user.email=t@t commit -qam two");
+  ASSERT_EQ(git.exit_code, 0) << git.err;
+  json second = build(dir_ / "b", {});
+  EXPECT_EQ(cached(second), (std::vector<bool>{true, false, false}));
+  EXPECT_TRUE(blob_in_b(copy_layer)) << "the hit fetched its layer";
+  EXPECT_FALSE(blob_in_b(run_layer)) << "the run step missed: its layer was never downloaded";
+  auto fsck = run_gantry(dir_ / "b", {"fsck"});
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
+
+  // Commit one again: every step hits now, the last layer comes on demand.
+  ASSERT_EQ(run_shell("cd " + repo_ + " && git -c user.name=t -c user.email=t@t revert --no-edit HEAD >/dev/null").exit_code, 0);
+  json third = build(dir_ / "b", {});
+  EXPECT_EQ(cached(third), (std::vector<bool>{true, true, true}));
+  EXPECT_TRUE(blob_in_b(run_layer));
+  EXPECT_EQ(third["images"][0]["digest"], first["images"][0]["digest"]);
+  fsck = run_gantry(dir_ / "b", {"fsck"});
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
 }
 
 TEST_F(SharedCache, TwoRunnersExportingAtOnceKeepBothCaches) {
