@@ -294,7 +294,9 @@ Result<std::string> publish_unpacked(Store& store, TempDir& unpacked, const Dige
     if (errno == EEXIST || errno == ENOTEMPTY) return final_dir;  // another process unpacked it first
     return fail_sys("rename to", final_dir);
   }
-  (void)fsync_dir(store.paths().layers_dir());
+  // The rename is only durable once layers/ is synced; a failure is reported
+  // (the tree is in place and complete, so a retry finds it).
+  TRY_CTX(fsync_dir(store.paths().layers_dir()), "publishing unpacked layer " + diff_id.str());
   return final_dir;
 }
 

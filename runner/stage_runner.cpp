@@ -161,6 +161,9 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
   cache::RunStore runs(ctx.store);
   if (use_cache) {
     auto hit = runs.find_cached(key);
+    if (!hit)  // never silently a miss: say why the stage runs again
+      ctx.reporter.note("warning: stage " + stage.name + ": the stage-cache look-up failed, running it: " +
+                        hit.error().message());
     if (hit && *hit && ((*hit)->artifacts_dir.empty() || ::access((*hit)->artifacts_dir.c_str(), F_OK) == 0)) {
       const auto& c = **hit;
       r.status = "passed";

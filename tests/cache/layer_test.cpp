@@ -37,7 +37,9 @@ TEST(LayerWriter, SameTreeGivesSameDigestBitForBit) {
   EXPECT_EQ(first.digest, second.digest);
   EXPECT_EQ(first.diff_id, second.diff_id);
   EXPECT_EQ(first.media_type, kMediaTypeLayerGzip);
-  EXPECT_EQ(*store->blobs().size(first.digest), first.size);
+  auto stored_size = store->blobs().size(first.digest);
+  ASSERT_TRUE(stored_size) << stored_size.error().message();
+  EXPECT_EQ(*stored_size, first.size);
 }
 
 TEST(LayerWriter, DiffIdIsTheSha256OfTheUncompressedTarAndGzipHeaderIsFixed) {
@@ -139,7 +141,9 @@ TEST(LayerWriter, ExplicitEntriesRoundTripThroughUnpack) {
   EXPECT_EQ(a.st_mode & 07777, 0755u);
   EXPECT_EQ(snap["app/current"].substr(snap["app/current"].find("->")), "-> hello.sh");
   // Unpacking again is a no-op returning the same dir.
-  EXPECT_EQ(*ensure_unpacked(*store, *desc), *dirp);
+  auto again = ensure_unpacked(*store, *desc);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, *dirp);
 }
 
 TEST(LayerWriter, TreeWithDevicesXattrsRoundTrips) {
