@@ -1,6 +1,6 @@
 // gantry fsck: re-hash every blob, check every reference (tags, layer rows,
 // the gc roots of every module and what their manifests name), and SQLite's
-// own integrity check. Each fault is one line naming the blob, tag or row.
+// own integrity check, and the modes of the store's dirs (store_modes.h). Each fault is one line naming the blob, tag or row.
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -11,6 +11,7 @@
 #include "common/file_util.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
+#include "cache/store_modes.h"
 
 namespace gantry::cache {
 
@@ -112,6 +113,11 @@ Result<FsckReport> check_store(Store& store) {
   const std::string layers = store.paths().layers_dir();
   for (const std::string& name : TRY(list_dir(layers)))
     if (!Digest::from_hex(name)) c.fault("stray entry in layers/: " + layers + "/" + name);
+
+  // Modes: what Store::open found (and tightened when it could), else what is wrong now.
+  std::vector<std::string> modes = store.mode_findings();
+  if (modes.empty()) modes = TRY(check_store_modes(store.paths(), false));
+  for (const std::string& line : modes) c.fault("store mode: " + line);
 
   auto integrity = TRY(store.db().query_text("PRAGMA integrity_check"));
   if (!integrity || *integrity != "ok") c.fault("meta.db integrity check: " + integrity.value_or("no answer"));

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/image_store.h"
+#include "cache/json_field.h"
 
 namespace gantry::cache {
 
@@ -61,11 +62,15 @@ Result<ImageConfig> ImageConfig::parse(const std::string& text) {
     if (auto p = cfg.find("ExposedPorts"); p != cfg.end() && p->is_object())
       for (auto& [k, v] : p->items()) c.exposed_ports.push_back(k);
   }
-  if (auto r = j.find("rootfs"); r != j.end() && r->is_object()) {
-    for (const std::string& s : string_list(*r, "diff_ids")) {
-      auto d = Digest::parse(s);
-      if (!d) return fail(d.error().context("image config rootfs.diff_ids"));
-      c.diff_ids.push_back(*d);
+  if (const json* r = TRY(json_field(j, "rootfs", json::value_t::object, "image config"))) {
+    if (const json* ids = TRY(json_field(*r, "diff_ids", json::value_t::array, "image config rootfs"))) {
+      for (std::size_t i = 0; i < ids->size(); ++i) {
+        std::string at = json_path("image config rootfs.diff_ids", i);
+        if (!(*ids)[i].is_string()) return fail(ErrorKind::invalid_input, at + " must be a string");
+        auto d = Digest::parse((*ids)[i].get<std::string>());
+        if (!d) return fail(d.error().context(at));
+        c.diff_ids.push_back(*d);
+      }
     }
   }
   if (auto h = j.find("history"); h != j.end() && h->is_array()) {
@@ -145,22 +150,19 @@ Result<ManifestInfo> parse_manifest(const std::string& text) {
     return fail(ErrorKind::invalid_input, "an image index (" + media_type + "), not an image manifest");
   if (!j.contains("schemaVersion") || j["schemaVersion"] != 2)
     return fail(ErrorKind::corrupt, "manifest has no schemaVersion 2");
-  auto descriptor = [](const json& d, const char* what) -> Result<ManifestInfo::Layer> {
-    if (!d.is_object()) return fail(ErrorKind::corrupt, std::string("manifest ") + what + " is not an object");
-    auto digest = Digest::parse(string_field(d, "digest"));
-    if (!digest) return fail(digest.error().context(std::string("manifest ") + what));
-    auto size = d.find("size");
-    if (size == d.end() || !size->is_number_unsigned())
-      return fail(ErrorKind::corrupt, std::string("manifest ") + what + " has no size");
-    return ManifestInfo::Layer{*digest, size->get<std::uint64_t>(), string_field(d, "mediaType")};
+  auto descriptor = [](const json& d, const std::string& at) -> Result<ManifestInfo::Layer> {
+    TRY(json_expect_object(d, at));
+    auto digest = Digest::parse(TRY(json_string(d, "digest", at)));
+    if (!digest) return fail(digest.error().context(json_path(at, "digest")));
+    const json* size = TRY(json_field(d, "size", json::value_t::number_unsigned, at));
+    if (!size) return fail(ErrorKind::corrupt, at + " has no size");
+    return ManifestInfo::Layer{*digest, size->get<std::uint64_t>(), TRY(json_string(d, "mediaType", at))};
   };
   if (!j.contains("config")) return fail(ErrorKind::corrupt, "manifest has no config");
-  auto cfg = TRY(descriptor(j["config"], "config"));
+  auto cfg = TRY(descriptor(j["config"], "manifest config"));
   ManifestInfo m{media_type, cfg.digest, cfg.size, cfg.media_type, {}};
-  if (auto l = j.find("layers"); l != j.end()) {
-    if (!l->is_array()) return fail(ErrorKind::corrupt, "manifest layers is not an array");
-    for (const auto& d : *l) m.layers.push_back(TRY(descriptor(d, "layer")));
-  }
+  if (const json* l = TRY(json_field(j, "layers", json::value_t::array, "manifest")))
+    for (std::size_t i = 0; i < l->size(); ++i) m.layers.push_back(TRY(descriptor((*l)[i], json_path("manifest layers", i))));
   return m;
 }
 

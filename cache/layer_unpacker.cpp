@@ -267,23 +267,71 @@ class Extractor {
 
 }  // namespace
 
-Result<Digest> unpack_tar(const std::string& archive_path, const std::string& dest, const UnpackOptions& options) {
-  auto src = TRY(TarSource::open(archive_path));
-  Extractor extractor(*src, dest, options);
-  TRY(extractor.run());
-  auto digest = TRY(src->finish());
-  if (!digest) return Digest::of("");  // compressed by something else than gzip: no diffID
-  return *digest;
+namespace {
+
+// What a layer's media type says its bytes are.
+Result<Compression> layer_compression(const std::string& media_type) {
+  if (media_type.empty()) return Compression::any;
+  if (media_type.ends_with("+gzip") || media_type.ends_with(".tar.gzip")) return Compression::gzip;
+  if (media_type.ends_with(".tar") || media_type.ends_with(".v1.tar")) return Compression::none;
+  return fail(ErrorKind::invalid_input, "unsupported layer media type '" + media_type + "' (gantry reads tar and tar+gzip layers)");
 }
 
-Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const Digest& diff_id) {
+Result<TarSourceOptions> source_options(const std::string& media_type, std::uint64_t max_bytes) {
+  TarSourceOptions o;
+  o.expect = TRY(layer_compression(media_type));
+  o.max_bytes = max_bytes;
+  o.limit_name = "max_layer_size in the runner configuration";
+  return o;
+}
+
+Result<Digest> required_digest(const std::optional<Digest>& d, const std::string& path) {
+  if (!d) return fail(ErrorKind::invalid_input, path + ": no diff_id can be computed for this compression");
+  return *d;
+}
+
+std::string mismatch(const std::string& what, const Digest& actual, const Digest& expected) {
+  return what + " does not match its diff_id: its uncompressed content hashes to " + actual.str() + ", the image says " +
+         expected.str() + ": refused";
+}
+
+}  // namespace
+
+Result<std::optional<Digest>> unpack_tar(const std::string& archive_path, const std::string& dest,
+                                         const UnpackOptions& options) {
+  TarSourceOptions so = TRY(source_options(options.media_type, options.max_bytes));
+  auto src = TRY(TarSource::open(archive_path, so));
+  Extractor extractor(*src, dest, options);
+  TRY(extractor.run());
+  return src->finish();
+}
+
+Result<Digest> layer_diff_id(const Store& store, const std::string& path, const std::string& media_type) {
+  std::string media = media_type.empty() ? kMediaTypeLayerGzip : media_type;
+  TarSourceOptions so = TRY(source_options(media, store.options().max_layer_bytes));
+  auto src = TRY(TarSource::open(path, so));
+  while (TRY(src->next())) {
+  }
+  auto digest = TRY(src->finish());
+  return required_digest(digest, path);
+}
+
+Status verify_layer_file(const Store& store, const std::string& path, const LayerDescriptor& layer) {
+  Digest actual = TRY_CTX(layer_diff_id(store, path, layer.media_type), "layer " + layer.digest.str());
+  if (actual != layer.diff_id) return fail(ErrorKind::corrupt, mismatch("layer " + layer.digest.str(), actual, layer.diff_id));
+  return {};
+}
+
+Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const LayerDescriptor& layer) {
   auto work = TRY(store.make_temp_dir("unpack-"));
   std::string root = work.path() + "/root";
   if (::mkdir(root.c_str(), 0755) != 0) return fail_sys("mkdir", root);
-  auto actual = TRY(unpack_tar(path, root, UnpackOptions{}));
-  if (actual != diff_id)
-    return fail(ErrorKind::corrupt, "layer " + path + " does not match its diff_id: its uncompressed content hashes to " +
-                                        actual.str() + ", expected " + diff_id.str());
+  UnpackOptions options;
+  options.media_type = layer.media_type.empty() ? kMediaTypeLayerGzip : layer.media_type;
+  options.max_bytes = store.options().max_layer_bytes;
+  auto unpacked = TRY(unpack_tar(path, root, options));
+  Digest actual = TRY(required_digest(unpacked, path));
+  if (actual != layer.diff_id) return fail(ErrorKind::corrupt, mismatch("layer " + path, actual, layer.diff_id));
   return work;
 }
 
@@ -306,7 +354,7 @@ Result<std::string> ensure_unpacked(Store& store, const LayerDescriptor& layer) 
   if (::stat(final_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return final_dir;
   if (!store.blobs().has(layer.digest))
     return fail(ErrorKind::not_found, "layer blob " + layer.digest.str() + " is not in the store");
-  auto work = TRY_CTX(unpack_layer_file(store, store.blobs().path(layer.digest), layer.diff_id),
+  auto work = TRY_CTX(unpack_layer_file(store, store.blobs().path(layer.digest), layer),
                       "layer " + layer.digest.str());
   return publish_unpacked(store, work, layer.diff_id);
 }

@@ -6,11 +6,15 @@
 // All writes are fd-relative from the target root and never follow a
 // symlink: an entry with "..", an absolute path, a path through a symlink,
 // or a hardlink to outside the layer is rejected with an error naming the
-// entry. The diffID of the uncompressed stream is checked. Work happens in
+// entry. The diffID of the uncompressed stream is checked, the compression
+// must match the media type, and the store's max_layer_bytes bounds the
+// uncompressed stream and the entries' declared sizes (expansion bombs). Work happens in
 // the process's scratch dir and is renamed in whole: on any error nothing is
 // left behind; concurrent unpackers of one layer both succeed.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cache/layer_writer.h"
@@ -22,22 +26,39 @@ class Store;
 
 struct UnpackOptions {
   bool convert_whiteouts = true;       // false: a plain rootfs tar (import); a .wh. entry is an error
-  bool verify_diff_id = true;          // checks the uncompressed sha256 against expected_diff_id
   bool preserve_owner = true;          // chown entries (ignored, with EPERM tolerated, when not root)
+  // The layer's media type: its compression must match the file's magic
+  // bytes. Empty: a rootfs tarball, any compression libarchive reads.
+  std::string media_type;
+  // Bound on the uncompressed stream and on the sizes the entries declare.
+  std::uint64_t max_bytes = UINT64_MAX;
 };
 
-// Unpacks the tar (gzip'd or not, detected) at `archive_path` into the
-// existing empty directory `dest`. Returns the sha256 of the uncompressed tar.
-Result<Digest> unpack_tar(const std::string& archive_path, const std::string& dest, const UnpackOptions& options = {});
+// Unpacks the tar at `archive_path` into the existing empty directory
+// `dest`. Returns the sha256 of the uncompressed tar; nullopt only for a
+// rootfs tarball (no media type) that libarchive decompressed (xz, bzip2, zstd).
+Result<std::optional<Digest>> unpack_tar(const std::string& archive_path, const std::string& dest,
+                                         const UnpackOptions& options = {});
+
+// The uncompressed digest of a layer file, read through to the end (no
+// unpacking): the compression must be the one `media_type` names, and the
+// store's max_layer_bytes holds. For verifying a diff_id on ingest.
+Result<Digest> layer_diff_id(const Store& store, const std::string& path, const std::string& media_type);
+
+// Refuses (ErrorKind::corrupt, naming the layer, both digests) a layer file
+// whose uncompressed content is not layer.diff_id.
+Status verify_layer_file(const Store& store, const std::string& path, const LayerDescriptor& layer);
 
 // layers/<diffid-hex>/ for this layer, unpacking the blob first if needed.
+// Every layer record in the store was verified on ingest (import, pull,
+// commit), so an existing dir is the diff_id's content.
 Result<std::string> ensure_unpacked(Store& store, const LayerDescriptor& layer);
 
 // The two halves of ensure_unpacked, for imports that check everything
 // before they publish anything: unpack a layer tar from any file into a
 // scratch dir (its tree is <dir>/root), checking the diffID; then move it
 // into layers/<diffid-hex>/ (a no-op when another process got there first).
-Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const Digest& diff_id);
+Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const LayerDescriptor& layer);
 Result<std::string> publish_unpacked(Store& store, TempDir& unpacked, const Digest& diff_id);
 
 }  // namespace gantry::cache

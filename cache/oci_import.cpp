@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/image_store.h"
+#include "cache/json_field.h"
 #include "cache/layer_path.h"
 #include "cache/layer_unpacker.h"
 #include "cache/oci_transfer.h"
@@ -113,47 +114,61 @@ struct Source {
 };
 
 // Picks the manifest descriptor: by ref name, or the only one; follows an
-// image index to its linux/amd64 manifest.
+// image index to its linux/amd64 manifest. Fields of the wrong type are
+// errors naming `where` (the file) and the field.
 Result<Digest> pick_manifest(const Source& src, const json& index, const std::string& ref_name, const std::string& where) {
-  auto manifests = index.find("manifests");
-  if (manifests == index.end() || !manifests->is_array() || manifests->empty())
-    return fail(ErrorKind::invalid_input, where + " lists no manifests");
-  const json* chosen = nullptr;
-  std::string names;
-  for (const auto& m : *manifests) {
+  const std::string doc = where + ": ";
+  const json* manifests = TRY(json_field(index, "manifests", json::value_t::array, doc));
+  if (!manifests || manifests->empty()) return fail(ErrorKind::invalid_input, where + " lists no manifests");
+  struct Entry {
+    const json* desc;
+    std::string where;
     std::string name;
-    if (auto a = m.find("annotations"); a != m.end() && a->is_object() && a->contains(kRefNameAnnotation))
-      name = (*a)[kRefNameAnnotation].get<std::string>();
+  };
+  std::vector<Entry> entries;
+  std::string names;
+  for (std::size_t i = 0; i < manifests->size(); ++i) {
+    const json& m = (*manifests)[i];
+    std::string at = json_path(json_path(doc, "manifests"), i);
+    TRY(json_expect_object(m, at));
+    std::string name;
+    if (const json* a = TRY(json_field(m, "annotations", json::value_t::object, at)))
+      name = TRY(json_string(*a, kRefNameAnnotation, json_path(at, "annotations")));
     if (!name.empty()) names += (names.empty() ? "" : ", ") + name;
-    if (!ref_name.empty() && name == ref_name) chosen = &m;
+    entries.push_back({&m, at, name});
   }
-  if (!ref_name.empty() && !chosen)
-    return fail(ErrorKind::not_found, where + " has no image named '" + ref_name + "'" + (names.empty() ? "" : " (it has " + names + ")"));
-  if (!chosen) {
-    if (manifests->size() == 1) {
-      chosen = &(*manifests)[0];
-    } else {
-      for (const auto& m : *manifests) {
-        auto p = m.find("platform");
-        if (p != m.end() && p->value("os", "") == "linux" && p->value("architecture", "") == "amd64") {
-          chosen = &m;
-          break;
-        }
+  const Entry* chosen = nullptr;
+  if (!ref_name.empty()) {
+    for (const auto& e : entries)
+      if (e.name == ref_name) chosen = &e;
+    if (!chosen)
+      return fail(ErrorKind::not_found,
+                  where + " has no image named '" + ref_name + "'" + (names.empty() ? "" : " (it has " + names + ")"));
+  } else if (entries.size() == 1) {
+    chosen = &entries[0];
+  } else {
+    for (const auto& e : entries) {
+      const json* p = TRY(json_field(*e.desc, "platform", json::value_t::object, e.where));
+      if (p && TRY(json_string(*p, "os", json_path(e.where, "platform"))) == "linux" &&
+          TRY(json_string(*p, "architecture", json_path(e.where, "platform"))) == "amd64") {
+        chosen = &e;
+        break;
       }
-      if (!chosen)
-        return fail(ErrorKind::invalid_input,
-                    where + " holds several images: pick one with SOURCE:REF" + (names.empty() ? "" : " (" + names + ")"));
     }
+    if (!chosen)
+      return fail(ErrorKind::invalid_input,
+                  where + " holds several images: pick one with SOURCE:REF" + (names.empty() ? "" : " (" + names + ")"));
   }
-  auto digest = Digest::parse(chosen->value("digest", ""));
-  if (!digest) return fail(digest.error().context(where));
-  std::string media = chosen->value("mediaType", "");
+  std::string digest_text = TRY(json_string(*chosen->desc, "digest", chosen->where));
+  auto digest = Digest::parse(digest_text);
+  if (!digest) return fail(digest.error().context(json_path(chosen->where, "digest")));
+  std::string media = TRY(json_string(*chosen->desc, "mediaType", chosen->where));
   if (media == kMediaTypeIndex || media == "application/vnd.docker.distribution.manifest.list.v2+json") {
     std::string text = TRY(src.read_blob(*digest, "image index"));
     json nested = json::parse(text, nullptr, false);
     if (nested.is_discarded() || !nested.is_object())
       return fail(ErrorKind::invalid_input, where + ": index " + digest->str() + " is not JSON");
-    return pick_manifest(src, nested, "", "index " + digest->str());
+    return pick_manifest(src, nested, "", src.dir + ": index " + digest->str());
   }
   return *digest;
 }
@@ -192,10 +207,14 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
     if (actual != l.digest)
       return fail(ErrorKind::corrupt, dir + ": layer blob " + l.digest.str() + " does not match its digest (content hashes to " +
                                           actual.str() + ")");
-    layers.push_back({l.digest, config.diff_ids[i], l.size, media});
-    if (!is_dir(store.paths().layer_dir(config.diff_ids[i])))
-      unpacked.emplace_back(config.diff_ids[i],
-                            TRY_CTX(unpack_layer_file(store, path, config.diff_ids[i]), dir + ": layer " + l.digest.str()));
+    LayerDescriptor layer{l.digest, config.diff_ids[i], l.size, media};
+    layers.push_back(layer);
+    // The diff_id is checked whatever is on disk: a layers/<diff_id> dir that
+    // exists proves nothing about this blob.
+    if (is_dir(store.paths().layer_dir(layer.diff_id)))
+      TRY_CTX(verify_layer_file(store, path, layer), dir);
+    else
+      unpacked.emplace_back(layer.diff_id, TRY_CTX(unpack_layer_file(store, path, layer), dir + ": layer " + l.digest.str()));
   }
 
   // Publish: layers, config, unpacked trees, then the manifest.
@@ -232,7 +251,7 @@ Result<Digest> import_rootfs(Store& store, const std::string& tarball, const Imp
   if (::mkdir(root.c_str(), 0755) != 0) return fail_sys("mkdir", root);
   UnpackOptions unpack;
   unpack.convert_whiteouts = false;
-  unpack.verify_diff_id = false;
+  unpack.max_bytes = store.options().max_layer_bytes;
   TRY(unpack_tar(tarball, root, unpack));
   return import_rootfs_dir(store, root, options, tarball);
 }

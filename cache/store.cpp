@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cache/image_store.h"
+#include "cache/store_modes.h"
 #include <spdlog/spdlog.h>
 
 namespace gantry::cache {
@@ -37,9 +38,17 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock loc
   if (dir.empty()) return fail(ErrorKind::usage, "no store directory given");
   std::unique_ptr<Store> store(new Store(dir));
   const StorePaths& p = store->paths_;
-  TRY_CTX(make_dirs(p.root(), 0755), "store " + dir);
-  for (const std::string& d : {p.blobs_dir(), p.layers_dir(), p.runs_dir(), p.tmp_root()})
-    TRY_CTX(make_dirs(d, 0755), "store " + dir);
+  // Private from the first byte (store_modes.h): the parents as usual, the
+  // store's own dirs 0700; an existing store's looser modes are tightened.
+  if (auto slash = p.root().find_last_of('/'); slash != std::string::npos && slash > 0)
+    TRY_CTX(make_dirs(p.root().substr(0, slash), 0755), "store " + dir);
+  // (Checked before the missing dirs are made: fsck reports what it found.)
+  if (::mkdir(p.root().c_str(), kStoreDirMode) != 0 && errno != EEXIST) return fail_sys("mkdir", p.root());
+  store->mode_findings_ = TRY_CTX(check_store_modes(p, true), "store " + dir);
+  for (const std::string& line : store->mode_findings_) spdlog::warn("store mode: {}", line);
+  TRY_CTX(make_private_dir(p.root(), true), "store " + dir);
+  for (const std::string& d : {p.root() + "/blobs", p.blobs_dir(), p.layers_dir(), p.runs_dir(), p.tmp_root()})
+    TRY_CTX(make_private_dir(d, false), "store " + dir);
 
   // Store-wide lock: shared for every command, exclusive for gc.
   store->store_lock_ = TRY(open_lock_file(p.lock_file()));

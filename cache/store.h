@@ -4,9 +4,11 @@
 // process's scratch dir under tmp/ and sweeps the scratch of dead processes.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cache/blob_store.h"
 #include "cache/meta_db.h"
@@ -17,6 +19,14 @@
 namespace gantry::cache {
 
 class ImageStore;
+
+// Limits on what goes into the store. A plain option: the runner fills it
+// from its configuration (runner_config.h, max_layer_size).
+struct StoreOptions {
+  // Uncompressed bytes of one layer (the tar stream, and the sizes its entries
+  // declare: a sparse 64 GiB file counts as 64 GiB) on import, pull and unpack.
+  std::uint64_t max_layer_bytes = 8ull << 30;
+};
 
 enum class StoreLock {
   shared,     // every command that reads or writes (gc waits for them)
@@ -56,6 +66,14 @@ class Store {
 
   StoreLock lock_mode() const { return lock_mode_; }
 
+  // What Store::open found wrong with the modes of the store's dirs (and
+  // fixed when it could): one line each, for fsck (store_modes.h).
+  const std::vector<std::string>& mode_findings() const { return mode_findings_; }
+
+  // Ingest limits (the runner's configuration passes them down; defaults below).
+  const StoreOptions& options() const { return options_; }
+  void set_options(const StoreOptions& options) { options_ = options; }
+
  private:
   explicit Store(std::string root);
   Status start_session() const;  // creates tmp_dir() (lazily with StoreScratch::none)
@@ -68,6 +86,8 @@ class Store {
   mutable BlobStore blobs_;
   std::unique_ptr<ImageStore> images_;
   StoreLock lock_mode_ = StoreLock::shared;
+  std::vector<std::string> mode_findings_;
+  StoreOptions options_;
 };
 
 }  // namespace gantry::cache

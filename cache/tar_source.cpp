@@ -3,26 +3,79 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 namespace gantry::cache {
 
-Result<std::unique_ptr<TarSource>> TarSource::open(const std::string& path) {
+const char* compression_name(Compression c) {
+  switch (c) {
+    case Compression::any: return "any";
+    case Compression::none: return "uncompressed";
+    case Compression::gzip: return "gzip";
+    case Compression::bzip2: return "bzip2";
+    case Compression::xz: return "xz";
+    case Compression::zstd: return "zstd";
+  }
+  return "?";
+}
+
+namespace {
+
+Compression sniff(const unsigned char* m, ssize_t n) {
+  if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) return Compression::gzip;
+  if (n >= 3 && m[0] == 'B' && m[1] == 'Z' && m[2] == 'h') return Compression::bzip2;
+  if (n >= 6 && m[0] == 0xfd && m[1] == '7' && m[2] == 'z' && m[3] == 'X' && m[4] == 'Z' && m[5] == 0) return Compression::xz;
+  if (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) return Compression::zstd;
+  return Compression::none;
+}
+
+std::string human_bytes(std::uint64_t n) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  double v = static_cast<double>(n);
+  while (v >= 1024 && u < 6) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[48];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
+  else std::snprintf(buf, sizeof buf, "%.3g %s", v, units[u]);
+  return buf;
+}
+
+}  // namespace
+
+Status TarSource::over_limit(const char* what, std::uint64_t bytes) const {
+  return fail(ErrorKind::invalid_input,
+              std::string(what) + " " + (bytes == UINT64_MAX ? "more than " + human_bytes(options_.max_bytes) : human_bytes(bytes)) +
+                  ", over the limit of " + human_bytes(options_.max_bytes) + " for one layer" +
+                  (options_.limit_name.empty() ? "" : " (" + options_.limit_name + ")") + ": refused");
+}
+
+Result<std::unique_ptr<TarSource>> TarSource::open(const std::string& path, const TarSourceOptions& options) {
   std::unique_ptr<TarSource> src(new TarSource());
   src->path_ = path;
+  src->options_ = options;
   src->fd_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!src->fd_) return fail_sys("open", path);
   src->in_.resize(1 << 17);
   src->out_.resize(1 << 17);
-  // Sniff the compression from the first bytes.
+  // Sniff the compression from the first bytes; a layer's must be the one
+  // its media type says.
   unsigned char magic[6] = {};
   ssize_t n = ::pread(src->fd_.get(), magic, sizeof magic, 0);
   if (n < 0) return fail_sys("read", path);
-  if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+  Compression actual = sniff(magic, n);
+  if (options.expect != Compression::any && actual != options.expect)
+    return fail(ErrorKind::invalid_input, path + ": the layer's media type says " + compression_name(options.expect) +
+                                              " but its bytes are " + compression_name(actual) +
+                                              (actual == Compression::none ? " (no known compression magic)" : "") +
+                                              ": refused (a layer's compression must match its media type)");
+  if (actual == Compression::gzip) {
     src->gzip_ = true;
     if (inflateInit2(&src->z_, 15 + 16) != Z_OK) return fail(ErrorKind::internal, "zlib: inflateInit2 failed");
     src->z_init_ = true;
-  } else if (n >= 3 && ((magic[0] == 'B' && magic[1] == 'Z' && magic[2] == 'h') ||
-                        (magic[0] == 0xfd && magic[1] == '7' && magic[2] == 'z') ||
-                        (magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f))) {
+  } else if (actual != Compression::none) {
     src->raw_passthrough_ = true;
   }
   src->ar_ = archive_read_new();
@@ -62,7 +115,11 @@ Result<std::size_t> TarSource::produce() {
       if (n == 0) return 0;  // eof
       std::copy(in_.begin() + in_pos_, in_.begin() + in_len_, out_.begin());
       in_pos_ = in_len_;
-      if (!raw_passthrough_) hash_.update(out_.data(), n);
+      if (!raw_passthrough_) {
+        produced_ += n;
+        if (produced_ > options_.max_bytes) return fail(over_limit("the uncompressed stream is", UINT64_MAX).error());
+        hash_.update(out_.data(), n);
+      }
       return n;
     }
     if (z_member_done_) {
@@ -85,6 +142,8 @@ Result<std::size_t> TarSource::produce() {
     if (rc == Z_STREAM_END) z_member_done_ = true;
     std::size_t have = out_.size() - z_.avail_out;
     if (have > 0) {
+      produced_ += have;
+      if (produced_ > options_.max_bytes) return fail(over_limit("the uncompressed stream is", UINT64_MAX).error());
       hash_.update(out_.data(), have);
       return have;
     }
@@ -107,8 +166,18 @@ Result<archive_entry*> TarSource::next() {
   archive_entry* e = nullptr;
   int rc = archive_read_next_header(ar_, &e);
   if (rc == ARCHIVE_EOF) return static_cast<archive_entry*>(nullptr);
-  if (rc == ARCHIVE_OK || rc == ARCHIVE_WARN) return e;
-  return fail(error("reading"));
+  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return fail(error("reading"));
+  // Declared sizes count whole, holes too: a 64 GiB sparse entry in a 10 KB
+  // tar is refused here, before a byte of it is written.
+  if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) && archive_entry_size_is_set(e)) {
+    la_int64_t size = archive_entry_size(e);
+    if (size < 0) return fail(ErrorKind::invalid_input, path_ + ": an entry declares a negative size");
+    if (static_cast<std::uint64_t>(size) > options_.max_bytes - declared_)  // declared_ <= max_bytes
+      return fail(over_limit("its entries declare", declared_ + static_cast<std::uint64_t>(size)).error().context(
+          "reading " + path_));
+    declared_ += static_cast<std::uint64_t>(size);
+  }
+  return e;
 }
 
 Result<std::optional<Digest>> TarSource::finish() {

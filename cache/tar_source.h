@@ -3,12 +3,19 @@
 // here with zlib so the uncompressed bytes can be hashed as they pass; other
 // compressions (xz, bzip2, zstd: rootfs tarballs only) are left to libarchive
 // and then no diffID is available.
+//
+// A layer says what its compression is (its media type): the first bytes
+// must agree (magic numbers), or the archive is refused before any entry is
+// read. The uncompressed stream and the sizes the entries declare (a sparse
+// file counts with its full size) are each bounded by max_bytes: an
+// expansion bomb stops at the limit, with an error naming it.
 #pragma once
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <zlib.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +26,18 @@
 
 namespace gantry::cache {
 
+enum class Compression { any, none, gzip, bzip2, xz, zstd };
+const char* compression_name(Compression c);
+
+struct TarSourceOptions {
+  Compression expect = Compression::any;  // any: rootfs tarballs (whatever libarchive reads)
+  std::uint64_t max_bytes = UINT64_MAX;   // uncompressed stream, and the entries' declared sizes
+  std::string limit_name;                 // where the limit comes from, for the error
+};
+
 class TarSource {
  public:
-  static Result<std::unique_ptr<TarSource>> open(const std::string& path);
+  static Result<std::unique_ptr<TarSource>> open(const std::string& path, const TarSourceOptions& options = {});
   ~TarSource();
   TarSource(const TarSource&) = delete;
   TarSource& operator=(const TarSource&) = delete;
@@ -41,7 +57,12 @@ class TarSource {
   static la_ssize_t on_read(archive*, void* self, const void** buf);
   Result<std::size_t> produce();  // fills out_ with the next uncompressed bytes
 
+  Status over_limit(const char* what, std::uint64_t bytes) const;
+
   std::string path_;
+  TarSourceOptions options_;
+  std::uint64_t produced_ = 0;  // uncompressed bytes so far
+  std::uint64_t declared_ = 0;  // sum of the regular entries' sizes
   UniqueFd fd_;
   archive* ar_ = nullptr;
   bool gzip_ = false;

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,36 +102,6 @@ Status make_dirs(const std::string& path, unsigned mode) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return fail_sys("stat", path);
   if (!S_ISDIR(st.st_mode)) return fail(ErrorKind::io, "mkdir " + path + ": exists and is not a directory", ENOTDIR);
-  return {};
-}
-
-namespace {
-int remove_entry(const char* path, const struct stat* st, int type, struct FTW*) {
-  (void)st;
-  int rc = (type == FTW_DP) ? ::rmdir(path) : ::unlink(path);
-  if (rc != 0 && errno == ENOENT) rc = 0;
-  return rc;
-}
-}  // namespace
-
-Status remove_tree(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return {};
-    return fail_sys("stat", path);
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return fail_sys("unlink", path);
-    return {};
-  }
-  // Directories may be read-only (unpacked layers): make them writable first.
-  ::nftw(path.c_str(),
-         [](const char* p, const struct stat* s, int type, struct FTW*) {
-           if (type == FTW_D && (s->st_mode & 0700) != 0700) ::chmod(p, (s->st_mode & 07777) | 0700);
-           return 0;
-         },
-         64, FTW_PHYS | FTW_MOUNT);
-  if (::nftw(path.c_str(), remove_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) return fail_sys("remove", path);
   return {};
 }
 

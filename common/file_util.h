@@ -32,6 +32,10 @@ Status make_dirs(const std::string& path, unsigned mode = 0755);
 
 // rm -rf that never follows symlinks and stays on one filesystem's tree walk
 // (mount points below `path` are not crossed: they are reported as errors).
+// The walk is fd-relative (openat/unlinkat, O_NOFOLLOW) with one directory
+// open at a time, so a tree of any depth (paths far past PATH_MAX) goes.
+// Read-only directories (unpacked layers) are made writable on the way.
+// (remove_tree.cpp)
 Status remove_tree(const std::string& path);
 
 // A unique name fragment: pid, time and random bits.

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache/json_field.h"
+
 namespace gantry::registry {
 
 bool is_index_media_type(const std::string& t) { return t == kOciIndex || t == kDockerManifestList; }
@@ -17,27 +19,27 @@ bool is_supported_layer_type(const std::string& t) {
 bool is_supported_config_type(const std::string& t) { return t == kOciConfig || t == kDockerConfig; }
 
 Result<std::vector<IndexEntry>> parse_index(const std::string& text) {
+  using nlohmann::json;
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(ErrorKind::invalid_input, "image index is not a JSON object");
+  const std::string doc = "image index: ";
+  const json* manifests = TRY(cache::json_field(j, "manifests", json::value_t::array, doc));
+  if (!manifests) return fail(ErrorKind::invalid_input, "image index has no manifests array");
   std::vector<IndexEntry> out;
-  try {
-    auto j = nlohmann::json::parse(text);
-    if (!j.contains("manifests") || !j["manifests"].is_array())
-      return fail(ErrorKind::invalid_input, "image index has no manifests array");
-    for (const auto& m : j["manifests"]) {
-      auto d = Digest::parse(m.value("digest", std::string()));
-      if (!d) return fail(d.error().context("image index entry"));
-      IndexEntry e{*d, m.value("mediaType", std::string()), {}};
-      if (m.contains("platform") && m["platform"].is_object()) {
-        const auto& p = m["platform"];
-        e.platform.os = p.value("os", std::string());
-        e.platform.architecture = p.value("architecture", std::string());
-        e.platform.variant = p.value("variant", std::string());
-      } else {
-        e.platform = {"", "", ""};
-      }
-      out.push_back(std::move(e));
+  for (std::size_t i = 0; i < manifests->size(); ++i) {
+    const json& m = (*manifests)[i];
+    std::string at = cache::json_path(cache::json_path(doc, "manifests"), i);
+    TRY(cache::json_expect_object(m, at));
+    auto d = Digest::parse(TRY(cache::json_string(m, "digest", at)));
+    if (!d) return fail(d.error().context(cache::json_path(at, "digest")));
+    IndexEntry e{*d, TRY(cache::json_string(m, "mediaType", at)), {"", "", ""}};
+    if (const json* p = TRY(cache::json_field(m, "platform", json::value_t::object, at))) {
+      std::string pat = cache::json_path(at, "platform");
+      e.platform.os = TRY(cache::json_string(*p, "os", pat));
+      e.platform.architecture = TRY(cache::json_string(*p, "architecture", pat));
+      e.platform.variant = TRY(cache::json_string(*p, "variant", pat));
     }
-  } catch (const nlohmann::json::exception& e) {
-    return fail(ErrorKind::invalid_input, std::string("image index: bad JSON: ") + e.what());
+    out.push_back(std::move(e));
   }
   return out;
 }

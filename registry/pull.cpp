@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cache/image_store.h"
+#include "cache/layer_unpacker.h"
 #include "cache/layer_writer.h"
 #include "registry/blob_locations.h"
 #include "registry/media_types.h"
@@ -117,10 +118,23 @@ Result<PullResult> pull_image(cache::Store& store, const std::string& reference,
     return fetch_blob(store, *client, ref, l.digest, l.size, progress, "layer");
   }));
 
+  // Every layer's uncompressed content must be its diff_id, also when the
+  // blob or layers/<diff_id> was already here: a forged diff_id would
+  // otherwise run whatever tree the store holds under that name. A blob this
+  // pull fetched and that fails is removed again.
+  std::vector<cache::LayerDescriptor> layers;
   for (std::size_t i = 0; i < info.layers.size(); ++i) {
     const auto& l = info.layers[i];
-    TRY_CTX(cache::record_layer(store, {l.digest, config.diff_ids[i], l.size, l.media_type}), ctx);
+    layers.push_back({l.digest, config.diff_ids[i], l.size, l.media_type});
   }
+  auto verified = for_each_parallel(layers.size(), options.parallel, [&](std::size_t i) -> Status {
+    return cache::verify_layer_file(store, blobs.path(layers[i].digest), layers[i]);
+  });
+  if (!verified) {
+    for (std::size_t i : missing) (void)blobs.remove(info.layers[i].digest);
+    return fail(verified.error().context(ctx));
+  }
+  for (const auto& l : layers) TRY_CTX(cache::record_layer(store, l), ctx);
   TRY_CTX(blobs.put(fetched.bytes, fetched.digest), ctx + ": storing the manifest");
   if (index) TRY_CTX(blobs.put(index->bytes, index->digest), ctx + ": storing the index");
   TRY_CTX(store.images().load(fetched.digest), ctx);  // everything it needs is there and parses

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/image_store.h"
+#include "cache/layer_unpacker.h"
 #include "cache/layer_writer.h"
 #include "cache/step_cache.h"
 #include "registry/blob_transfer.h"
@@ -170,7 +171,12 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
       ++result.entries_added;
       continue;
     }
-    if (entry.layer) TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+    // A layer the store holds already is checked against the diff_id this
+    // entry names: it is the tree a later step runs on.
+    if (entry.layer) {
+      TRY_CTX(cache::verify_layer_file(store, store.blobs().path(entry.layer->digest), *entry.layer), ctx);
+      TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+    }
     TRY_CTX(step_cache.put(entry), ctx);
     ++result.entries_added;
   }
@@ -200,7 +206,17 @@ Result<std::optional<cache::StepCacheEntry>> resolve_deferred_entry(cache::Store
     Progress progress(false);
     TRY(fetch_blob(store, *client, ref, entry.layer->digest, entry.layer->size, progress, "cached layer"));
   }
-  if (entry.layer) TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+  if (entry.layer) {
+    // The uncompressed content must be the diff_id the entry names (a shared
+    // cache may be hostile): a forged layer is removed and never recorded.
+    if (auto verified = cache::verify_layer_file(store, store.blobs().path(entry.layer->digest), *entry.layer);
+        !verified) {
+      if (auto removed = store.blobs().remove(entry.layer->digest); !removed)
+        return fail(removed.error().context(ctx + ": removing the refused layer"));
+      return fail(verified.error().context(ctx));
+    }
+    TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+  }
   cache::StepCache step_cache(store.db());
   auto tx = TRY(store.db().transaction());
   TRY_CTX(step_cache.put(entry), ctx);

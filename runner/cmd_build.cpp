@@ -9,6 +9,7 @@
 #include "runner/build.h"
 #include "runner/cli.h"
 #include "runner/deferred_cache.h"
+#include "runner/store_open.h"
 
 namespace gantry::runner {
 
@@ -98,7 +99,7 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
   // The default limits of the run steps' containers.
   auto config = load_runner_config(global.runner_config);
   if (!config) return report_error(config.error());
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global, *config);
   if (!store) return report_error(store.error());
   auto repo = pipeline::GitRepo::open(opt.repo, (*store)->paths().git_dir());
   if (!repo) return report_error(repo.error());

@@ -12,6 +12,7 @@
 #include "cache/store.h"
 #include "common/units.h"
 #include "runner/cli.h"
+#include "runner/store_open.h"
 
 namespace gantry::runner {
 
@@ -32,7 +33,6 @@ std::string human_size(std::uint64_t bytes) {
   return out.str();
 }
 
-Result<std::unique_ptr<cache::Store>> open_store(const GlobalOptions& g) { return cache::Store::open(g.store_dir); }
 
 struct ImportArgs {
   std::string source, ref;

@@ -17,6 +17,7 @@
 #include "registry/step_cache_share.h"
 #include "registry/transfer.h"
 #include "runner/cli.h"
+#include "runner/store_open.h"
 
 namespace gantry::runner {
 namespace {
@@ -71,7 +72,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 int run_pull(const GlobalOptions& global, Flags& f, const std::string& ref) {
   auto start = std::chrono::steady_clock::now();
   f.options.progress = !f.quiet && !f.json;
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global);
   if (!store) return report_error(store.error());
   auto r = registry::pull_image(**store, ref, f.options);
   if (!r) return report_error(r.error());
@@ -100,7 +101,7 @@ int run_push(const GlobalOptions& global, Flags& f, const std::string& image, co
     if (!size) return report_error(Error(ErrorKind::usage, "--chunk-size: " + size.error().message()));
     f.options.chunk_size = *size;
   }
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global);
   if (!store) return report_error(store.error());
   auto r = registry::push_image(**store, image, dest, f.options);
   if (!r) return report_error(r.error());
@@ -123,7 +124,7 @@ int run_push(const GlobalOptions& global, Flags& f, const std::string& image, co
 
 int run_cache_export(const GlobalOptions& global, Flags& f, const std::string& repo) {
   f.options.progress = !f.quiet && !f.json;
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global);
   if (!store) return report_error(store.error());
   auto r = registry::export_step_cache(**store, repo, f.options);
   if (!r) return report_error(r.error());
@@ -141,7 +142,7 @@ int run_cache_export(const GlobalOptions& global, Flags& f, const std::string& r
 
 int run_cache_import(const GlobalOptions& global, Flags& f, const std::string& repo) {
   f.options.progress = !f.quiet && !f.json;
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global);
   if (!store) return report_error(store.error());
   auto r = registry::import_step_cache(**store, repo, f.options);
   if (!r) return report_error(r.error());

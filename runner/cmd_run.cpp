@@ -11,6 +11,7 @@
 #include "runner/run_signals.h"
 #include "runner/run_views.h"
 #include "runner/run_watch.h"
+#include "runner/store_open.h"
 
 namespace gantry::runner {
 
@@ -46,7 +47,7 @@ int with_run(const GlobalOptions& global, RunnerConfig& config, bool json, Body&
   auto loaded = load_runner_config(global.runner_config);
   if (!loaded) return report_error(loaded.error());
   config = std::move(*loaded);
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global, config);
   if (!store) return report_error(store.error());
   InterruptGuard interrupt;
   auto reporter = make_reporter(json);
@@ -94,7 +95,7 @@ struct QueryFlags {
 };
 
 int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global);
   if (!store) return report_error(store.error());
   auto config = load_runner_config(global.runner_config);
   if (!config) return report_error(config.error());
@@ -125,7 +126,7 @@ int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
 // For the commands that read runs: dead runs are marked interrupted first.
 template <typename F>
 int with_store(const GlobalOptions& global, F&& body) {
-  auto store = cache::Store::open(global.store_dir);
+  auto store = open_store(global);
   if (!store) return report_error(store.error());
   if (auto st = recover_dead_runs(**store); !st) return report_error(st.error());
   auto st = body(**store);

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cache/image_store.h"
 #include "common/digest.h"
 #include "common/file_util.h"
@@ -128,6 +130,38 @@ void make_sample_tree(const std::string& dir) {
   ::mkdir((dir + "/emptydir").c_str(), 0750);
   ::symlink("../etc/config.txt", (dir + "/data/link").c_str());
   ::link((dir + "/bin/tool").c_str(), (dir + "/bin/tool-hardlink").c_str());
+}
+
+std::string write_oci_layout(const std::string& dir, const std::string& layer_path, const std::string& media_type,
+                             const std::string& diff_id) {
+  using nlohmann::json;
+  auto put = [&](const std::string& bytes) {
+    Digest d = Digest::of(bytes);
+    gantry::testing::write_file(dir + "/blobs/sha256/" + d.hex(), bytes);
+    return d;
+  };
+  std::string layer = gantry::testing::read_file_or_die(layer_path);
+  Digest layer_digest = put(layer);
+  std::string config = json{{"architecture", "amd64"},
+                            {"os", "linux"},
+                            {"config", json::object()},
+                            {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}}}
+                           .dump();
+  Digest config_digest = put(config);
+  std::string manifest =
+      json{{"schemaVersion", 2},
+           {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+           {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", config_digest.str()}, {"size", config.size()}}},
+           {"layers", {{{"mediaType", media_type}, {"digest", layer_digest.str()}, {"size", layer.size()}}}}}
+          .dump();
+  Digest manifest_digest = put(manifest);
+  gantry::testing::write_file(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  gantry::testing::write_file(
+      dir + "/index.json",
+      json{{"schemaVersion", 2},
+           {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"}, {"digest", manifest_digest.str()}, {"size", manifest.size()}}}}}
+          .dump());
+  return manifest_digest.str();
 }
 
 }  // namespace gantry::cache::testing

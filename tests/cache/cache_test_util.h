@@ -36,6 +36,13 @@ std::map<std::string, std::string> snapshot_tree(const std::string& dir, bool wi
 // equal snapshots = the store did not change.
 std::string snapshot_store(const std::string& store_dir);
 
+// Writes a one-layer OCI image layout at dir by hand: the layer blob is the
+// file at layer_path as it is (whatever its bytes), declared with media_type
+// and, in the config, with diff_id (true or forged). Returns the manifest
+// digest.
+std::string write_oci_layout(const std::string& dir, const std::string& layer_path, const std::string& media_type,
+                             const std::string& diff_id);
+
 // Writes a small mixed tree (dirs, files, symlink, hardlink, empty file, exec).
 void make_sample_tree(const std::string& dir);
 

@@ -12,6 +12,9 @@
 #include <thread>
 
 #include "common/unique_fd.h"
+#include <limits.h>
+
+#include "tests/support/deep_tree.h"
 
 #include "tests/support/test_support.h"
 
@@ -119,6 +122,42 @@ TEST(FileUtil, AtomicWriteModeIsExactWhateverTheUmask) {
   EXPECT_EQ(st.st_mode & 07777, 0644u);
   ASSERT_EQ(::stat((dir / "private").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+}  // namespace gantry
+
+namespace gantry {
+
+// Issue 10.11: a tree deeper than PATH_MAX (a container can make one in a
+// stage) is removed whole; the symlink at its bottom is unlinked, never
+// followed; a read-only directory in it does not stop the removal.
+TEST(FileUtil, RemoveTreeRemovesATreeDeeperThanPathMax) {
+  testing::ScratchDir dir;
+  testing::write_file(dir / "outside/canary", "keep me\n");
+  ASSERT_EQ(::mkdir((dir / "tree").c_str(), 0755), 0);
+  std::size_t deepest = testing::make_deep_tree(dir / "tree", 40, dir / "outside");
+  ASSERT_GT(deepest, static_cast<std::size_t>(PATH_MAX));
+  // A path-based walk cannot even name the bottom of it.
+  std::string deep_path = dir / "tree";
+  for (int i = 0; i < 40; ++i) deep_path += "/" + std::string(200, 'd');
+  struct stat st {};
+  ASSERT_NE(::lstat((deep_path + "/bottom").c_str(), &st), 0);
+  EXPECT_EQ(errno, ENAMETOOLONG);
+
+  auto removed = remove_tree(dir / "tree");
+  ASSERT_TRUE(removed) << removed.error().message();
+  EXPECT_NE(::lstat((dir / "tree").c_str(), &st), 0);
+  EXPECT_EQ(testing::read_file_or_die(dir / "outside/canary"), "keep me\n");
+}
+
+TEST(FileUtil, RemoveTreeDoesNotFollowASymlinkGivenAsTheTree) {
+  testing::ScratchDir dir;
+  testing::write_file(dir / "target/file", "x");
+  ASSERT_EQ(::symlink((dir / "target").c_str(), (dir / "link").c_str()), 0);
+  ASSERT_TRUE(remove_tree(dir / "link"));
+  struct stat st {};
+  EXPECT_NE(::lstat((dir / "link").c_str(), &st), 0);
+  EXPECT_EQ(testing::read_file_or_die(dir / "target/file"), "x");
 }
 
 }  // namespace gantry

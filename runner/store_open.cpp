@@ -1,0 +1,19 @@
+#include "runner/store_open.h"
+
+namespace gantry::runner {
+
+Result<std::unique_ptr<cache::Store>> open_store(const GlobalOptions& global, cache::StoreLock lock) {
+  RunnerConfig config = TRY(load_runner_config(global.runner_config));
+  return open_store(global, config, lock);
+}
+
+Result<std::unique_ptr<cache::Store>> open_store(const GlobalOptions& global, const RunnerConfig& config,
+                                                 cache::StoreLock lock) {
+  auto store = TRY(cache::Store::open(global.store_dir, lock));
+  cache::StoreOptions options;
+  options.max_layer_bytes = config.max_layer_bytes;
+  store->set_options(options);
+  return store;
+}
+
+}  // namespace gantry::runner

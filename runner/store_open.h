@@ -1,0 +1,21 @@
+// Opening the store for a command that may ingest images or layers: the
+// runner's configuration (runner_config.h) sets the store's ingest limits
+// (max_layer_size -> StoreOptions::max_layer_bytes). A configuration that
+// does not load is an error: the runner does not run on defaults it was not given.
+#pragma once
+
+#include <memory>
+
+#include "cache/store.h"
+#include "runner/cli.h"
+#include "runner/runner_config.h"
+
+namespace gantry::runner {
+
+Result<std::unique_ptr<cache::Store>> open_store(const GlobalOptions& global,
+                                                 cache::StoreLock lock = cache::StoreLock::shared);
+// The same with a configuration the command has loaded already.
+Result<std::unique_ptr<cache::Store>> open_store(const GlobalOptions& global, const RunnerConfig& config,
+                                                 cache::StoreLock lock = cache::StoreLock::shared);
+
+}  // namespace gantry::runner
