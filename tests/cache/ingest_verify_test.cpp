@@ -144,6 +144,16 @@ TEST_F(IngestVerify, GzipBombOverTheLimitIsRefusedQuickly) {
   expect_refused(scratch_ / "bomb.tar.gz", "over the limit of 1 MiB for one layer", config);  // as a rootfs tarball
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 
+  // Small declared sizes, a huge stream: a tiny tar followed by 64 MiB of
+  // zero blocks, gzip'd. The stream itself is bounded.
+  ASSERT_EQ(run_shell("cd " + scratch_.path() + " && echo hi > small && tar -cf padded.tar small && "
+                      "head -c 67108864 /dev/zero >> padded.tar && gzip -9 -k padded.tar")
+                .exit_code,
+            0);
+  std::string padded_diff_id = Digest::of(gantry::testing::read_file_or_die(scratch_ / "padded.tar")).str();
+  testing::write_oci_layout(scratch_ / "padded-layout", scratch_ / "padded.tar.gz", kGzip, padded_diff_id);
+  expect_refused(scratch_ / "padded-layout", "the uncompressed stream is more than 1 MiB, over the limit of 1 MiB", config);
+
   // Without the small limit (default 8 GiB) the same layout imports.
   auto ok = run_gantry(store_, {"image", "import", scratch_ / "bomb-layout", "big:1"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
