@@ -118,17 +118,18 @@ std::string first_difference(const std::string& stored, const std::string& fresh
 
 }  // namespace
 
-Result<std::optional<std::string>> verify_unpacked_layer(Store& store, const Digest& blob, const Digest& diff_id) {
+Result<std::optional<std::string>> verify_unpacked_layer(Store& store, const Digest& blob, const Digest& diff_id,
+                                                         const std::string& media_type) {
   const std::string dir = store.paths().layer_dir(diff_id);
   auto stored = TRY(describe_tree(dir));
-  auto scratch = TRY(unpack_layer_file(store, store.paths().blob(blob), diff_id));
+  auto scratch = TRY(unpack_layer_file(store, store.paths().blob(blob), LayerDescriptor{blob, diff_id, 0, media_type}));
   auto fresh = TRY(describe_tree(scratch.path() + "/root"));
   if (stored == fresh) return std::optional<std::string>();
   return std::optional<std::string>(first_difference(stored, fresh));
 }
 
 Status check_unpacked_layers(Store& store, FsckReport& report) {
-  auto stmt = TRY(store.db().prepare("SELECT digest, diff_id FROM layers ORDER BY diff_id"));
+  auto stmt = TRY(store.db().prepare("SELECT digest, diff_id, media_type FROM layers ORDER BY diff_id"));
   std::set<std::string> seen;
   while (TRY(stmt.step())) {
     auto blob = Digest::parse(stmt.column_text(0));
@@ -138,7 +139,7 @@ Status check_unpacked_layers(Store& store, FsckReport& report) {
     if (::lstat(store.paths().layer_dir(*diff_id).c_str(), &st) != 0) continue;  // not unpacked (yet)
     if (!store.blobs().has(*blob)) continue;  // fsck's reference check reports a missing blob
     ++report.layers_checked;
-    auto difference = verify_unpacked_layer(store, *blob, *diff_id);
+    auto difference = verify_unpacked_layer(store, *blob, *diff_id, stmt.column_text(2));
     if (!difference)
       report.faults.push_back("layer " + diff_id->str() + ": cannot verify its unpacked tree: " +
                               difference.error().message());

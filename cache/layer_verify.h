@@ -21,7 +21,9 @@ class Store;
 Result<std::string> describe_tree(const std::string& root);
 
 // nullopt when layers/<diff_id>/ matches its blob; else the first difference.
-Result<std::optional<std::string>> verify_unpacked_layer(Store& store, const Digest& blob, const Digest& diff_id);
+// media_type: the layer blob's (its compression must match; empty = gzip).
+Result<std::optional<std::string>> verify_unpacked_layer(Store& store, const Digest& blob, const Digest& diff_id,
+                                                         const std::string& media_type = "");
 
 // Every unpacked layer whose blob the store holds, verified as above; adds
 // one fault per mismatch ("layer <diff_id>: ...") and counts what it checked.

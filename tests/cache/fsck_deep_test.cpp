@@ -74,7 +74,7 @@ struct MirrorStore {
               0);
     // The mirror layout gantry's `run URL` makes: <store>/git/<sha256 of URL>/.
     mirror = dir / ("s/git/" + Digest::of(url).hex());
-    EXPECT_EQ(run_shell("set -e; mkdir -p " + dir / "s/git" + "; git clone -q --mirror " + url + " " + mirror).exit_code, 0);
+    EXPECT_EQ(run_shell("set -e; mkdir -p " + dir / "s/git" + "; chmod 0700 " + dir / "s" + " " + dir / "s/git" + "; git clone -q --mirror " + url + " " + mirror).exit_code, 0);
   }
 };
 
