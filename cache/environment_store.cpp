@@ -17,9 +17,9 @@ std::string format_time_utc(std::int64_t ms) { return format_utc_time(ms / 1000)
 namespace {
 
 constexpr const char* kPointerColumns =
-    "image, environment, digest, commit_id, run_id, time_ms, previous_digest, event_id";
+    "image, environment, digest, commit_id, run_id, time_ms, previous_digest, event_id, project";
 constexpr const char* kEventColumns =
-    "id, kind, image, environment, digest, replaced_digest, pointer_previous, commit_id, run_id, time_ms";
+    "id, kind, image, environment, digest, replaced_digest, pointer_previous, commit_id, run_id, time_ms, project";
 
 EnvironmentPointer read_pointer(const Statement& st) {
   EnvironmentPointer p;
@@ -31,6 +31,7 @@ EnvironmentPointer read_pointer(const Statement& st) {
   p.time_ms = st.column_int64(5);
   p.previous_digest = st.column_text(6);
   p.event_id = st.column_int64(7);
+  p.project = st.column_text(8);
   return p;
 }
 
@@ -46,6 +47,7 @@ PromotionEvent read_event(const Statement& st) {
   e.commit = st.column_text(7);
   e.run_id = st.column_text(8);
   e.time_ms = st.column_int64(9);
+  e.project = st.column_text(10);
   return e;
 }
 
@@ -53,59 +55,62 @@ PromotionEvent read_event(const Statement& st) {
 Result<PromotionEvent> apply_event(MetaDb& db, PromotionEvent e) {
   auto ins = TRY(db.prepare(
       "INSERT INTO promotions (kind, image, environment, digest, replaced_digest, pointer_previous, commit_id,"
-      " run_id, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+      " run_id, time_ms, project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  ins.bind(10, e.project);
   ins.bind(1, e.kind).bind(2, e.image).bind(3, e.environment).bind(4, e.digest).bind(5, e.replaced_digest);
   ins.bind(6, e.pointer_previous).bind(7, e.commit).bind(8, e.run_id).bind(9, e.time_ms);
   TRY_CTX(ins.run(), "recording " + e.kind + " of " + e.image + " to " + e.environment);
   e.id = sqlite3_last_insert_rowid(db.handle());
   auto ptr = TRY(db.prepare(
       "INSERT OR REPLACE INTO environments (image, environment, digest, commit_id, run_id, time_ms,"
-      " previous_digest, event_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      " previous_digest, event_id, project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  ptr.bind(9, e.project);
   ptr.bind(1, e.image).bind(2, e.environment).bind(3, e.digest).bind(4, e.commit).bind(5, e.run_id);
   ptr.bind(6, e.time_ms).bind(7, e.pointer_previous).bind(8, e.id);
   TRY_CTX(ptr.run(), "moving " + e.image + " in " + e.environment);
   return e;
 }
 
-Result<std::optional<EnvironmentPointer>> read_pointer_row(MetaDb& db, const std::string& image,
-                                                           const std::string& environment) {
+Result<std::optional<EnvironmentPointer>> read_pointer_row(MetaDb& db, const std::string& project,
+                                                           const std::string& image, const std::string& environment) {
   auto st = TRY(db.prepare(std::string("SELECT ") + kPointerColumns +
-                           " FROM environments WHERE image = ?1 AND environment = ?2"));
-  st.bind(1, image).bind(2, environment);
+                           " FROM environments WHERE image = ?1 AND environment = ?2 AND project = ?3"));
+  st.bind(1, image).bind(2, environment).bind(3, project);
   if (!TRY(st.step())) return std::optional<EnvironmentPointer>();
   return std::optional<EnvironmentPointer>(read_pointer(st));
 }
 
 }  // namespace
 
-Result<std::optional<EnvironmentPointer>> EnvironmentStore::get(const std::string& image,
+Result<std::optional<EnvironmentPointer>> EnvironmentStore::get(const std::string& project, const std::string& image,
                                                                 const std::string& environment) {
-  return read_pointer_row(store_.db(), image, environment);
+  return read_pointer_row(store_.db(), project, image, environment);
 }
 
-Result<std::vector<EnvironmentPointer>> EnvironmentStore::list(const std::string& image) {
+Result<std::vector<EnvironmentPointer>> EnvironmentStore::list(const std::string& project, const std::string& image) {
   // Environments in the order they were first promoted to: the promotion order.
-  std::string sql = std::string("SELECT ") + kPointerColumns + " FROM environments e";
-  if (!image.empty()) sql += " WHERE image = ?1";
-  sql += " ORDER BY image, (SELECT MIN(p.id) FROM promotions p WHERE p.image = e.image"
-         " AND p.environment = e.environment), environment";
+  std::string sql = std::string("SELECT ") + kPointerColumns +
+                    " FROM environments e WHERE (?1 = '' OR image = ?1) AND (?2 = '' OR project = ?2)";
+  sql += " ORDER BY project, image, (SELECT MIN(p.id) FROM promotions p WHERE p.project = e.project"
+         " AND p.image = e.image AND p.environment = e.environment), environment";
   auto st = TRY(store_.db().prepare(sql));
-  if (!image.empty()) st.bind(1, image);
+  st.bind(1, image).bind(2, project);
   std::vector<EnvironmentPointer> out;
   while (TRY(st.step())) out.push_back(read_pointer(st));
   return out;
 }
 
-Result<std::optional<PromotionEvent>> EnvironmentStore::promote(const std::string& image,
+Result<std::optional<PromotionEvent>> EnvironmentStore::promote(const std::string& project, const std::string& image,
                                                                 const std::string& environment,
                                                                 const std::string& digest, const std::string& commit,
                                                                 const std::string& run_id) {
   auto& db = store_.db();
   auto tx = TRY(db.transaction());
-  auto current = TRY(read_pointer_row(db, image, environment));
+  auto current = TRY(read_pointer_row(db, project, image, environment));
   if (current && current->digest == digest) return std::optional<PromotionEvent>();
   PromotionEvent e;
   e.kind = "promote";
+  e.project = project;
   e.image = image;
   e.environment = environment;
   e.digest = digest;
@@ -119,10 +124,11 @@ Result<std::optional<PromotionEvent>> EnvironmentStore::promote(const std::strin
   return std::optional<PromotionEvent>(std::move(e));
 }
 
-Result<PromotionEvent> EnvironmentStore::rollback(const std::string& image, const std::string& environment) {
+Result<PromotionEvent> EnvironmentStore::rollback(const std::string& project, const std::string& image,
+                                                  const std::string& environment) {
   auto& db = store_.db();
   auto tx = TRY(db.transaction());
-  auto current = TRY(read_pointer_row(db, image, environment));
+  auto current = TRY(read_pointer_row(db, project, image, environment));
   if (!current)
     return fail(ErrorKind::not_found, "cannot roll back " + image + " in " + environment +
                                           ": it was never promoted there (see gantry env ls)");
@@ -133,14 +139,16 @@ Result<PromotionEvent> EnvironmentStore::rollback(const std::string& image, cons
   // it carries the commit, run and rollback target to restore.
   auto st = TRY(db.prepare(std::string("SELECT ") + kEventColumns +
                            " FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND id < ?4"
-                           " ORDER BY id DESC LIMIT 1"));
+                           " AND project = ?5 ORDER BY id DESC LIMIT 1"));
   st.bind(1, image).bind(2, environment).bind(3, current->previous_digest).bind(4, current->event_id);
+  st.bind(5, project);
   if (!TRY(st.step()))
     return fail(ErrorKind::corrupt, "promotion history of " + image + " in " + environment + " has no event for " +
                                         current->previous_digest);
   PromotionEvent origin = read_event(st);
   PromotionEvent e;
   e.kind = "rollback";
+  e.project = project;
   e.image = image;
   e.environment = environment;
   e.digest = current->previous_digest;
@@ -154,20 +162,21 @@ Result<PromotionEvent> EnvironmentStore::rollback(const std::string& image, cons
   return e;
 }
 
-Result<bool> EnvironmentStore::was_promoted(const std::string& image, const std::string& environment,
-                                            const std::string& digest) {
+Result<bool> EnvironmentStore::was_promoted(const std::string& project, const std::string& image,
+                                            const std::string& environment, const std::string& digest) {
   auto st = TRY(store_.db().prepare(
-      "SELECT 1 FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 LIMIT 1"));
-  st.bind(1, image).bind(2, environment).bind(3, digest);
+      "SELECT 1 FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND project = ?4 LIMIT 1"));
+  st.bind(1, image).bind(2, environment).bind(3, digest).bind(4, project);
   return st.step();
 }
 
-Result<std::vector<PromotionEvent>> EnvironmentStore::history(const std::string& image, const std::string& run_id,
-                                                              int limit) {
+Result<std::vector<PromotionEvent>> EnvironmentStore::history(const std::string& project, const std::string& image,
+                                                              const std::string& run_id, int limit) {
   std::string sql = std::string("SELECT ") + kEventColumns + " FROM promotions WHERE (?1 = '' OR image = ?1)" +
-                    " AND (?2 = '' OR run_id = ?2) ORDER BY id DESC LIMIT " + std::to_string(limit);
+                    " AND (?2 = '' OR run_id = ?2) AND (?3 = '' OR project = ?3) ORDER BY id DESC LIMIT " +
+                    std::to_string(limit);
   auto st = TRY(store_.db().prepare(sql));
-  st.bind(1, image).bind(2, run_id);
+  st.bind(1, image).bind(2, run_id).bind(3, project);
   std::vector<PromotionEvent> out;
   while (TRY(st.step())) out.push_back(read_event(st));
   return out;

@@ -10,6 +10,9 @@
 //                previous_digest, event_id)
 //   promotions(id, kind, image, environment, digest, replaced_digest,
 //              pointer_previous, commit_id, run_id, time_ms)
+// Migration "0104-projects" keys both by project: environments(project, image,
+// environment, ...) and promotions.project. Two repositories that both name
+// an image `app` never move each other's pointers.
 // `replaced_digest` is what the event moved the pointer away from;
 // `pointer_previous` is the rollback target the pointer had after the event.
 #pragma once
@@ -26,6 +29,7 @@ namespace gantry::cache {
 class Store;
 
 struct EnvironmentPointer {
+  std::string project;
   std::string image;
   std::string environment;
   std::string digest;
@@ -39,6 +43,7 @@ struct EnvironmentPointer {
 struct PromotionEvent {
   std::int64_t id = 0;
   std::string kind;  // "promote" | "rollback"
+  std::string project;
   std::string image;
   std::string environment;
   std::string digest;
@@ -53,27 +58,29 @@ class EnvironmentStore {
  public:
   explicit EnvironmentStore(Store& store) : store_(store) {}
 
-  Result<std::optional<EnvironmentPointer>> get(const std::string& image, const std::string& environment);
-  // Every pointer (of one image when `image` is non-empty), by image then
-  // environment name; callers order environments as their pipeline does.
-  Result<std::vector<EnvironmentPointer>> list(const std::string& image = {});
+  // Every call names the project its rows belong to.
+  Result<std::optional<EnvironmentPointer>> get(const std::string& project, const std::string& image,
+                                                const std::string& environment);
+  // Every pointer (of one project / image when non-empty), by project, image,
+  // then promotion order.
+  Result<std::vector<EnvironmentPointer>> list(const std::string& project, const std::string& image = {});
 
   // Moves the pointer to `digest` and records the event, in one transaction.
   // Returns nullopt (and records nothing) when the pointer already holds it.
-  Result<std::optional<PromotionEvent>> promote(const std::string& image, const std::string& environment,
+  Result<std::optional<PromotionEvent>> promote(const std::string& project, const std::string& image, const std::string& environment,
                                                 const std::string& digest, const std::string& commit,
                                                 const std::string& run_id);
   // Moves the pointer back to its previous digest (conflict when there is
   // none; not_found when the environment has no pointer), recorded as a
   // "rollback" event carrying the commit and run that first brought it.
-  Result<PromotionEvent> rollback(const std::string& image, const std::string& environment);
+  Result<PromotionEvent> rollback(const std::string& project, const std::string& image, const std::string& environment);
 
   // Whether `digest` of `image` was ever promoted into `environment`.
-  Result<bool> was_promoted(const std::string& image, const std::string& environment, const std::string& digest);
+  Result<bool> was_promoted(const std::string& project, const std::string& image, const std::string& environment, const std::string& digest);
 
   // Newest first; filters are optional ("" = any).
-  Result<std::vector<PromotionEvent>> history(const std::string& image = {}, const std::string& run_id = {},
-                                              int limit = 100);
+  Result<std::vector<PromotionEvent>> history(const std::string& project, const std::string& image = {},
+                                              const std::string& run_id = {}, int limit = 100);
 
  private:
   Store& store_;

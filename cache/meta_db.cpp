@@ -1,5 +1,7 @@
 #include "cache/meta_db.h"
 
+#include "common/project_name.h"
+
 #include <set>
 #include <utility>
 
@@ -96,6 +98,21 @@ Error MetaDb::error(const std::string& op, int rc) const {
   return Error(kind, "sqlite " + op + " " + path_ + ": " + (msg ? msg : sqlite3_errstr(rc)));
 }
 
+namespace {
+
+// gantry_project(repo_url, repo): the project derived for a repository
+// (common/project_name.h), for migrations that move rows into projects.
+void sql_gantry_project(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  auto text = [&](int i) {
+    const unsigned char* t = i < argc ? sqlite3_value_text(argv[i]) : nullptr;
+    return t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+  };
+  std::string name = derived_project(text(1), text(0));
+  sqlite3_result_text(ctx, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& path) {
   sqlite3* handle = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &handle,
@@ -110,6 +127,9 @@ Result<std::unique_ptr<MetaDb>> MetaDb::open(const std::string& path) {
   int persist_wal = 1;
   sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
   TRY(db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
+  rc = sqlite3_create_function_v2(handle, "gantry_project", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                  sql_gantry_project, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail(db->error("registering gantry_project()", rc));
   TRY(db->migrate());
   return db;
 }

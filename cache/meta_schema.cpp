@@ -188,6 +188,36 @@ constexpr Migration kMigrations[] = {
      "  repository TEXT NOT NULL,"
      "  insecure INTEGER NOT NULL,"     // pulled with --insecure-registry for that host
      "  created INTEGER NOT NULL);"},   // unix seconds
+    // Projects (cache/environment_store.h, cache/run_store.h): runs,
+    // environment pointers and promotion events belong to the project of the
+    // repository they came from. Existing rows move into the project derived
+    // from their run's repository (gantry_project(repo_url, repo), registered
+    // by meta_db.cpp); pointers and events whose run is gone keep project ''.
+    {"0104-projects",
+     "ALTER TABLE runs ADD COLUMN project TEXT NOT NULL DEFAULT '';"
+     "UPDATE runs SET project = gantry_project(repo_url, repo);"
+     "CREATE INDEX runs_project ON runs(project, started_ms);"
+     "ALTER TABLE promotions ADD COLUMN project TEXT NOT NULL DEFAULT '';"
+     "UPDATE promotions SET project = COALESCE((SELECT r.project FROM runs r WHERE r.id = promotions.run_id), '');"
+     "DROP INDEX promotions_image;"
+     "CREATE INDEX promotions_project ON promotions(project, image, environment, id);"
+     "CREATE TABLE environments_by_project ("
+     "  project TEXT NOT NULL,"
+     "  image TEXT NOT NULL,"
+     "  environment TEXT NOT NULL,"
+     "  digest TEXT NOT NULL,"
+     "  commit_id TEXT NOT NULL,"
+     "  run_id TEXT NOT NULL,"
+     "  time_ms INTEGER NOT NULL,"
+     "  previous_digest TEXT NOT NULL,"
+     "  event_id INTEGER NOT NULL,"
+     "  PRIMARY KEY (project, image, environment));"
+     "INSERT INTO environments_by_project (project, image, environment, digest, commit_id, run_id, time_ms,"
+     "  previous_digest, event_id)"
+     " SELECT COALESCE((SELECT r.project FROM runs r WHERE r.id = e.run_id), ''), e.image, e.environment,"
+     "  e.digest, e.commit_id, e.run_id, e.time_ms, e.previous_digest, e.event_id FROM environments e;"
+     "DROP TABLE environments;"
+     "ALTER TABLE environments_by_project RENAME TO environments;"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

@@ -38,11 +38,12 @@ Status RunStore::create(const RunRecord& run) {
   auto tx = TRY(db.transaction());
   auto st = TRY(db.prepare(
       "INSERT INTO runs (id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment,"
-      " error, started_ms, finished_ms, repo_url, retry_of)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+      " error, started_ms, finished_ms, repo_url, retry_of, project)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
   st.bind(1, run.id).bind(2, run.repo).bind(3, run.rev).bind(4, run.commit).bind(5, run.pipeline_file);
   st.bind(6, run.pipeline_digest).bind(7, run.status).bind(8, run.waiting_environment).bind(9, run.error);
   st.bind(10, run.started_ms).bind(11, run.finished_ms).bind(12, run.repo_url).bind(13, run.retry_of);
+  st.bind(14, run.project);
   TRY_CTX(st.run(), "recording run " + run.id);
   TRY(insert_images(run.id, run.images));
   return tx.commit();
@@ -175,7 +176,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment, error, started_ms,"
-    " finished_ms, repo_url, retry_of";
+    " finished_ms, repo_url, retry_of, project";
 
 RunRecord read_run(const Statement& st) {
   RunRecord r;
@@ -192,6 +193,7 @@ RunRecord read_run(const Statement& st) {
   r.finished_ms = st.column_int64(10);
   r.repo_url = st.column_text(11);
   r.retry_of = st.column_text(12);
+  r.project = st.column_text(13);
   return r;
 }
 
@@ -298,16 +300,35 @@ Result<RunRecord> RunStore::get(const std::string& part) {
   return run;
 }
 
-Result<std::vector<RunRecord>> RunStore::list(const std::string& image, int limit) {
-  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs";
-  if (!image.empty()) sql += " WHERE id IN (SELECT run_id FROM run_images WHERE image = ?1)";
+Result<std::vector<RunRecord>> RunStore::list(const std::string& image, int limit, const std::string& project) {
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    " FROM runs WHERE (?1 = '' OR id IN (SELECT run_id FROM run_images WHERE image = ?1))"
+                    " AND (?2 = '' OR project = ?2)";
   sql += " ORDER BY started_ms DESC, id DESC LIMIT " + std::to_string(limit);
   auto st = TRY(store_.db().prepare(sql));
-  if (!image.empty()) st.bind(1, image);
+  st.bind(1, image).bind(2, project);
   std::vector<RunRecord> out;
   while (TRY(st.step())) out.push_back(read_run(st));
   for (auto& run : out) TRY(fill(run));
   return out;
+}
+
+Result<std::vector<std::string>> RunStore::projects(const std::string& image) {
+  auto st = TRY(store_.db().prepare(
+      "SELECT DISTINCT project FROM runs WHERE ?1 = '' OR id IN (SELECT run_id FROM run_images WHERE image = ?1)"
+      " UNION SELECT DISTINCT project FROM environments WHERE ?1 = '' OR image = ?1 ORDER BY 1"));
+  st.bind(1, image);
+  std::vector<std::string> out;
+  while (TRY(st.step())) out.push_back(st.column_text(0));
+  return out;
+}
+
+Result<std::optional<RunRecord>> RunStore::newest_of_project(const std::string& project) {
+  auto st = TRY(store_.db().prepare(std::string("SELECT ") + kRunColumns +
+                                    " FROM runs WHERE project = ?1 ORDER BY started_ms DESC, id DESC LIMIT 1"));
+  st.bind(1, project);
+  if (!TRY(st.step())) return std::optional<RunRecord>();
+  return std::optional<RunRecord>(read_run(st));
 }
 
 Result<std::optional<CachedStage>> RunStore::find_cached(const std::string& key) {

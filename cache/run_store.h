@@ -16,6 +16,7 @@
 //   run_build_steps(run_id, image, step_index, kind, step, key, status, cached,
 //        duration_ms, log_path, detail)
 //   run_gates(run_id, environment, how, detail, time_ms)
+// Migration "0104-projects" adds runs.project (docs/run.md, "Projects").
 // Nothing here ever holds a secret value: callers store masked text only.
 //
 // A live run holds RunLock (an flock on runs/<id>/lock) from before its row is
@@ -97,6 +98,7 @@ struct RunRecord {
   std::string id;
   std::string repo;      // absolute path of a local repository, or the URL
   std::string repo_url;  // the remote's URL ("" when none)
+  std::string project;   // the pipeline's `project:`, else derived from repo_url / repo
   std::string rev;
   std::string commit;
   std::string pipeline_file;
@@ -174,8 +176,14 @@ class RunStore {
   // suffix such as "6908"); not_found, or invalid_input naming the
   // candidates when several runs match.
   Result<RunRecord> get(const std::string& id_or_part);
-  // Newest first; `image` non-empty keeps only runs that used that image.
-  Result<std::vector<RunRecord>> list(const std::string& image = {}, int limit = 50);
+  // Newest first; `image` non-empty keeps only runs that used that image,
+  // `project` non-empty only the runs of that project.
+  Result<std::vector<RunRecord>> list(const std::string& image = {}, int limit = 50, const std::string& project = {});
+  // The projects (sorted) that have runs or environment pointers (of `image`
+  // when non-empty).
+  Result<std::vector<std::string>> projects(const std::string& image = {});
+  // The newest run of a project, without its stages (nullopt: none).
+  Result<std::optional<RunRecord>> newest_of_project(const std::string& project);
 
   Result<std::optional<CachedStage>> find_cached(const std::string& key);
   Status put_cached(const CachedStage& entry);

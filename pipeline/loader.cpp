@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "common/digest.h"
+#include "common/project_name.h"
 #include "common/rooted_path.h"
 #include "pipeline/parse_parts.h"
 
@@ -13,7 +14,7 @@ namespace gantry::pipeline {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"images", "stages", "environments", "epoch"};
+const std::vector<std::string> kTopKeys = {"project", "images", "stages", "environments", "epoch"};
 const std::vector<std::string> kImageKeys = {"from", "env", "workdir", "user", "entrypoint", "cmd", "labels", "steps"};
 const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push"};
 
@@ -250,6 +251,13 @@ void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p) {
       if (v && *v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2))
         r.error(e, "expected seconds since 1970 (e.g. 1700000000), got " + std::to_string(*v));
       else if (v) p.epoch = static_cast<std::int64_t>(*v);
+    }
+    if (e.key == "project") {
+      p.project_pos = r.pos(e);
+      if (auto name = r.non_empty_string(e)) {
+        if (auto problem = project_name_problem(*name)) r.error(e, "not a valid project name: " + *problem);
+        else p.project = *name;
+      }
     }
   }
   if (!images && !stages)

@@ -151,6 +151,11 @@ struct Pipeline {
   std::string file;      // path of the file as given to the loader (in the tree)
   std::string base_dir;  // its directory in the tree ("" at the root)
   std::string digest;    // "sha256:<hex>" of the file's bytes
+  // Top-level `project:` ("" = derived from the repository; docs/pipeline.md).
+  // Names where runs, environments and history are kept, never the runner's
+  // policy (docs/security.md).
+  std::string project;
+  SourcePos project_pos;
   std::vector<ImageDef> images;            // in file order
   std::vector<StageDef> stages;            // in file order
   std::vector<EnvironmentDef> environments;  // promotion order; default test, staging, production

@@ -8,6 +8,7 @@
 #include "runner/cli.h"
 #include "runner/run_lifecycle.h"
 #include "runner/run_pipeline.h"
+#include "runner/run_session.h"
 #include "runner/run_signals.h"
 #include "runner/run_views.h"
 #include "runner/run_watch.h"
@@ -35,7 +36,7 @@ int finish_run(cache::Store& store, Result<cache::RunRecord> record, Reporter& r
               << "\n";
     // Where the run's image now is (every image when the run has several).
     const std::string only = record->images.size() == 1 ? record->images.front().image : "";
-    (void)print_environments(store, only, false, std::cout);
+    (void)print_environments(store, record->project, only, false, std::cout);
   }
   return run_exit_code(*record);
 }
@@ -86,6 +87,7 @@ int cmd_promote(const GlobalOptions& global, PromoteFlags f) {
 }
 
 struct QueryFlags {
+  std::string project;
   std::string image;
   std::string env;
   std::string run;
@@ -100,21 +102,12 @@ int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
   auto config = load_runner_config(global.runner_config);
   if (!config) return report_error(config.error());
   auto reporter = make_reporter(f.json);
-  auto event = rollback_environment(**store, {.image = f.image, .environment = f.env,
+  auto event = rollback_environment(**store, {.project = f.project, .image = f.image, .environment = f.env,
                                               .runner_config = std::move(*config)}, *reporter);
   reporter->finish();
   if (!event) return report_error(event.error());
   if (f.json) {
-    std::cout << nlohmann::json{{"kind", event->kind},
-                                {"image", event->image},
-                                {"environment", event->environment},
-                                {"digest", event->digest},
-                                {"previous_digest", event->replaced_digest},
-                                {"commit", event->commit},
-                                {"run", event->run_id},
-                                {"time", cache::format_time_utc(event->time_ms)}}
-                     .dump(2)
-              << "\n";
+    std::cout << event_json(*event).dump(2) << "\n";
   } else {
     std::cout << "rolled back " << event->image << " in " << event->environment << " to " << event->digest
               << " (commit " << event->commit.substr(0, 12) << ", run " << event->run_id << "); was "
@@ -192,6 +185,8 @@ void add_run_commands(Cli& cli) {
                  "rebuilding), then promote it. Refuses a digest that has not passed every earlier environment.");
   cmd->add_option("image", promote->promote.image, "Image name (as in the pipeline file)")->required();
   cmd->add_option("--to", promote->promote.environment, "Environment to promote to")->required();
+  cmd->add_option("--project", promote->promote.project,
+                  "Project of the image (default: the only project with runs of IMAGE)");
   cmd->add_option("--run", promote->promote.run_id,
                   "Run to continue (default: the run whose digest is in the environment before ENV)");
   cmd->add_option("--jobs,-j", promote->promote.jobs, "Stages run at once (default: the number of cores)")
@@ -204,6 +199,7 @@ void add_run_commands(Cli& cli) {
   cmd = cli.app.add_subcommand("rollback", "Move IMAGE in ENV back to the digest it had before (recorded as an event)");
   cmd->add_option("image", rollback->image, "Image name")->required();
   cmd->add_option("--env", rollback->env, "Environment")->required();
+  cmd->add_option("--project", rollback->project, "Project of the image (default: the only one with IMAGE)");
   cmd->add_flag("--json", rollback->json, "Print the rollback event as JSON");
   cmd->callback([&global, &action, rollback] { action = [&global, rollback] { return cmd_rollback(global, *rollback); }; });
 
@@ -212,22 +208,28 @@ void add_run_commands(Cli& cli) {
   auto env_ls = std::make_shared<QueryFlags>();
   cmd = env->add_subcommand("ls", "Each image's digest in each environment");
   cmd->add_option("image", env_ls->image, "Only this image");
-  cmd->add_flag("--json", env_ls->json, R"(JSON: [{"image","environment","digest","commit","run","time"}])");
+  cmd->add_option("--project", env_ls->project, "Project (default: the only one in the store, or with IMAGE)");
+  cmd->add_flag("--json", env_ls->json, R"(JSON: [{"project","image","environment","digest","commit","run","time"}])");
   cmd->callback([&global, &action, env_ls] {
     action = [&global, env_ls] {
-      return with_store(global, [&](cache::Store& s) { return print_environments(s, env_ls->image, env_ls->json, std::cout); });
+      return with_store(global, [&](cache::Store& s) -> Status {
+        const std::string project = TRY(pick_project(s, env_ls->project, env_ls->image));
+        return print_environments(s, project, env_ls->image, env_ls->json, std::cout);
+      });
     };
   });
 
   auto history = std::make_shared<QueryFlags>();
   cmd = cli.app.add_subcommand("history", "Runs (newest first) and promotion events, of one image or all");
   cmd->add_option("image", history->image, "Only runs and events of this image");
+  cmd->add_option("--project", history->project, "Project (default: the only one in the store, or with IMAGE)");
   cmd->add_option("--limit,-n", history->limit, "How many runs and events (default 20)")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", history->json, "JSON: {\"runs\": [run records], \"promotions\": [events]}");
   cmd->callback([&global, &action, history] {
     action = [&global, history] {
-      return with_store(global, [&](cache::Store& s) {
-        return print_history(s, history->image, history->limit, history->json, std::cout);
+      return with_store(global, [&](cache::Store& s) -> Status {
+        const std::string project = TRY(pick_project(s, history->project, history->image));
+        return print_history(s, project, history->image, history->limit, history->json, std::cout);
       });
     };
   });

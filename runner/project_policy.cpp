@@ -41,25 +41,10 @@ std::string allowed_list(const std::vector<std::string>& prefixes) {
 
 }  // namespace
 
-std::string project_for_repository(const std::string& repo_location) {
-  std::string loc = repo_location;
-  bool url = loc.find("://") != std::string::npos;
-  // scp-like "user@host:path": a ':' before any '/'
-  if (auto colon = loc.find(':'); colon != std::string::npos && loc.find('/') > colon) url = true;
-  if (!url) {
-    std::error_code ec;
-    auto abs = std::filesystem::weakly_canonical(std::filesystem::absolute(loc, ec), ec);
-    if (!ec) loc = abs.string();
-  }
-  while (loc.size() > 1 && loc.back() == '/') loc.pop_back();
-  if (auto cut = loc.find_last_of(url ? "/:" : "/"); cut != std::string::npos) loc = loc.substr(cut + 1);
-  if (loc.ends_with(".git") && loc.size() > 4) loc.resize(loc.size() - 4);
-  return loc;
-}
-
-ProjectAccess project_access(const RunnerConfig& config, const std::string& repo_location) {
+ProjectAccess project_access(const RunnerConfig& config, const std::string& repo_location,
+                             const std::string& remote_url) {
   ProjectAccess access;
-  access.project = project_for_repository(repo_location);
+  access.project = derived_project(repo_location, remote_url);
   access.policy = config.policy_for(access.project);
   access.config_shown = config.path.empty() ? "none: built-in defaults, " + default_runner_config_path() +
                                                   " does not exist; see --runner-config"

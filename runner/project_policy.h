@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/project_name.h"
 #include "common/unique_fd.h"
 #include "pipeline/loader.h"
 #include "pipeline/pipeline.h"
@@ -18,11 +19,7 @@
 
 namespace gantry::runner {
 
-// The project a repository belongs to: the last component of its path or
-// URL without a trailing ".git" ("/srv/git/app.git", "https://host/team/app",
-// "git@host:team/app.git" -> "app"); a relative local path is made absolute
-// first ("." -> the current directory's name).
-std::string project_for_repository(const std::string& repo_location);
+using gantry::project_for_repository;
 
 struct ProjectAccess {
   std::string project;
@@ -30,7 +27,11 @@ struct ProjectAccess {
   std::string config_shown;  // the runner config, as error messages name it
 };
 
-ProjectAccess project_access(const RunnerConfig& config, const std::string& repo_location);
+// The policy is keyed by the project the runner derives from the repository
+// (derived_project: its remote URL, else its location), never by the
+// pipeline's own `project:` key (docs/security.md).
+ProjectAccess project_access(const RunnerConfig& config, const std::string& repo_location,
+                             const std::string& remote_url = {});
 
 // True when `reference` (host[:port]/repo[:tag][@digest]) lies under one of
 // the prefixes, compared on whole components: "localhost:5000/team" allows

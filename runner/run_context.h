@@ -40,7 +40,8 @@ struct RunContext {
   pipeline::Pipeline pipeline;
   std::string run_id;
   std::string run_dir;  // <store>/runs/<id>
-  ProjectAccess access;  // the project of the repository and what the runner allows it
+  ProjectAccess access;  // the project the runner derives for the repository and what it allows it
+  std::string project;   // where the run, its environments and history are kept (run_project)
   std::map<std::string, StageImage> images;
   std::uint64_t max_secret_bytes = 64 * 1024;  // the runner's max_secret_size
   // Stage name -> its secrets. Values live only in memory.

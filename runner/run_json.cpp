@@ -74,6 +74,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
           {"status", run.status},
           {"repo", run.repo},
           {"repo_url", run.repo_url},
+          {"project", run.project},
           {"rev", run.rev},
           {"commit", run.commit},
           {"pipeline_file", run.pipeline_file},
@@ -99,7 +100,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
 
 Result<nlohmann::json> load_run_json(cache::Store& store, const cache::RunRecord& run) {
   cache::EnvironmentStore envs(store);
-  auto events = TRY(envs.history("", run.id, 1000));
+  auto events = TRY(envs.history("", "", run.id, 1000));
   std::reverse(events.begin(), events.end());
   return run_record_json(run, events);
 }

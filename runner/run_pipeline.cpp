@@ -38,12 +38,14 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   TRY(recover_dead_runs(store));
   auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
   auto commit = TRY(repo.resolve(options.rev));
-  auto access = project_access(options.runner_config, options.repo);
+  auto access = project_access(options.runner_config, repo.location(), repo.remote_url());
   auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file, access, &reporter));
+  const std::string project = TRY(run_project(store, pipeline, repo, access, reporter));
 
   RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
   ctx.access = std::move(access);
   ctx.max_secret_bytes = options.runner_config.max_secret_bytes;
+  ctx.project = project;
   ctx.no_cache = options.no_cache;
   ctx.jobs = default_jobs(options.jobs);
   ctx.init_binary = options.init_binary;
@@ -61,6 +63,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   run.id = cache::RunStore::new_id();
   run.repo = repo.location();  // absolute: promote/retry/rollback work from any directory
   run.repo_url = repo.remote_url();
+  run.project = project;
   run.rev = options.rev;
   run.commit = commit.id;
   run.pipeline_file = options.file;

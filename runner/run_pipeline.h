@@ -52,6 +52,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
                                       std::stop_token stop = {});
 
 struct PromoteOptions {
+  std::string project;  // "" = inferred (pick_project): the only project with runs of IMAGE
   std::string image;
   std::string environment;
   std::string run_id;  // "" = the run that brought IMAGE's digest into the environment before
@@ -76,6 +77,7 @@ Result<cache::RunRecord> retry_run(cache::Store& store, const std::string& run_i
                                    Reporter& reporter, std::stop_token stop = {});
 
 struct RollbackOptions {
+  std::string project;  // "" = inferred, as for PromoteOptions
   std::string image;
   std::string environment;
   RunnerConfig runner_config;  // as RunOptions::runner_config

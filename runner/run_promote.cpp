@@ -22,10 +22,11 @@ std::string digest_of(const cache::RunRecord& run, const std::string& image) {
 }
 
 // The runs waiting at ENV's gate that have IMAGE, newest first.
-Result<std::vector<cache::RunRecord>> waiting_runs(cache::Store& store, const PromoteOptions& o) {
+Result<std::vector<cache::RunRecord>> waiting_runs(cache::Store& store, const PromoteOptions& o,
+                                                   const std::string& project) {
   cache::RunStore runs(store);
   constexpr int kLookBack = 500;
-  auto list = TRY(runs.list(o.image, kLookBack));
+  auto list = TRY(runs.list(o.image, kLookBack, project));
   std::erase_if(list, [&](const cache::RunRecord& r) {
     return r.status != "waiting" || r.waiting_environment != o.environment || digest_of(r, o.image).empty();
   });
@@ -37,11 +38,11 @@ Result<std::vector<cache::RunRecord>> waiting_runs(cache::Store& store, const Pr
 // one is meant is the user's call); when none waits there, the one that
 // brought the image's digest into the environment before ENV (the newest
 // run of the image for the first environment).
-Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, const pipeline::Pipeline* p,
-                                  Reporter& reporter) {
+Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, const std::string& project,
+                                  const pipeline::Pipeline* p, Reporter& reporter) {
   cache::RunStore runs(store);
   if (!o.run_id.empty()) return runs.get(o.run_id);
-  auto waiting = TRY(waiting_runs(store, o));
+  auto waiting = TRY(waiting_runs(store, o, project));
   if (!waiting.empty()) {
     const std::string digest = digest_of(waiting.front(), o.image);
     bool differ = std::any_of(waiting.begin(), waiting.end(),
@@ -65,7 +66,7 @@ Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, 
     if (index > 0) {
       cache::EnvironmentStore envs(store);
       const std::string& before = p->environments[static_cast<std::size_t>(index - 1)].name;
-      auto pointer = TRY(envs.get(o.image, before));
+      auto pointer = TRY(envs.get(project, o.image, before));
       if (!pointer)
         return fail(ErrorKind::conflict, "refusing to promote " + o.image + " to " + o.environment + ": it has no digest in " +
                                              before + " yet (see gantry env ls)");
@@ -75,7 +76,7 @@ Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, 
       return runs.get(pointer->run_id);
     }
   }
-  auto list = TRY(runs.list(o.image, 1));
+  auto list = TRY(runs.list(o.image, 1, project));
   if (list.empty()) return fail(ErrorKind::not_found, "no run of image " + o.image + " (see gantry history)");
   reporter.note("promoting run " + list.front().id + ": the newest run of " + o.image);
   return runs.get(list.front().id);
@@ -97,18 +98,26 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   auto load = [&](const cache::RunRecord& r) -> Status {
     repo.emplace(TRY(open_run_repo(store, r)));
     commit = TRY(repo->resolve(r.commit));
-    access = project_access(o.runner_config, r.repo);
+    access = project_access(o.runner_config, r.repo, r.repo_url);
     pipe = TRY(load_checked_pipeline(store, *repo, *commit, r.pipeline_file, access));
     return {};
   };
   if (!o.run_id.empty()) {
+    if (!o.project.empty()) TRY(pick_project(store, o.project, o.image));
     run = TRY(runs.get(o.run_id));
+    if (!o.project.empty() && run.project != o.project)
+      return fail(ErrorKind::invalid_input, "run " + run.id + " belongs to project '" + run.project + "', not '" +
+                                                o.project + "'");
     TRY(load(run));
   } else {
-    auto latest = TRY(runs.list(o.image, 1));
-    if (latest.empty()) return fail(ErrorKind::not_found, "no run of image " + o.image + " (see gantry history)");
+    const std::string project = TRY(pick_project(store, o.project, o.image));
+    auto latest = TRY(runs.list(o.image, 1, project));
+    if (latest.empty())
+      return fail(ErrorKind::not_found, "no run of image " + o.image +
+                                            (project.empty() ? "" : " in project '" + project + "'") +
+                                            " (see gantry history)");
     TRY(load(latest.front()));
-    run = TRY(pick_run(store, o, &*pipe, reporter));
+    run = TRY(pick_run(store, o, project, &*pipe, reporter));
     if (run.id != latest.front().id) TRY(load(run));
   }
 
@@ -138,7 +147,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
       for (const auto& x : run.images)
         if (x.image == name) ri = &x;
       if (!ri) continue;
-      if (!TRY(envs.was_promoted(name, before, ri->digest)))
+      if (!TRY(envs.was_promoted(run.project, name, before, ri->digest)))
         return fail(ErrorKind::conflict, "refusing to promote " + name + " " + ri->digest + " to " + o.environment +
                                              ": it has not passed " + before + " (run " + run.id + " is " +
                                              run.status + ")");
@@ -147,6 +156,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
 
   RunContext ctx{.store = store, .repo = *repo, .commit = *commit, .pipeline = *pipe, .reporter = reporter};
   ctx.run_id = run.id;
+  ctx.project = run.project;
   ctx.run_dir = store.paths().run_dir(run.id);
   ctx.access = std::move(access);
   ctx.max_secret_bytes = o.runner_config.max_secret_bytes;
@@ -188,9 +198,10 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
 Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const RollbackOptions& o,
                                                    Reporter& reporter) {
   cache::EnvironmentStore envs(store);
-  auto pointer = TRY(envs.get(o.image, o.environment));
+  const std::string project = TRY(pick_project(store, o.project, o.image));
+  auto pointer = TRY(envs.get(project, o.image, o.environment));
   // Nothing to restore: the store's refusal says so.
-  if (!pointer || pointer->previous_digest.empty()) return envs.rollback(o.image, o.environment);
+  if (!pointer || pointer->previous_digest.empty()) return envs.rollback(project, o.image, o.environment);
 
   // The environment as the pipeline of the run that set the current digest
   // defines it: where its image is pushed and exported.
@@ -199,12 +210,13 @@ Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const Ro
   auto run = TRY_CTX(runs.get(pointer->run_id), what);
   auto repo = TRY_CTX(open_run_repo(store, run), what);
   auto commit = TRY_CTX(repo.resolve(run.commit), what);
-  ProjectAccess access = project_access(o.runner_config, run.repo);
+  ProjectAccess access = project_access(o.runner_config, run.repo, run.repo_url);
   auto pipe = TRY_CTX(load_checked_pipeline(store, repo, commit, run.pipeline_file, access), what);
   const pipeline::EnvironmentDef* env = pipe.find_environment(o.environment);
   if (env && (env->push || env->export_path)) {
     RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipe, .reporter = reporter};
     ctx.access = std::move(access);
+    ctx.project = project;
     ctx.run_id = run.id;
     auto digest = TRY(Digest::parse(pointer->previous_digest));
     ctx.images.emplace(o.image, TRY_CTX(load_stage_image(store, o.image, digest, true), what));
@@ -213,7 +225,7 @@ Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const Ro
     TRY_CTX(push_to_environment(ctx, *env, o.image, count), what + " (not rolled back)");
     TRY_CTX(export_to_environment(ctx, *env, o.image, count), what + " (not rolled back)");
   }
-  return envs.rollback(o.image, o.environment);
+  return envs.rollback(project, o.image, o.environment);
 }
 
 }  // namespace gantry::runner

@@ -1,6 +1,7 @@
 #include "runner/run_session.h"
 
 #include <chrono>
+#include <algorithm>
 #include <set>
 
 #include "cache/environment_store.h"
@@ -60,6 +61,60 @@ Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::
     return fail(diags.to_error());
   }
   return p;
+}
+
+namespace {
+
+// Which repository a run came from: its remote URL, else its location.
+std::string repo_identity(const std::string& location, const std::string& remote_url) {
+  return remote_url.empty() ? location : remote_url;
+}
+
+std::string project_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + (n.empty() ? std::string("''") : n);
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+Result<std::string> run_project(cache::Store& store, const pipeline::Pipeline& p, const pipeline::GitRepo& repo,
+                                const ProjectAccess& access, Reporter& reporter) {
+  const std::string project = p.project.empty() ? access.project : p.project;
+  const std::string self = repo_identity(repo.location(), repo.remote_url());
+  cache::RunStore runs(store);
+  auto newest = TRY(runs.newest_of_project(project));
+  if (!newest) return project;
+  const std::string other = repo_identity(newest->repo, newest->repo_url);
+  if (other == self) return project;
+  if (!p.project.empty() && p.project != access.project) {
+    pipeline::Diagnostics diags;
+    diags.add(p.file, p.project_pos, "project",
+              "project '" + p.project + "' holds the runs of another repository (" + other + ", run " + newest->id +
+                  "): a pipeline may not claim another repository's project; remove `project:` (this "
+                  "repository's own project is '" + access.project + "') or choose an unused name");
+    return fail(diags.to_error());
+  }
+  reporter.note("note: project '" + project + "' also holds runs of " + other +
+                "; set `project:` in the pipeline file to keep their environments apart");
+  return project;
+}
+
+Result<std::string> pick_project(cache::Store& store, const std::string& wanted, const std::string& image) {
+  cache::RunStore runs(store);
+  if (!wanted.empty()) {
+    auto all = TRY(runs.projects());
+    if (std::find(all.begin(), all.end(), wanted) == all.end())
+      return fail(ErrorKind::not_found, "unknown project '" + wanted + "': no run or environment of the store has it" +
+                                            " (projects: " + project_list(all) + ")");
+    return wanted;
+  }
+  auto candidates = TRY(runs.projects(image));
+  if (candidates.size() == 1) return candidates.front();
+  if (candidates.empty()) return std::string();
+  return fail(ErrorKind::invalid_input,
+              std::string("several projects ") + (image.empty() ? "are in the store" : "have an image '" + image + "'") +
+                  ": name one with --project (candidates: " + project_list(candidates) + ")");
 }
 
 std::vector<std::string> promoted_images(const pipeline::Pipeline& p) {
@@ -169,7 +224,7 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
     const std::string digest = it->second.digest.str();
     // Push before the pointer moves: a failed push leaves the environment as it was.
     TRY(push_to_environment(ctx, env, name, promoted.size()));
-    auto event = TRY(envs.promote(name, env.name, digest, ctx.commit.id, ctx.run_id));
+    auto event = TRY(envs.promote(ctx.project, name, env.name, digest, ctx.commit.id, ctx.run_id));
     if (event)
       ctx.reporter.note("promoted " + name + " " + digest + " to " + env.name +
                         (event->replaced_digest.empty() ? "" : " (was " + event->replaced_digest + ")"));
@@ -189,7 +244,7 @@ Result<std::string> already_in(RunContext& ctx, const std::string& environment,
   for (const auto& name : promoted) {
     auto it = ctx.images.find(name);
     if (it == ctx.images.end()) continue;
-    auto pointer = TRY(envs.get(name, environment));
+    auto pointer = TRY(envs.get(ctx.project, name, environment));
     if (!pointer || pointer->digest != it->second.digest.str()) return std::string();
     out += (out.empty() ? "" : ", ") + name + " " + pointer->digest;
   }

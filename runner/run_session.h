@@ -32,6 +32,21 @@ Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::
                                                  const pipeline::Commit& commit, const std::string& file,
                                                  const ProjectAccess& access, Reporter* reporter = nullptr);
 
+// The project a run of `p` from `repo` is recorded in (docs/run.md,
+// "Projects"): the file's `project:`, else access.project (derived by the
+// runner from the repository). A `project:` that names a project holding runs
+// of another repository is refused at its file:line:col: a pipeline cannot
+// move another repository's environments. A derived name shared with another
+// repository is noted on `reporter` (set `project:` to separate them).
+Result<std::string> run_project(cache::Store& store, const pipeline::Pipeline& p, const pipeline::GitRepo& repo,
+                                const ProjectAccess& access, Reporter& reporter);
+
+// The project a command means: `wanted` when given (not_found listing the
+// known projects when no run or pointer has it), else the only project that
+// has runs or pointers of `image` (any image when empty); "" when the store
+// has none; invalid_input listing the candidates when several do.
+Result<std::string> pick_project(cache::Store& store, const std::string& wanted, const std::string& image);
+
 // The images promoted through the environments (see run_pipeline.h).
 std::vector<std::string> promoted_images(const pipeline::Pipeline& pipeline);
 

@@ -63,8 +63,11 @@ std::string stage_summary(const cache::RunRecord& run) {
   return out;
 }
 
+}  // namespace
+
 nlohmann::json event_json(const cache::PromotionEvent& e) {
   return {{"kind", e.kind},
+          {"project", e.project},
           {"image", e.image},
           {"environment", e.environment},
           {"digest", e.digest},
@@ -74,15 +77,15 @@ nlohmann::json event_json(const cache::PromotionEvent& e) {
           {"time", cache::format_time_utc(e.time_ms)}};
 }
 
-}  // namespace
-
-Status print_environments(cache::Store& store, const std::string& image, bool json, std::ostream& out) {
+Status print_environments(cache::Store& store, const std::string& project, const std::string& image, bool json,
+                          std::ostream& out) {
   cache::EnvironmentStore envs(store);
-  auto list = TRY(envs.list(image));
+  auto list = TRY(envs.list(project, image));
   if (json) {
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& p : list)
-      doc.push_back({{"image", p.image},
+      doc.push_back({{"project", p.project},
+                     {"image", p.image},
                      {"environment", p.environment},
                      {"digest", p.digest},
                      {"commit", p.commit},
@@ -96,6 +99,7 @@ Status print_environments(cache::Store& store, const std::string& image, bool js
     out << "no image has been promoted" << (image.empty() ? "" : " (" + image + ")") << "\n";
     return {};
   }
+  if (!project.empty()) out << "project " << project << "\n";
   std::vector<std::vector<std::string>> rows = {{"IMAGE", "ENVIRONMENT", "DIGEST", "COMMIT", "RUN", "TIME"}};
   for (const auto& p : list)
     rows.push_back({p.image, p.environment, p.digest, short_commit(p.commit), p.run_id,
@@ -104,18 +108,20 @@ Status print_environments(cache::Store& store, const std::string& image, bool js
   return {};
 }
 
-Status print_history(cache::Store& store, const std::string& image, int limit, bool json, std::ostream& out) {
+Status print_history(cache::Store& store, const std::string& project, const std::string& image, int limit, bool json,
+                     std::ostream& out) {
   cache::RunStore runs(store);
   cache::EnvironmentStore envs(store);
-  auto list = TRY(runs.list(image, limit));
-  auto events = TRY(envs.history(image, "", limit));
+  auto list = TRY(runs.list(image, limit, project));
+  auto events = TRY(envs.history(project, image, "", limit));
   if (json) {
-    nlohmann::json doc = {{"runs", nlohmann::json::array()}, {"promotions", nlohmann::json::array()}};
+    nlohmann::json doc = {{"project", project}, {"runs", nlohmann::json::array()}, {"promotions", nlohmann::json::array()}};
     for (const auto& run : list) doc["runs"].push_back(TRY(load_run_json(store, run)));
     for (const auto& e : events) doc["promotions"].push_back(event_json(e));
     out << doc.dump(2) << "\n";
     return {};
   }
+  if (!project.empty()) out << "project " << project << "\n";
   if (list.empty()) {
     out << "no runs" << (image.empty() ? "" : " of " + image) << "\n";
   } else {

@@ -5,15 +5,25 @@
 #include <ostream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "cache/environment_store.h"
 #include "cache/store.h"
 #include "common/error.h"
 
 namespace gantry::runner {
 
-// [{"image","environment","digest","commit","run","time","previous_digest"}] or a table.
-Status print_environments(cache::Store& store, const std::string& image, bool json, std::ostream& out);
-// {"runs": [...run records...], "promotions": [...events...]} or two tables.
-Status print_history(cache::Store& store, const std::string& image, int limit, bool json, std::ostream& out);
+// A promotion or rollback event as JSON: {"kind","project","image","environment",
+// "digest","previous_digest","commit","run","time"}.
+nlohmann::json event_json(const cache::PromotionEvent& e);
+
+// [{"project","image","environment","digest","commit","run","time","previous_digest"}] or a table.
+// `project`: one project's rows ("" = every project's).
+Status print_environments(cache::Store& store, const std::string& project, const std::string& image, bool json,
+                          std::ostream& out);
+// {"project", "runs": [...run records...], "promotions": [...events...]} or two tables.
+Status print_history(cache::Store& store, const std::string& project, const std::string& image, int limit, bool json,
+                     std::ostream& out);
 // The run record (JSON) or a summary.
 Status print_run(cache::Store& store, const std::string& run_id, bool json, std::ostream& out);
 // The logs of every stage of the run (with a header each), or one stage's log.

@@ -81,7 +81,7 @@ TEST(RunRetention, NeverPrunesARunThatAPointerACacheEntryOrAGateStillUses) {
   s.add_run("r-gate", 400, "waiting");
   s.add_run("r-live", 400, "running");
   s.add_run("r-unused", 400);
-  ASSERT_TRUE(EnvironmentStore(*s.store).promote("app", "production", "sha256:" + std::string(64, 'a'),
+  ASSERT_TRUE(EnvironmentStore(*s.store).promote("p", "app", "production", "sha256:" + std::string(64, 'a'),
                                                  std::string(40, 'c'), "r-prod"));
   CachedStage entry;
   entry.key = "sha256:" + std::string(64, 'k');

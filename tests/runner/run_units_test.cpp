@@ -327,31 +327,31 @@ TEST_F(StoresTest, RunRecordRoundTrips_WithImagesAndStages_ByIdPrefix) {
 TEST_F(StoresTest, PromoteRecordsPrevious_RollbackWalksBackTheChain) {
   cache::EnvironmentStore envs(*store_);
   auto d = [](char c) { return "sha256:" + std::string(64, c); };
-  ASSERT_TRUE(envs.promote("app", "prod", d('1'), "c1", "r1"));
-  ASSERT_TRUE(envs.promote("app", "prod", d('2'), "c2", "r2"));
-  auto same = envs.promote("app", "prod", d('2'), "c2", "r3");
+  ASSERT_TRUE(envs.promote("p", "app", "prod", d('1'), "c1", "r1"));
+  ASSERT_TRUE(envs.promote("p", "app", "prod", d('2'), "c2", "r2"));
+  auto same = envs.promote("p", "app", "prod", d('2'), "c2", "r3");
   ASSERT_TRUE(same);
   EXPECT_FALSE(same->has_value());  // already there: no event
-  ASSERT_TRUE(envs.promote("app", "prod", d('3'), "c3", "r3"));
-  auto p = envs.get("app", "prod");
+  ASSERT_TRUE(envs.promote("p", "app", "prod", d('3'), "c3", "r3"));
+  auto p = envs.get("p", "app", "prod");
   ASSERT_TRUE(p && *p);
   EXPECT_EQ((*p)->previous_digest, d('2'));
 
-  auto back = envs.rollback("app", "prod");
+  auto back = envs.rollback("p", "app", "prod");
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->digest, d('2'));
   EXPECT_EQ(back->replaced_digest, d('3'));
   EXPECT_EQ(back->run_id, "r2");
-  back = envs.rollback("app", "prod");
+  back = envs.rollback("p", "app", "prod");
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->digest, d('1'));
-  auto none = envs.rollback("app", "prod");
+  auto none = envs.rollback("p", "app", "prod");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind(), ErrorKind::conflict);
-  EXPECT_EQ((*envs.get("app", "prod"))->digest, d('1'));
-  EXPECT_TRUE(*envs.was_promoted("app", "prod", d('3')));
-  EXPECT_FALSE(*envs.was_promoted("app", "test", d('3')));
-  auto history = envs.history("app");
+  EXPECT_EQ((*envs.get("p", "app", "prod"))->digest, d('1'));
+  EXPECT_TRUE(*envs.was_promoted("p", "app", "prod", d('3')));
+  EXPECT_FALSE(*envs.was_promoted("p", "app", "test", d('3')));
+  auto history = envs.history("p", "app");
   ASSERT_TRUE(history);
   EXPECT_EQ(history->size(), 5u);  // 3 promotions, 2 rollbacks
 }
