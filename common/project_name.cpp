@@ -28,11 +28,11 @@ std::optional<std::string> project_name_problem(const std::string& name) {
   constexpr std::size_t kMax = 64;
   if (name.empty()) return "a project name must not be empty";
   if (name.size() > kMax) return "'" + name + "' is longer than 64 characters";
-  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!lower_or_digit(name.front())) return "'" + name + "' must start with a lower-case letter or a digit";
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front())) return "'" + name + "' must start with a letter or a digit";
   for (char c : name)
-    if (!lower_or_digit(c) && c != '.' && c != '_' && c != '-')
-      return "'" + name + "' may hold only a-z, 0-9, '.', '_' and '-'";
+    if (!alnum(c) && c != '.' && c != '_' && c != '-')
+      return "'" + name + "' may hold only letters, digits, '.', '_' and '-' (as `gantry secret --project`)";
   return std::nullopt;
 }
 

@@ -20,7 +20,8 @@ std::string project_for_repository(const std::string& repo_location);
 std::string derived_project(const std::string& repo_location, const std::string& remote_url);
 
 // What is wrong with a project name, if anything: 1 to 64 characters of
-// [a-z0-9._-], starting with a letter or digit.
+// [A-Za-z0-9._-], starting with a letter or digit (the names `gantry secret
+// --project` takes).
 std::optional<std::string> project_name_problem(const std::string& name);
 
 }  // namespace gantry
