@@ -54,14 +54,6 @@ Result<Image> ImageStore::load(const Digest& manifest_digest) {
   return image;
 }
 
-namespace {
-
-bool is_index_media_type(const std::string& media_type) {
-  return media_type == kMediaTypeIndex || media_type == "application/vnd.docker.distribution.manifest.list.v2+json";
-}
-
-}  // namespace
-
 // A digest the user typed may name an image index (what `pull NAME@sha256:…`
 // of a multi-platform image stores beside the manifest it took): follow it to
 // the linux/amd64 manifest, or its only manifest, that the store holds.
@@ -69,13 +61,9 @@ Result<Digest> ImageStore::manifest_of_index(const Digest& digest, const std::st
   auto bytes = TRY(store_.blobs().read(digest, false));
   json index = json::parse(bytes, nullptr, false);
   if (!index.is_object()) return digest;  // not JSON: load() reports what it is
-  auto media = index.find("mediaType");
+  // An index is what lists manifests; anything else is left to load() to name.
   auto manifests = index.find("manifests");
-  bool looks_like_index = manifests != index.end() && manifests->is_array();
-  if (media != index.end() && media->is_string() && !is_index_media_type(media->get<std::string>()) &&
-      !looks_like_index)
-    return digest;
-  if (!looks_like_index) return digest;
+  if (manifests == index.end() || !manifests->is_array()) return digest;
   std::vector<Digest> stored;
   std::optional<Digest> amd64;
   for (const auto& entry : *manifests) {

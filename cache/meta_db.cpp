@@ -174,21 +174,25 @@ Result<std::optional<std::string>> MetaDb::query_text(std::string_view sql, std:
   return std::optional<std::string>(stmt.column_text(0));
 }
 
+Result<std::set<std::string>> MetaDb::applied_migrations() {
+  auto st = TRY(prepare("SELECT id FROM schema_migrations"));
+  std::set<std::string> ids;
+  while (TRY(st.step())) ids.insert(st.column_text(0));
+  return ids;
+}
+
 // A database that holds a migration this binary does not know was written by
 // a newer gantry: its tables may mean something this binary cannot honour.
-Error MetaDb::newer_schema_error(const MigrationList& list) {
+Status MetaDb::refuse_unknown_migrations(const MigrationList& list, const std::set<std::string>& applied) {
   std::set<std::string> known;
   for (std::size_t i = 0; i < list.size; ++i) known.insert(list.items[i].id);
   std::string unknown;
-  if (auto st = prepare("SELECT id FROM schema_migrations ORDER BY id")) {
-    while (auto row = st->step()) {
-      if (!*row) break;
-      if (!known.count(st->column_text(0))) unknown += (unknown.empty() ? "" : ", ") + st->column_text(0);
-    }
-  }
-  return Error(ErrorKind::conflict, "meta.db " + path_ + " has a newer schema than this gantry knows (unknown " +
-                                        "migrations: " + (unknown.empty() ? "?" : unknown) + ", schema version " +
-                                        std::to_string(list.size) + " here): use the newer gantry that wrote it");
+  for (const auto& id : applied)
+    if (!known.count(id)) unknown += (unknown.empty() ? "" : ", ") + id;
+  if (unknown.empty()) return {};
+  return fail(ErrorKind::conflict, "meta.db " + path_ + " has a newer schema than this gantry knows (unknown " +
+                                       "migrations: " + unknown + ", schema version " + std::to_string(list.size) +
+                                       " here): use the newer gantry that wrote it");
 }
 
 Status MetaDb::migrate() {
@@ -196,21 +200,14 @@ Status MetaDb::migrate() {
   // Fast path: everything applied (one query at startup).
   TRY(exec("CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"));
   auto count = TRY(query_text("SELECT count(*) FROM schema_migrations"));
-  std::size_t applied = count ? std::stoul(*count) : 0;
-  if (applied == list.size) return {};
-  if (applied > list.size) return fail(newer_schema_error(list));
+  if (count && std::stoul(*count) == list.size) return {};
 
   auto tx = TRY(transaction(true));
-  std::size_t known_applied = 0;
-  for (std::size_t i = 0; i < list.size; ++i) {
-    if (TRY(query_text("SELECT id FROM schema_migrations WHERE id = ?1", list.items[i].id))) ++known_applied;
-  }
-  auto total = TRY(query_text("SELECT count(*) FROM schema_migrations"));
-  if (total && std::stoul(*total) > known_applied) return fail(newer_schema_error(list));
+  const auto applied = TRY(applied_migrations());
+  TRY(refuse_unknown_migrations(list, applied));
   for (std::size_t i = 0; i < list.size; ++i) {
     const Migration& m = list.items[i];
-    auto seen = TRY(query_text("SELECT id FROM schema_migrations WHERE id = ?1", m.id));
-    if (seen) continue;
+    if (applied.count(m.id)) continue;
     TRY_CTX(exec(m.sql), std::string("meta.db migration ") + m.id);
     auto ins = TRY(prepare("INSERT INTO schema_migrations (id, applied_at) VALUES (?1, strftime('%s','now'))"));
     ins.bind(1, m.id);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -104,7 +105,8 @@ class MetaDb {
  private:
   MetaDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status migrate();
-  Error newer_schema_error(const MigrationList& list);
+  Result<std::set<std::string>> applied_migrations();
+  Status refuse_unknown_migrations(const MigrationList& list, const std::set<std::string>& applied);
   sqlite3* db_;
   std::string path_;
   std::recursive_mutex mutex_;
