@@ -70,7 +70,7 @@ Result<FsckReport> check_store(Store& store) {
   }
   for (const auto& s : strays) c.fault("stray file in the blob store: " + s);
 
-  for (const TagEntry& t : TRY(store.images().list())) c.check_image(t.digest, "tag " + t.name + ":" + t.tag);
+  for (const TagEntry& t : TRY(store.images().list())) c.check_image(t.digest, "tag " + (t.project.empty() ? "" : t.project + ": ") + t.name + ":" + t.tag);
 
   {
     auto stmt = TRY(store.db().prepare("SELECT digest, diff_id FROM layers"));

@@ -83,56 +83,115 @@ Result<Digest> ImageStore::manifest_of_index(const Digest& digest, const std::st
                                         " of its manifests: name the manifest digest instead");
 }
 
-Result<Digest> ImageStore::resolve(const std::string& text) {
+namespace {
+
+struct TagRow {
+  std::string project;
+  std::string digest;
+};
+
+Result<std::vector<TagRow>> tag_rows(Store& store, const std::string& name, const std::string& tag) {
+  auto stmt = TRY(store.db().prepare("SELECT project, digest FROM tags WHERE name = ?1 AND tag = ?2 ORDER BY project"));
+  stmt.bind(1, name).bind(2, tag);
+  std::vector<TagRow> rows;
+  while (TRY(stmt.step())) rows.push_back({stmt.column_text(0), stmt.column_text(1)});
+  return rows;
+}
+
+std::string project_names(const std::vector<TagRow>& rows) {
+  std::string out;
+  for (const auto& r : rows) out += (out.empty() ? "" : ", ") + r.project;
+  return out;
+}
+
+// The row `scope` sees among the tags of one NAME:TAG (nullptr: none), or an
+// error when the choice is ambiguous.
+Result<const TagRow*> pick_row(const std::vector<TagRow>& rows, const TagScope& scope, const std::string& what) {
+  const TagRow* store_wide = nullptr;
+  const TagRow* own = nullptr;
+  for (const auto& r : rows) {
+    if (r.project.empty()) store_wide = &r;
+    if (scope.project && !scope.project->empty() && r.project == *scope.project) own = &r;
+  }
+  if (own) return own;
+  if (store_wide || scope.project) return store_wide;
+  if (rows.size() == 1) return &rows.front();
+  if (rows.empty()) return static_cast<const TagRow*>(nullptr);
+  return fail(ErrorKind::invalid_input, "'" + what + "' is a build tag of several projects (" + project_names(rows) +
+                                            "): say which with --project");
+}
+
+}  // namespace
+
+Result<Digest> ImageStore::resolve(const std::string& text, const TagScope& scope) {
   Reference ref = TRY(Reference::parse(text));
   if (ref.digest) {
     if (!store_.blobs().has(*ref.digest))
       return fail(ErrorKind::not_found, "unknown image '" + text + "': no manifest " + ref.digest->str() + " in the store");
     return manifest_of_index(*ref.digest, text);
   }
-  auto stmt = TRY(store_.db().prepare("SELECT digest FROM tags WHERE name = ?1 AND tag = ?2"));
-  stmt.bind(1, ref.name).bind(2, ref.tag);
-  if (!TRY(stmt.step())) {
+  auto rows = TRY(tag_rows(store_, ref.name, ref.tag));
+  const TagRow* row = TRY(pick_row(rows, scope, ref.str()));
+  if (!row) {
+    if (!rows.empty())  // only other projects' build tags
+      return fail(ErrorKind::not_found, "unknown image '" + ref.str() + "' in project '" + *scope.project +
+                                            "': it is a build tag of project " + project_names(rows) +
+                                            ", which a pipeline of another project does not see (tag it store-wide "
+                                            "with gantry image tag, or name its digest)");
     std::string hint;
-    auto others = TRY(store_.db().prepare("SELECT tag FROM tags WHERE name = ?1 ORDER BY tag LIMIT 5"));
+    auto others = TRY(store_.db().prepare("SELECT DISTINCT tag FROM tags WHERE name = ?1 ORDER BY tag LIMIT 5"));
     others.bind(1, ref.name);
     while (TRY(others.step())) hint += (hint.empty() ? "" : ", ") + ref.name + ":" + others.column_text(0);
     return fail(ErrorKind::not_found, "unknown image '" + ref.str() + "'" +
                                           (hint.empty() ? " (see gantry image ls)" : " (this store has " + hint + ")"));
   }
-  return Digest::parse(stmt.column_text(0));
+  return Digest::parse(row->digest);
 }
 
-Result<Image> ImageStore::load_ref(const std::string& ref) { return load(TRY(resolve(ref))); }
+Result<Image> ImageStore::load_ref(const std::string& ref, const TagScope& scope) {
+  return load(TRY(resolve(ref, scope)));
+}
 
-Status ImageStore::tag(const std::string& name, const std::string& tag, const Digest& manifest_digest) {
+Status ImageStore::tag(const std::string& name, const std::string& tag, const Digest& manifest_digest,
+                       const std::string& project) {
   Reference ref = TRY(Reference::parse(name + ":" + tag));
   if (ref.name != name || ref.tag != tag || ref.digest)
     return fail(ErrorKind::invalid_input, "malformed image name or tag '" + name + ":" + tag + "'");
   if (!store_.blobs().has(manifest_digest))
     return fail(ErrorKind::not_found, "cannot tag " + name + ":" + tag + ": image " + manifest_digest.str() + " is not in the store");
   auto stmt = TRY(store_.db().prepare(
-      "INSERT INTO tags (name, tag, digest, updated) VALUES (?1, ?2, ?3, ?4) "
-      "ON CONFLICT(name, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated"));
-  stmt.bind(1, name).bind(2, tag).bind(3, manifest_digest.str()).bind(4, static_cast<std::int64_t>(::time(nullptr)));
+      "INSERT INTO tags (project, name, tag, digest, updated) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "ON CONFLICT(project, name, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated"));
+  stmt.bind(1, project).bind(2, name).bind(3, tag).bind(4, manifest_digest.str());
+  stmt.bind(5, static_cast<std::int64_t>(::time(nullptr)));
   return stmt.run();
 }
 
-Status ImageStore::tag_ref(const std::string& text, const Digest& manifest_digest) {
+Status ImageStore::tag_ref(const std::string& text, const Digest& manifest_digest, const std::string& project) {
   Reference ref = TRY(Reference::parse(text));
   if (ref.digest) return fail(ErrorKind::invalid_input, "cannot tag with a digest reference '" + text + "': use NAME[:TAG]");
-  return tag(ref.name, ref.tag, manifest_digest);
+  return tag(ref.name, ref.tag, manifest_digest, project);
 }
 
-Status ImageStore::untag(const std::string& text) {
+Status ImageStore::untag(const std::string& text, const TagScope& scope) {
   Reference ref = TRY(Reference::parse(text));
-  Statement stmt = ref.name.empty()
-                       ? TRY(store_.db().prepare("DELETE FROM tags WHERE digest = ?1"))
-                       : ref.digest ? TRY(store_.db().prepare("DELETE FROM tags WHERE name = ?2 AND digest = ?1"))
-                                    : TRY(store_.db().prepare("DELETE FROM tags WHERE name = ?2 AND tag = ?3"));
-  if (ref.digest) stmt.bind(1, ref.digest->str());
+  const bool scoped = scope.project.has_value();
+  if (!ref.digest) {
+    auto rows = TRY(tag_rows(store_, ref.name, ref.tag));
+    const TagRow* row = TRY(pick_row(rows, scoped ? scope : TagScope{}, ref.str()));
+    if (scoped && row && row->project != *scope.project) row = nullptr;  // never another project's tag
+    if (!row) return fail(ErrorKind::not_found, "unknown image '" + ref.str() + "' (see gantry image ls)");
+    auto stmt = TRY(store_.db().prepare("DELETE FROM tags WHERE project = ?1 AND name = ?2 AND tag = ?3"));
+    stmt.bind(1, row->project).bind(2, ref.name).bind(3, ref.tag);
+    return stmt.run();
+  }
+  std::string sql = "DELETE FROM tags WHERE digest = ?1";
+  if (!ref.name.empty()) sql += " AND name = ?2";
+  if (scoped) sql += " AND project = ?3";
+  auto stmt = TRY(store_.db().prepare(sql));
+  stmt.bind(1, ref.digest->str());
   if (!ref.name.empty()) stmt.bind(2, ref.name);
-  if (!ref.digest) stmt.bind(3, ref.tag);
+  if (scoped) stmt.bind(3, *scope.project);
   TRY(stmt.run());
   if (sqlite3_changes(store_.db().handle()) == 0)
     return fail(ErrorKind::not_found, "unknown image '" + ref.str() + "' (see gantry image ls)");
@@ -140,12 +199,12 @@ Status ImageStore::untag(const std::string& text) {
 }
 
 Result<std::vector<TagEntry>> ImageStore::list() {
-  auto stmt = TRY(store_.db().prepare("SELECT name, tag, digest, updated FROM tags ORDER BY name, tag"));
+  auto stmt = TRY(store_.db().prepare("SELECT project, name, tag, digest, updated FROM tags ORDER BY name, tag, project"));
   std::vector<TagEntry> out;
   while (TRY(stmt.step())) {
-    auto d = Digest::parse(stmt.column_text(2));
+    auto d = Digest::parse(stmt.column_text(3));
     if (!d) return fail(ErrorKind::corrupt, "meta.db tags: " + d.error().message());
-    out.push_back({stmt.column_text(0), stmt.column_text(1), *d, stmt.column_int64(3)});
+    out.push_back({stmt.column_text(0), stmt.column_text(1), stmt.column_text(2), *d, stmt.column_int64(4)});
   }
   return out;
 }

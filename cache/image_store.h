@@ -74,10 +74,27 @@ struct Reference {
 };
 
 struct TagEntry {
+  std::string project;     // "" for a store-wide tag; else the project whose build made it
   std::string name;
   std::string tag;
   Digest digest;           // manifest digest
   std::int64_t updated;    // unix seconds
+};
+
+// Which tags a lookup sees. Tags are store-wide (import, pull, `gantry image
+// tag`: project "") or build tags of one project (`gantry build`/`run` tag
+// NAME:<short> and NAME:latest in the pipeline's project).
+//  - project set (a pipeline's `from:` and stage `image:`): that project's
+//    build tag, else the store-wide tag; never another project's build tags,
+//    so one repository cannot choose another's base image by building it.
+//  - project unset (the CLI without --project): the store-wide tag, else the
+//    one project's build tag; several projects' build tags are ambiguous (an
+//    error naming them).
+struct TagScope {
+  std::optional<std::string> project;
+  static TagScope of(std::string project) { return TagScope{std::move(project)}; }
+  // A CLI's --project: empty means unscoped.
+  static TagScope from_flag(const std::string& project) { return project.empty() ? TagScope{} : of(project); }
 };
 
 class ImageStore {
@@ -92,14 +109,18 @@ class ImageStore {
   // Resolves a reference to a manifest digest (not_found: unknown tag/digest).
   // A digest of an image index resolves to the index's linux/amd64 (or only)
   // manifest held in the store.
-  Result<Digest> resolve(const std::string& ref);
-  Result<Image> load_ref(const std::string& ref);
+  Result<Digest> resolve(const std::string& ref, const TagScope& scope = {});
+  Result<Image> load_ref(const std::string& ref, const TagScope& scope = {});
 
   // Points name:tag at the manifest (which must exist); re-tagging moves it.
-  Status tag(const std::string& name, const std::string& tag, const Digest& manifest_digest);
-  Status tag_ref(const std::string& ref, const Digest& manifest_digest);
-  // Removes one tag (not_found if absent). Blobs stay until gc.
-  Status untag(const std::string& ref);
+  // `project` "" makes a store-wide tag, else a build tag of that project.
+  Status tag(const std::string& name, const std::string& tag, const Digest& manifest_digest,
+             const std::string& project = "");
+  Status tag_ref(const std::string& ref, const Digest& manifest_digest, const std::string& project = "");
+  // Removes the tag `ref` resolves to in `scope` (not_found if absent); a
+  // digest reference removes every tag of that image (in scope's project
+  // only, when set). Blobs stay until gc.
+  Status untag(const std::string& ref, const TagScope& scope = {});
   Result<std::vector<TagEntry>> list();
 
   // Unpacked layer dirs, bottom to top (unpacking on demand): the overlay

@@ -218,6 +218,25 @@ constexpr Migration kMigrations[] = {
      "  e.digest, e.commit_id, e.run_id, e.time_ms, e.previous_digest, e.event_id FROM environments e;"
      "DROP TABLE environments;"
      "ALTER TABLE environments_by_project RENAME TO environments;"},
+    // Build tags per project (cache/image_store.h, TagScope): `gantry build`
+    // and `gantry run` tag NAME:<short> and NAME:latest in the pipeline's
+    // project, so two repositories that both build `app` keep their own tags.
+    // Tags made by import, pull and `image tag` are store-wide (project '');
+    // every existing tag stays store-wide.
+    {"0105-tag-projects",
+     "CREATE TABLE tags_by_project ("
+     "  project TEXT NOT NULL DEFAULT '',"
+     "  name TEXT NOT NULL,"
+     "  tag TEXT NOT NULL,"
+     "  digest TEXT NOT NULL,"
+     "  updated INTEGER NOT NULL,"
+     "  PRIMARY KEY (project, name, tag));"
+     "INSERT INTO tags_by_project (project, name, tag, digest, updated)"
+     " SELECT '', name, tag, digest, updated FROM tags;"
+     "DROP TABLE tags;"
+     "ALTER TABLE tags_by_project RENAME TO tags;"
+     "CREATE INDEX tags_digest ON tags(digest);"
+     "CREATE INDEX tags_name ON tags(name, tag);"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

@@ -121,6 +121,9 @@ struct BuildRequest {
   // (its layer fetched now), or nullopt. Optional; an error is logged and the
   // step is built as a miss (the shared cache is an optimisation).
   std::function<Result<std::optional<cache::StepCacheEntry>>(const Digest& key)> deferred_cache;
+  // The pipeline's project: the build tags are this project's, and `from:`
+  // sees this project's build tags and the store-wide tags (cache::TagScope).
+  std::string project;
 };
 
 // Builds the requested images. Errors: an unknown image name (not_found), a

@@ -80,9 +80,9 @@ Result<BaseImage> load_base(cache::Store& store, const Digest& manifest_digest) 
   return BaseImage{cache::parent_of_image(manifest_digest), std::move(image.config), std::move(image.layers)};
 }
 
-Result<BaseImage> load_base(cache::Store& store, const std::string& from) {
+Result<BaseImage> load_base(cache::Store& store, const std::string& from, const cache::TagScope& scope) {
   if (from == "scratch") return BaseImage{cache::kScratchParent, {}, {}};
-  auto digest = store.images().resolve(from);
+  auto digest = store.images().resolve(from, scope);
   if (!digest)
     return fail(ErrorKind::not_found, "base image '" + from + "' is not in the store (" + digest.error().message() +
                                           "); import or pull it first");
@@ -305,7 +305,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
   }
   if (req.tag) {
     for (const std::string& tag : {req.commit.short_id, std::string("latest")}) {
-      TRY_CTX(store.images().tag(image.name, tag, out.digest), "tagging " + image.name + ":" + tag);
+      TRY_CTX(store.images().tag(image.name, tag, out.digest, req.project), "tagging " + image.name + ":" + tag);
       out.tags.push_back(image.name + ":" + tag);
     }
   }

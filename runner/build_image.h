@@ -22,7 +22,7 @@ struct BaseImage {
 };
 
 // scratch, or a manifest already in the store.
-Result<BaseImage> load_base(cache::Store& store, const std::string& from);
+Result<BaseImage> load_base(cache::Store& store, const std::string& from, const cache::TagScope& scope = {});
 Result<BaseImage> load_base(cache::Store& store, const Digest& manifest_digest);
 
 // One lock per step key, so images built in parallel that share a step run

@@ -93,7 +93,7 @@ Result<BuildResult> build_images(const BuildRequest& req) {
   const pipeline::Pipeline& p = req.pipeline;
 
   const auto wanted = TRY(select_images(p, req.images));
-  RegistryRefs refs(req.store, &req.reporter);
+  RegistryRefs refs(req.store, &req.reporter, cache::TagScope::of(req.project));
   TRY(check_bases(refs, p, wanted));
   const auto order = TRY(pipeline::image_order(p));
 
@@ -112,7 +112,7 @@ Result<BuildResult> build_images(const BuildRequest& req) {
     Result<BaseImage> base = [&]() -> Result<BaseImage> {
       if (registry::names_registry_host(image.from) && !p.find_image(image.from))
         return load_base(req.store, TRY(refs.ensure(image.from)));  // pulled by check_bases
-      if (!p.find_image(image.from)) return load_base(req.store, image.from);
+      if (!p.find_image(image.from)) return load_base(req.store, image.from, cache::TagScope::of(req.project));
       std::lock_guard lock(mutex);
       return load_base(req.store, done.at(image.from).digest);
     }();

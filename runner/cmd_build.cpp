@@ -9,6 +9,8 @@
 #include "runner/build.h"
 #include "runner/cli.h"
 #include "runner/deferred_cache.h"
+#include "runner/project_policy.h"
+#include "runner/run_session.h"
 #include "runner/store_open.h"
 
 namespace gantry::runner {
@@ -59,7 +61,7 @@ std::string summary_line(const ImageOutcome& image) {
 // --plan: every step's hit or miss and why, computed from keys alone (copy
 // steps read git objects only); nothing runs, nothing is written.
 int print_plan(cache::Store& store, pipeline::GitRepo& repo, const pipeline::Commit& commit,
-               const pipeline::Pipeline& pipeline, const BuildOptions& opt) {
+               const pipeline::Pipeline& pipeline, const std::string& project, const BuildOptions& opt) {
   auto quiet = make_reporter(true);
   BuildRequest request{.store = store,
                        .repo = repo,
@@ -70,7 +72,8 @@ int print_plan(cache::Store& store, pipeline::GitRepo& repo, const pipeline::Com
                        .explain = true,
                        .dry_run = true,
                        .reporter = *quiet,
-                       .jobs = 1};
+                       .jobs = 1,
+                       .project = project};
   auto result = build_images(request);
   quiet->finish();
   if (!result) return report_error(result.error());
@@ -108,9 +111,17 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
   auto pipeline = pipeline::load_pipeline_from_git(*repo, *commit, opt.file);
   if (!pipeline) return report_error(pipeline.error());
 
-  if (opt.dry_run) return print_plan(**store, *repo, *commit, *pipeline, opt);
+  // The build tags and `from:` lookups belong to the pipeline's project, as
+  // in `gantry run` (a claimed `project:` of another repository is refused).
+  auto reporter = make_reporter(opt.json || opt.dry_run);
+  auto project = run_project(**store, *pipeline, *repo,
+                             project_access(*config, repo->location(), repo->remote_url()), *reporter);
+  if (!project) return report_error(project.error());
+  if (opt.dry_run) {
+    reporter->finish();
+    return print_plan(**store, *repo, *commit, *pipeline, *project, opt);
+  }
 
-  auto reporter = make_reporter(opt.json);
   auto build = [&](bool no_cache) {
     BuildRequest request{.store = **store,
                          .repo = *repo,
@@ -121,7 +132,8 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
                          .explain = opt.explain,
                          .reporter = *reporter,
                          .jobs = opt.jobs,
-                         .limits = config->limits};
+                         .limits = config->limits,
+                         .project = *project};
     request.deferred_cache = deferred_cache_lookup(**store);
     return build_images(request);
   };

@@ -88,6 +88,7 @@ int cmd_debug(const GlobalOptions& global, const DebugFlags& f) {
     std::optional<int> exit_code;
     BuildRequest request{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline,
                          .images = {image}, .reporter = *quiet, .jobs = 1, .tag = false};
+    request.project = run.project;  // `from:` resolves as it did in the run
     request.cached_only = true;
     request.stop_image = image;
     request.stop_before = step;

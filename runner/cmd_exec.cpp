@@ -49,6 +49,7 @@ struct ExecOptions {
   std::vector<std::string> env;
   std::vector<std::string> mounts;
   std::string image;
+  std::string project;  // --project: whose build tags IMAGE may name
   std::vector<std::string> rest;  // CMD...
 };
 
@@ -133,7 +134,7 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
                                      cache::StoreLock::shared, cache::StoreScratch::none);
     if (!opened) return report_error(opened.error()) == kExitUsage ? kExitUsage : kCannotStart;
     store = std::move(*opened);
-    auto image = store->images().load_ref(image_ref);
+    auto image = store->images().load_ref(image_ref, cache::TagScope::from_flag(opt.project));
     if (!image) {
       std::cerr << "gantry: image " << image_ref << ": " << image.error().message() << "\n";
       return kCannotStart;
@@ -221,6 +222,8 @@ void add_exec_commands(Cli& cli) {
   sub->add_option("--mount", opt->mounts, "Bind mount SRC:DST[:ro|rw] (default ro); repeatable")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub->add_option("--project", opt->project,
+                  "Resolve IMAGE among this project's build tags (default: the store-wide tag, else the only project's)");
   sub->add_option("--rootfs", opt->rootfs, "Use DIR as the container's only layer instead of an IMAGE");
   // IMAGE and CMD: after "--" everything is the command, its options included.
   // (With --rootfs the first word after "--" lands in IMAGE: it is argv[0].)

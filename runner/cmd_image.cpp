@@ -20,6 +20,10 @@ namespace {
 
 using nlohmann::json;
 
+constexpr const char* kProjectHelp =
+    "Resolve NAME:TAG among this project's build tags (gantry build tags per project; default: the store-wide "
+    "tag, else the only project's)";
+
 std::string human_size(std::uint64_t bytes) {
   const char* units[] = {"B", "kB", "MB", "GB", "TB"};
   double v = static_cast<double>(bytes);
@@ -58,12 +62,12 @@ int run_import(const GlobalOptions& g, const ImportArgs& a) {
 }
 
 struct ExportArgs {
-  std::string ref, dest, ref_name;
+  std::string ref, dest, ref_name, project;
 };
 int run_export(const GlobalOptions& g, const ExportArgs& a) {
   auto store = open_store(g);
   if (!store) return report_error(store.error());
-  auto digest = (*store)->images().resolve(a.ref);
+  auto digest = (*store)->images().resolve(a.ref, cache::TagScope::from_flag(a.project));
   if (!digest) return report_error(digest.error());
   std::string name = a.ref_name;
   if (name.empty()) {
@@ -88,7 +92,7 @@ int run_ls(const GlobalOptions& g, bool as_json, bool quiet) {
   auto tags = (*store)->images().list();
   if (!tags) return report_error(tags.error());
   json out = json::array();
-  std::vector<std::vector<std::string>> rows = {{"NAME", "TAG", "DIGEST", "SIZE", "UPDATED"}};
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TAG", "DIGEST", "SIZE", "UPDATED", "PROJECT"}};
   for (const auto& t : *tags) {
     if (quiet) {
       std::cout << t.name << ":" << t.tag << "\n";
@@ -96,11 +100,16 @@ int run_ls(const GlobalOptions& g, bool as_json, bool quiet) {
     }
     auto size = image_size(**store, t.digest);
     if (as_json) {
-      json e = {{"name", t.name}, {"tag", t.tag}, {"digest", t.digest.str()}, {"updated", format_utc_time(t.updated)}};
+      json e = {{"name", t.name},
+                {"tag", t.tag},
+                {"digest", t.digest.str()},
+                {"updated", format_utc_time(t.updated)},
+                {"project", t.project}};
       if (size) e["size"] = *size;
       out.push_back(e);
     } else {
-      rows.push_back({t.name, t.tag, t.digest.str().substr(0, 19), size ? human_size(*size) : "?", format_utc_time(t.updated)});
+      rows.push_back({t.name, t.tag, t.digest.str().substr(0, 19), size ? human_size(*size) : "?",
+                      format_utc_time(t.updated), t.project.empty() ? "-" : t.project});
     }
   }
   if (quiet) return kExitOk;
@@ -119,24 +128,31 @@ int run_ls(const GlobalOptions& g, bool as_json, bool quiet) {
   return kExitOk;
 }
 
-int run_inspect(const GlobalOptions& g, const std::string& ref) {
+int run_inspect(const GlobalOptions& g, const std::string& ref, const std::string& project) {
   auto store = open_store(g);
   if (!store) return report_error(store.error());
-  auto digest = (*store)->images().resolve(ref);
+  auto digest = (*store)->images().resolve(ref, cache::TagScope::from_flag(project));
   if (!digest) return report_error(digest.error());
   auto image = (*store)->images().load(*digest);
   if (!image) return report_error(image.error());
   json layers = json::array();
   for (const auto& l : image->layers)
     layers.push_back({{"digest", l.digest.str()}, {"diff_id", l.diff_id.str()}, {"size", l.size}, {"mediaType", l.media_type}});
-  json tags = json::array();
+  json tags = json::array();        // store-wide tags
+  json build_tags = json::array();  // projects' build tags
   if (auto all = (*store)->images().list())
-    for (const auto& t : *all)
-      if (t.digest == *digest) tags.push_back(t.name + ":" + t.tag);
+    for (const auto& t : *all) {
+      if (t.digest != *digest) continue;
+      if (t.project.empty())
+        tags.push_back(t.name + ":" + t.tag);
+      else
+        build_tags.push_back({{"project", t.project}, {"tag", t.name + ":" + t.tag}});
+    }
   auto manifest_text = (*store)->blobs().read(*digest, false);
   json out = {{"digest", digest->str()},
               {"config_digest", image->config_digest.str()},
               {"tags", tags},
+              {"build_tags", build_tags},
               {"config", json::parse(image->config.raw, nullptr, false)},
               {"layers", layers}};
   if (manifest_text) out["manifest"] = json::parse(*manifest_text, nullptr, false);
@@ -144,12 +160,12 @@ int run_inspect(const GlobalOptions& g, const std::string& ref) {
   return kExitOk;
 }
 
-int run_rm(const GlobalOptions& g, const std::vector<std::string>& refs) {
+int run_rm(const GlobalOptions& g, const std::vector<std::string>& refs, const std::string& project) {
   auto store = open_store(g);
   if (!store) return report_error(store.error());
   int rc = kExitOk;
   for (const auto& r : refs) {
-    if (auto st = (*store)->images().untag(r); !st)
+    if (auto st = (*store)->images().untag(r, cache::TagScope::from_flag(project)); !st)
       rc = report_error(st.error());
     else
       std::cout << "untagged " << r << "\n";
@@ -157,10 +173,10 @@ int run_rm(const GlobalOptions& g, const std::vector<std::string>& refs) {
   return rc;
 }
 
-int run_tag(const GlobalOptions& g, const std::string& src, const std::string& dst) {
+int run_tag(const GlobalOptions& g, const std::string& src, const std::string& dst, const std::string& project) {
   auto store = open_store(g);
   if (!store) return report_error(store.error());
-  auto digest = (*store)->images().resolve(src);
+  auto digest = (*store)->images().resolve(src, cache::TagScope::from_flag(project));
   if (!digest) return report_error(digest.error());
   if (auto st = (*store)->images().tag_ref(dst, *digest); !st) return report_error(st.error());
   std::cout << "tagged " << cache::Reference::parse(dst)->str() << " " << digest->str() << "\n";
@@ -189,6 +205,7 @@ void add_image_commands(Cli& cli) {
   export_cmd->add_option("IMAGE", exp->ref, "NAME[:TAG], NAME@sha256:... or sha256:...")->required();
   export_cmd->add_option("DEST", exp->dest, "Directory (created or merged into) or FILE.tar")->required();
   export_cmd->add_option("--ref", exp->ref_name, "The ref name in the layout's index (default: the tag)");
+  export_cmd->add_option("--project", exp->project, kProjectHelp);
   export_cmd->parse_complete_callback([&cli, exp] { cli.action = [&cli, exp] { return run_export(cli.global, *exp); }; });
 
   auto ls_json = std::make_shared<bool>(false);
@@ -200,24 +217,35 @@ void add_image_commands(Cli& cli) {
   ls->parse_complete_callback(
       [&cli, ls_json, ls_quiet] { cli.action = [&cli, ls_json, ls_quiet] { return run_ls(cli.global, *ls_json, *ls_quiet); }; });
 
-  auto inspect_ref = std::make_shared<std::string>();
+  auto inspect_args = std::make_shared<std::pair<std::string, std::string>>();
   auto* inspect = image->add_subcommand("inspect", "Print an image as JSON (digest, config, layers, manifest)");
-  inspect->add_option("IMAGE", *inspect_ref, "NAME[:TAG], NAME@sha256:... or sha256:...")->required();
-  inspect->parse_complete_callback(
-      [&cli, inspect_ref] { cli.action = [&cli, inspect_ref] { return run_inspect(cli.global, *inspect_ref); }; });
+  inspect->add_option("IMAGE", inspect_args->first, "NAME[:TAG], NAME@sha256:... or sha256:...")->required();
+  inspect->add_option("--project", inspect_args->second, kProjectHelp);
+  inspect->parse_complete_callback([&cli, inspect_args] {
+    cli.action = [&cli, inspect_args] { return run_inspect(cli.global, inspect_args->first, inspect_args->second); };
+  });
 
   auto rm_refs = std::make_shared<std::vector<std::string>>();
+  auto rm_project = std::make_shared<std::string>();
   auto* rm = image->add_subcommand("rm", "Remove tags (a digest removes every tag of that image); gc frees the space");
   rm->alias("remove");
   rm->add_option("IMAGE", *rm_refs, "NAME[:TAG] or sha256:...")->required();
-  rm->parse_complete_callback([&cli, rm_refs] { cli.action = [&cli, rm_refs] { return run_rm(cli.global, *rm_refs); }; });
+  rm->add_option("--project", *rm_project, "Remove that project's build tags only (default: the store-wide tag, else the only project's)");
+  rm->parse_complete_callback([&cli, rm_refs, rm_project] {
+    cli.action = [&cli, rm_refs, rm_project] { return run_rm(cli.global, *rm_refs, *rm_project); };
+  });
 
   auto tag_args = std::make_shared<std::pair<std::string, std::string>>();
-  auto* tag = image->add_subcommand("tag", "Tag SRC (NAME[:TAG] or digest) as DST NAME[:TAG]");
+  auto tag_project = std::make_shared<std::string>();
+  auto* tag = image->add_subcommand("tag", "Tag SRC (NAME[:TAG] or digest) as DST NAME[:TAG] (a store-wide tag)");
   tag->add_option("SRC", tag_args->first, "Existing image")->required();
   tag->add_option("DST", tag_args->second, "New NAME[:TAG]")->required();
-  tag->parse_complete_callback(
-      [&cli, tag_args] { cli.action = [&cli, tag_args] { return run_tag(cli.global, tag_args->first, tag_args->second); }; });
+  tag->add_option("--project", *tag_project, kProjectHelp);
+  tag->parse_complete_callback([&cli, tag_args, tag_project] {
+    cli.action = [&cli, tag_args, tag_project] {
+      return run_tag(cli.global, tag_args->first, tag_args->second, *tag_project);
+    };
+  });
 }
 
 }  // namespace gantry::runner

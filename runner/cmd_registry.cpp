@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cache/image_store.h"
 #include "cache/store.h"
 #include "common/units.h"
 #include "registry/credentials.h"
@@ -27,6 +28,7 @@ using registry::RegistryOptions;
 struct Flags {
   RegistryOptions options = registry::registry_options_from_env();
   std::string chunk_size;
+  std::string project;  // push --project
   bool json = false;
   bool quiet = false;
   std::ostream* out = &std::cout;  // std::cerr when wrapped around build/run (their stdout may be JSON)
@@ -103,7 +105,14 @@ int run_push(const GlobalOptions& global, Flags& f, const std::string& image, co
   }
   auto store = open_store(global);
   if (!store) return report_error(store.error());
-  auto r = registry::push_image(**store, image, dest, f.options);
+  // --project: the image is that project's build tag; push exactly its digest.
+  std::string source = image;
+  if (!f.project.empty()) {
+    auto digest = (*store)->images().resolve(image, cache::TagScope::of(f.project));
+    if (!digest) return report_error(digest.error());
+    source = digest->str();
+  }
+  auto r = registry::push_image(**store, source, dest, f.options);
   if (!r) return report_error(r.error());
   if (f.json) {
     nlohmann::json j = {{"reference", r->reference}, {"digest", r->manifest_digest.str()},
@@ -272,6 +281,8 @@ void add_registry_commands(Cli& cli) {
   auto* push = image->add_subcommand("push", "Push a stored IMAGE to HOST[:PORT]/REPO[:TAG] (only missing blobs move)");
   push->add_option("IMAGE", push_args->first, "Stored image (NAME[:TAG] or sha256:...)")->required();
   push->add_option("REF", push_args->second, "Destination reference")->required();
+  push->add_option("--project", push_flags->project,
+                   "Resolve IMAGE among this project's build tags (default: the store-wide tag, else the only project's)");
   push->add_option("--chunk-size", push_flags->chunk_size, "Upload blobs in chunks of this size (e.g. 16M); default: one request");
   add_transfer_flags(push, *push_flags);
   push->parse_complete_callback([&cli, push_flags, push_args] {

@@ -8,7 +8,7 @@
 namespace gantry::runner {
 
 Result<Digest> RegistryRefs::ensure(const std::string& ref) {
-  if (!registry::names_registry_host(ref)) return store_.images().resolve(ref);
+  if (!registry::names_registry_host(ref)) return store_.images().resolve(ref, scope_);
   std::lock_guard lock(mutex_);
   if (auto it = pulled_.find(ref); it != pulled_.end()) return it->second;
   const bool had = store_.images().resolve(ref).has_value();
@@ -32,6 +32,11 @@ pipeline::Diagnostics RegistryRefs::explain(const pipeline::Pipeline& p, const p
       if (d.key == "stages." + stage.name + ".image") ref = stage.image;
     if (auto it = pulled_.find(ref); !ref.empty() && it != pulled_.end() && !it->second)
       d.message = "cannot pull '" + ref + "': " + it->second.error().message();
+    else if (!ref.empty() && !registry::names_registry_host(ref) && scope_.project && !p.find_image(ref))
+      if (auto scoped = store_.images().resolve(ref, scope_); !scoped) {
+        auto anywhere = store_.images().resolve(ref);  // found, or ambiguous: other projects' build tags
+        if (anywhere || anywhere.error().kind() == ErrorKind::invalid_input) d.message = scoped.error().message();
+      }
     out.add(std::move(d));
   }
   return out;

@@ -103,6 +103,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
                          .jobs = static_cast<int>(ctx.jobs),
                          .init_binary = options.init_binary,
                          .limits = options.runner_config.limits};
+    request.project = project;
     // Every step is recorded with the run (and a run step's output kept in
     // the run's directory) as it ends, so a failed build can be read later.
     request.log_dir = ctx.run_dir;
@@ -123,7 +124,9 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     ctx.images.emplace(name, std::move(*image));
     run_images.push_back({name, digest.str(), true});
   }
-  RegistryRefs stage_refs(store, &reporter);  // registry stage images: pulled by load_checked_pipeline
+  // Registry stage images were pulled by load_checked_pipeline; store ones see
+  // this project's build tags and the store-wide tags.
+  RegistryRefs stage_refs(store, &reporter, cache::TagScope::of(project));
   for (const auto& stage : pipeline.stages) {
     if (ctx.images.count(stage.image)) continue;
     auto digest = stage_refs.ensure(stage.image);

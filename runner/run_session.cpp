@@ -42,7 +42,9 @@ Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::
                                                  const pipeline::Commit& commit, const std::string& file,
                                                  const ProjectAccess& access, Reporter* reporter) {
   auto p = TRY(pipeline::load_pipeline_from_git(repo, commit, file));
-  RegistryRefs refs(store, reporter);
+  // Store references see the build tags of the project the run will have
+  // (run_project checks a claimed `project:` right after).
+  RegistryRefs refs(store, reporter, cache::TagScope::of(p.project.empty() ? access.project : p.project));
   pipeline::Diagnostics diags =
       refs.explain(p, pipeline::validate_refs(p, [&](const std::string& ref) { return refs.exists(ref); }));
   for (const auto& stage : p.stages) {

@@ -1,7 +1,8 @@
 // Many repositories in one store (issue 11 item 4): two real git
 // repositories that both build an image `app` are promoted independently;
 // env ls / history / promote / rollback take --project and infer it only when
-// it is unambiguous; bad project names and claims are refused, changing nothing.
+// it is unambiguous; bad project names and claims are refused, changing nothing;
+// build tags are per project and a pipeline never sees another project's.
 #include "tests/runner/run_fixture.h"
 
 namespace gantry::testing {
@@ -148,6 +149,62 @@ TEST_F(RunProjectsTest, ProjectKey_NamesTheProject_InvalidOrClaimedNamesAreRefus
   EXPECT_EQ(envs_of("repo")["test"], digest(a1));
   auto r = run_gantry(store_, {"env", "ls", "--project", "other"});
   EXPECT_NE(r.exit_code, 0) << r.out;  // nothing was ever recorded in "other"
+}
+
+TEST_F(RunProjectsTest, BuildTags_ArePerProject_APipelineNeverSeesAnotherProjectsBuildTags) {
+  use(repo_a_);
+  version("a1");
+  auto a1 = run_json();
+  use(repo_b_);
+  version("b1");
+  auto b1 = run_json();
+  ASSERT_NE(digest(a1), digest(b1));
+
+  // Each project has its own app:latest and app:<short>; neither moved the other's.
+  std::map<std::string, std::string> latest;  // project -> digest of app:latest
+  for (const auto& t : gantry_json({"image", "ls", "--json"}))
+    if (t.value("name", "") == "app" && t.value("tag", "") == "latest") latest[t.value("project", "")] = t["digest"];
+  EXPECT_EQ(latest, (std::map<std::string, std::string>{{"repo", digest(a1)}, {"other", digest(b1)}}));
+
+  // The CLI does not guess between two projects' build tags...
+  auto ambiguous = run_gantry(store_, {"exec", "app:latest", "--", "cat", "/VERSION"});
+  EXPECT_NE(ambiguous.exit_code, 0) << ambiguous.out;
+  EXPECT_NE(ambiguous.err.find("several projects (other, repo)"), std::string::npos) << ambiguous.err;
+  // ...and --project chooses.
+  auto mine = run_gantry(store_, {"exec", "--project", "repo", "app:latest", "--", "cat", "/VERSION"});
+  EXPECT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_EQ(mine.out, "a1\n");
+  auto inspect = gantry_json({"image", "inspect", "--project", "other", "app:latest"});
+  EXPECT_EQ(inspect.value("digest", ""), digest(b1));
+
+  // A third repository cannot build on another project's build tag...
+  const std::string repo_c = dir_ / "third";
+  ASSERT_EQ(run_command({"git", "init", "-q", "-b", "main", repo_c}).exit_code, 0);
+  use(repo_c);
+  git({"config", "user.email", "test@example.org"});
+  git({"config", "user.name", "Projects Test"});
+  commit({{".gantry.yml", "images:\n  derived:\n    from: app:latest\n    steps:\n      - run: cat /VERSION\n"}},
+         "derived");
+  auto refused = run_gantry(store_, {"build", repo_c});
+  EXPECT_NE(refused.exit_code, 0) << refused.out;
+  EXPECT_NE(refused.err.find(".gantry.yml:3:"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("build tag of project other, repo"), std::string::npos) << refused.err;
+  // ...until someone tags it store-wide on purpose.
+  auto shared = run_gantry(store_, {"image", "tag", "--project", "repo", "app:latest", "app:latest"});
+  ASSERT_EQ(shared.exit_code, 0) << shared.err;
+  auto built = run_gantry(store_, {"build", repo_c, "--json"});
+  ASSERT_EQ(built.exit_code, 0) << built.err;
+  auto unscoped = run_gantry(store_, {"exec", "app:latest", "--", "cat", "/VERSION"});  // the store-wide tag
+  EXPECT_EQ(unscoped.out, "a1\n") << unscoped.err;
+
+  // A new build of one project moves only its own tags.
+  use(repo_b_);
+  version("b2");
+  auto b2 = run_json();
+  auto other = gantry_json({"image", "inspect", "--project", "other", "app:latest"});
+  EXPECT_EQ(other.value("digest", ""), digest(b2));
+  auto repo = gantry_json({"image", "inspect", "--project", "repo", "app:latest"});
+  EXPECT_EQ(repo.value("digest", ""), digest(a1));
 }
 
 }  // namespace
