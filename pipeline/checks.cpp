@@ -13,14 +13,15 @@ namespace gantry::pipeline {
 void check_graphs(YamlReader& r, const Pipeline& p) {
   if (auto cycle = image_cycle(p)) {
     const ImageDef* img = p.find_image(cycle->front());
-    r.error(img->from_pos, "images." + img->name + ".from", "cycle between images: " + format_cycle(*cycle));
+    r.diagnostics().add(img->file, img->from_pos, "images." + img->name + ".from",
+                        "cycle between images: " + format_cycle(*cycle));
   }
   if (auto cycle = stage_cycle(p)) {
     const StageDef* st = p.find_stage(cycle->front());
     auto it = std::find(st->needs.begin(), st->needs.end(), (*cycle)[1]);
     std::size_t i = static_cast<std::size_t>(it - st->needs.begin());
     SourcePos pos = i < st->needs_pos.size() ? st->needs_pos[i] : st->pos;
-    r.error(pos, "stages." + st->name + ".needs", "cycle between stages: " + format_cycle(*cycle));
+    r.diagnostics().add(st->file, pos, "stages." + st->name + ".needs", "cycle between stages: " + format_cycle(*cycle));
   }
   for (const auto& st : p.stages) {
     int mine = p.environment_index(st.environment);
@@ -29,9 +30,9 @@ void check_graphs(YamlReader& r, const Pipeline& p) {
       if (!need) continue;
       int theirs = p.environment_index(need->environment);
       if (theirs > mine) {
-        r.error(st.needs_pos[i], "stages." + st.name + ".needs[" + std::to_string(i) + "]",
-                "stage '" + st.name + "' runs in environment '" + st.environment + "' but needs '" + need->name +
-                    "', which runs later, in '" + need->environment + "'");
+        r.diagnostics().add(st.file, st.needs_pos[i], "stages." + st.name + ".needs[" + std::to_string(i) + "]",
+                            "stage '" + st.name + "' runs in environment '" + st.environment + "' but needs '" +
+                                need->name + "', which runs later, in '" + need->environment + "'");
       }
     }
   }
@@ -55,11 +56,11 @@ Diagnostics validate_refs(const Pipeline& p, const std::function<bool(const std:
   };
   for (const auto& img : p.images) {
     if (img.from == "scratch" || p.find_image(img.from)) continue;
-    if (!exists(img.from)) diags.add(p.file, img.from_pos, "images." + img.name + ".from", message(img.from));
+    if (!exists(img.from)) diags.add(img.file, img.from_pos, "images." + img.name + ".from", message(img.from));
   }
   for (const auto& st : p.stages) {
     if (p.find_image(st.image)) continue;
-    if (!exists(st.image)) diags.add(p.file, st.image_pos, "stages." + st.name + ".image", message(st.image));
+    if (!exists(st.image)) diags.add(st.file, st.image_pos, "stages." + st.name + ".image", message(st.image));
   }
   diags.sort();
   return diags;
@@ -77,11 +78,11 @@ Diagnostics validate_against_tree(const Pipeline& p, GitRepo& repo, const Commit
         if (is_exclude(tree_path)) continue;  // an exclude that matches nothing is fine
         auto entries = repo.list(commit, tree_path);
         if (!entries) {
-          diags.add(p.file, step.pos, key, entries.error().message());
+          diags.add(img.file, step.pos, key, entries.error().message());
         } else if (entries->empty()) {
           std::string shown = step.sources[s] == tree_path ? "'" + tree_path + "'"
                                                           : "'" + step.sources[s] + "' (" + tree_path + ")";
-          diags.add(p.file, step.pos, key,
+          diags.add(img.file, step.pos, key,
                     std::string(is_glob(tree_path) ? "copy source pattern " : "copy source ") + shown +
                         (is_glob(tree_path) ? " matches nothing" : " does not exist") + " in commit " +
                         commit.short_id);
@@ -100,7 +101,15 @@ Result<Pipeline> load_pipeline_from_git(GitRepo& repo, const Commit& commit, con
       return fail(ErrorKind::not_found, "no " + path + " in commit " + commit.short_id + " of " + repo.spec());
     return fail(text.error().context("reading " + path));
   }
-  auto pipeline = load_pipeline(*text, path);
+  IncludeLookup includes = [&](const std::string& pattern) -> Result<std::vector<IncludedFile>> {
+    std::vector<IncludedFile> files;
+    for (const auto& entry : TRY(repo.list(commit, pattern))) {
+      if (entry.mode != kModeFile && entry.mode != kModeExecutable) continue;  // directories, links, submodules
+      files.push_back({entry.path, entry.oid, TRY_CTX(repo.read_file(commit, entry.path), "reading " + entry.path)});
+    }
+    return files;
+  };
+  auto pipeline = load_pipeline(*text, path, includes);
   if (!pipeline) return fail(pipeline.error().to_error());
   Diagnostics tree = validate_against_tree(*pipeline, repo, commit);
   if (!tree.empty()) return fail(tree.to_error());

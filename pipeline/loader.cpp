@@ -14,7 +14,9 @@ namespace gantry::pipeline {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"project", "images", "stages", "environments", "epoch"};
+const std::vector<std::string> kTopKeys = {"project", "images", "stages", "environments", "epoch", "include"};
+// What an included file may hold: project and epoch belong to the pipeline file.
+const std::vector<std::string> kIncludedTopKeys = {"images", "stages", "environments", "include"};
 const std::vector<std::string> kImageKeys = {"from", "env", "workdir", "user", "entrypoint", "cmd", "labels", "steps"};
 const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push"};
 
@@ -48,7 +50,107 @@ std::optional<std::string> export_path_problem(const std::string& path) {
 
 }  // namespace
 
-void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p);
+std::string also_in(const YamlReader& r, const std::string& file, SourcePos pos) {
+  if (file == r.file()) return "";  // the YAML reader reported the duplicate key itself
+  return " is also defined in " + file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
+         " (files merged by include: must not define one name twice)";
+}
+
+namespace {
+
+// The fields of one document's top level that parse_documents reads.
+struct TopLevel {
+  std::optional<std::vector<Field>> entries;
+  const Field* images = nullptr;
+  const Field* stages = nullptr;
+  const Field* environments = nullptr;
+};
+
+TopLevel read_top_level(YamlReader& r, const Document& doc, Pipeline& p) {
+  TopLevel top;
+  Field root{doc.root, "", SourcePos{1, 1}, ""};
+  // Top-level keys starting with '.' hold templates (anchors for `<<:`
+  // merges, as GitLab's hidden jobs): neither images, stages nor environments.
+  std::vector<std::string> allowed = doc.depth == 0 ? kTopKeys : kIncludedTopKeys;
+  for (const auto& key : r.key_names(doc.root))
+    if (is_template_key(key) || (doc.depth > 0 && (key == "project" || key == "epoch"))) allowed.push_back(key);
+  top.entries = r.map(root, allowed);
+  if (!top.entries) return top;
+  for (const auto& e : *top.entries) {
+    if (e.key == "images") top.images = &e;
+    if (e.key == "stages") top.stages = &e;
+    if (e.key == "environments") top.environments = &e;
+    if (doc.depth > 0 && (e.key == "project" || e.key == "epoch")) {
+      r.error(e.key_pos, e.path, "'" + e.key + "' belongs in the pipeline file (" + p.file + "), not in a file it includes");
+      continue;
+    }
+    if (e.key == "epoch") {
+      auto v = r.count(e);
+      if (v && *v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2))
+        r.error(e, "expected seconds since 1970 (e.g. 1700000000), got " + std::to_string(*v));
+      else if (v) p.epoch = static_cast<std::int64_t>(*v);
+    }
+    if (e.key == "project") {
+      p.project_pos = r.pos(e);
+      if (auto name = r.non_empty_string(e)) {
+        if (auto problem = project_name_problem(*name)) r.error(e, "not a valid project name: " + *problem);
+        else p.project = *name;
+      }
+    }
+  }
+  return top;
+}
+
+std::vector<std::string> keys_of(YamlReader& r, const Field* field) {
+  std::vector<std::string> out;
+  if (!field) return out;
+  for (auto& name : r.key_names(field->node))
+    if (!is_template_key(name)) out.push_back(std::move(name));
+  return out;
+}
+
+// Environments of every file first (stages name them), then every image
+// (stages name them), then every stage, then the checks of the whole graph.
+void parse_documents(const std::vector<Document>& docs, Pipeline& p, Diagnostics& diags) {
+  std::vector<YamlReader> readers;
+  readers.reserve(docs.size());
+  for (const auto& doc : docs) readers.emplace_back(doc.file, diags);
+  std::vector<TopLevel> tops;
+  for (std::size_t i = 0; i < docs.size(); ++i) tops.push_back(read_top_level(readers[i], docs[i], p));
+
+  std::vector<std::string> image_names, stage_names;
+  bool any_environments = false;
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    for (auto& n : keys_of(readers[i], tops[i].images)) image_names.push_back(std::move(n));
+    for (auto& n : keys_of(readers[i], tops[i].stages)) stage_names.push_back(std::move(n));
+    any_environments = any_environments || tops[i].environments;
+  }
+  if (!tops[0].entries) return;
+  bool any_work = false;
+  for (const auto& top : tops) any_work = any_work || top.images || top.stages;
+  if (!any_work)
+    readers[0].error(SourcePos{1, 1}, "", "nothing to do: the file declares neither 'images' nor 'stages'");
+
+  if (!any_environments) parse_environments(readers[0], nullptr, p);
+  for (std::size_t i = 0; i < docs.size(); ++i)
+    if (tops[i].environments) parse_environments(readers[i], tops[i].environments, p);
+  for (std::size_t i = 0; i < docs.size(); ++i)
+    if (tops[i].images) parse_images(readers[i], *tops[i].images, p, image_names);
+  for (std::size_t i = 0; i < docs.size(); ++i)
+    if (tops[i].stages) parse_stages(readers[i], *tops[i].stages, p, stage_names);
+  check_graphs(readers[0], p);
+}
+
+// The pipeline's digest: its file's bytes alone, or with includes those and
+// every included file's path and blob id.
+std::string pipeline_digest(const std::string& text, const std::vector<IncludedFile>& includes) {
+  if (includes.empty()) return Digest::of(text).str();
+  std::string record = Digest::of(text).str();
+  for (const auto& inc : includes) record += '\n' + inc.path + '\0' + inc.blob_id;
+  return Digest::of(record).str();
+}
+
+}  // namespace
 
 bool is_template_key(const std::string& key) { return key.starts_with('.'); }
 
@@ -107,6 +209,7 @@ void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
   if (items->empty()) r.error(*field, "expected at least one environment");
   for (const auto& item : *items) {
     EnvironmentDef env;
+    env.file = r.file();
     env.pos = YamlReader::pos(item);
     Field name_field = item;
     if (item.node.IsScalar()) {
@@ -142,27 +245,31 @@ void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
     }
     name_field.key_pos = YamlReader::pos(name_field);
     if (!r.check_name(name_field, env.name, false)) continue;
-    if (p.find_environment(env.name)) {
-      r.error(YamlReader::pos(name_field), item.path, "duplicate environment '" + env.name + "'");
+    if (const auto* other = p.find_environment(env.name)) {
+      r.error(YamlReader::pos(name_field), item.path,
+              "duplicate environment '" + env.name + "'" + also_in(r, other->file, other->pos));
       continue;
     }
     p.environments.push_back(std::move(env));
   }
 }
 
-void parse_images(YamlReader& r, const Field& field, Pipeline& p) {
+void parse_images(YamlReader& r, const Field& field, Pipeline& p, const std::vector<std::string>& names) {
   auto images = without_templates(r.map(field));
   if (!images) return;
-  std::vector<std::string> names;
-  for (const auto& img : *images) names.push_back(img.key);
   for (const auto& img : *images) {
     if (!r.check_name(img, img.key, /*lowercase=*/true)) continue;
     if (img.key == "scratch") {
       r.error(img.key_pos, img.path, "'scratch' names the empty base image; pick another name");
       continue;
     }
+    if (const auto* other = p.find_image(img.key)) {
+      r.error(img.key_pos, img.path, "image '" + img.key + "'" + also_in(r, other->file, other->pos));
+      continue;
+    }
     ImageDef def;
     def.name = img.key;
+    def.file = r.file();
     def.pos = img.key_pos;
     auto entries = r.map(img, kImageKeys, {"from"});
     if (entries) {
@@ -197,81 +304,37 @@ void parse_images(YamlReader& r, const Field& field, Pipeline& p) {
   }
 }
 
-LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_name) {
+LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_name, const IncludeLookup& includes) {
   Diagnostics diags;
   YamlReader r(file_name, diags);
   Pipeline p;
   p.file = file_name;
   p.base_dir = dir_of(file_name);
-  p.digest = Digest::of(yaml_text).str();
 
-  YAML::Node root;
+  Document main{file_name, {}, 0};
   try {
-    root = YAML::Load(yaml_text);
+    main.root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
     auto problem = explain_syntax_error(yaml_text, e);
     r.error(problem.pos, "", std::move(problem.message));
     return std::unexpected(std::move(diags));
   }
-  if (!root.IsDefined() || root.IsNull()) {
+  if (!main.root.IsDefined() || main.root.IsNull()) {
     r.error(SourcePos{1, 1}, "", "empty file: expected 'images', 'stages' and 'environments'");
     return std::unexpected(std::move(diags));
   }
   try {
-    parse_document(r, root, p);
+    auto docs = collect_documents(main, p.base_dir, includes, diags, p.includes);
+    parse_documents(docs, p, diags);
   } catch (const YAML::Exception& e) {  // not expected once parsed; kept as a diagnostic, never a crash
     r.error(SourcePos{e.mark.line + 1, e.mark.column + 1}, "", "invalid YAML: " + e.msg);
   }
+  p.digest = pipeline_digest(yaml_text, p.includes);
   if (!diags.empty()) {
     diags.sort();
     return std::unexpected(std::move(diags));
   }
   return p;
-}
-
-void parse_document(YamlReader& r, const YAML::Node& root, Pipeline& p) {
-  Field top{root, "", SourcePos{1, 1}, ""};
-  // Top-level keys starting with '.' hold templates (anchors for `<<:`
-  // merges, as GitLab's hidden jobs): neither images, stages nor environments.
-  std::vector<std::string> allowed = kTopKeys;
-  for (const auto& key : r.key_names(root))
-    if (is_template_key(key)) allowed.push_back(key);
-  auto entries = r.map(top, allowed);
-  if (!entries) return;
-
-  const Field* images = nullptr;
-  const Field* stages = nullptr;
-  const Field* environments = nullptr;
-  for (const auto& e : *entries) {
-    if (e.key == "images") images = &e;
-    if (e.key == "stages") stages = &e;
-    if (e.key == "environments") environments = &e;
-    if (e.key == "epoch") {
-      auto v = r.count(e);
-      if (v && *v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2))
-        r.error(e, "expected seconds since 1970 (e.g. 1700000000), got " + std::to_string(*v));
-      else if (v) p.epoch = static_cast<std::int64_t>(*v);
-    }
-    if (e.key == "project") {
-      p.project_pos = r.pos(e);
-      if (auto name = r.non_empty_string(e)) {
-        if (auto problem = project_name_problem(*name)) r.error(e, "not a valid project name: " + *problem);
-        else p.project = *name;
-      }
-    }
-  }
-  if (!images && !stages)
-    r.error(SourcePos{1, 1}, "", "nothing to do: the file declares neither 'images' nor 'stages'");
-
-  parse_environments(r, environments, p);
-  if (images) parse_images(r, *images, p);
-  if (stages) {
-    std::vector<std::string> stage_names;
-    for (auto& name : r.key_names(stages->node))
-      if (!is_template_key(name)) stage_names.push_back(std::move(name));
-    parse_stages(r, *stages, p, stage_names);
-  }
-  check_graphs(r, p);
 }
 
 }  // namespace gantry::pipeline

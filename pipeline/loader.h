@@ -55,10 +55,21 @@ class Diagnostics {
 
 using LoadResult = std::expected<Pipeline, Diagnostics>;
 
+// The tree's files matching an `include:` entry: `pattern` is a tree path or
+// glob (already joined to the pipeline's directory); sorted by path; empty
+// when nothing matches.
+using IncludeLookup = std::function<Result<std::vector<IncludedFile>>(const std::string& pattern)>;
+
+// How deep includes may nest: the pipeline file's includes are depth 1.
+inline constexpr int kMaxIncludeDepth = 4;
+
 // Parses and checks the file's text. `file_name` is its path in the tree
 // (".gantry.yml", "examples/hello/.gantry.yml"): it is used in messages and
-// its directory is the base of copy sources.
-LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_name);
+// its directory is the base of copy sources, stage inputs and includes.
+// `includes` reads the files `include:` names (without it, an `include:` is
+// an error: a bare text has no tree to include from).
+LoadResult load_pipeline(const std::string& yaml_text, const std::string& file_name,
+                         const IncludeLookup& includes = {});
 
 // Pass 2: `image_exists(ref)` says whether the runner can provide a base
 // image (in the store, or pullable). Called for every `from` and stage

@@ -11,15 +11,35 @@
 
 namespace gantry::pipeline {
 
-// `environments:` (nullptr = absent: test, staging, production).
+// One YAML file of the pipeline: the pipeline file (depth 0) or one it
+// includes.
+struct Document {
+  std::string file;  // path in the tree
+  YAML::Node root;
+  int depth = 0;
+};
+// `main` and every file it includes (include.cpp), depth first in the order
+// written, each file once; `included` gets each included file (text
+// cleared). Problems (syntax, a cycle, nesting deeper than kMaxIncludeDepth,
+// a pattern matching nothing or leaving the repository) go to `diags`.
+std::vector<Document> collect_documents(const Document& main, const std::string& base_dir,
+                                        const IncludeLookup& lookup, Diagnostics& diags,
+                                        std::vector<IncludedFile>& included);
+
+// `environments:` (nullptr = absent: test, staging, production). Appends to
+// p.environments (several files may each declare some).
 void parse_environments(YamlReader& r, const Field* field, Pipeline& p);
-// `images:`; image names are known to each other through `p`'s order later.
-void parse_images(YamlReader& r, const Field& field, Pipeline& p);
+// `images:`; `image_names` are every image key of the pipeline's files (for
+// `from:` naming an image of the pipeline).
+void parse_images(YamlReader& r, const Field& field, Pipeline& p, const std::vector<std::string>& image_names);
 // One image's `steps:` list.
 std::vector<Step> parse_steps(YamlReader& r, const Field& field, const std::string& base_dir);
-// `stages:`; `stage_names` are every stage key of the file (for needs),
+// `stages:`; `stage_names` are every stage key of the pipeline's files (for needs),
 // environments and images must already be parsed.
 void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vector<std::string>& stage_names);
+// " is also defined in FILE:L:C (...)" when `file` is another file than the
+// reader's (a clash between files merged by include:); "" otherwise.
+std::string also_in(const YamlReader& r, const std::string& file, SourcePos pos);
 // Cycles between images and between stage needs; needs on later environments.
 void check_graphs(YamlReader& r, const Pipeline& p);
 

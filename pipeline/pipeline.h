@@ -71,6 +71,7 @@ struct Step {
 
 struct ImageDef {
   std::string name;
+  std::string file;    // the file it is written in: the pipeline file or one it includes
   SourcePos pos;       // of the image's name key
   std::string from;    // "scratch", another image of the file, a store image ref
                        // (busybox, app:1.2) or a registry ref (127.0.0.1:5000/team/base:1.2,
@@ -105,6 +106,7 @@ struct Limits {
 
 struct StageDef {
   std::string name;
+  std::string file;    // the file it is written in: the pipeline file or one it includes
   SourcePos pos;
   std::string image;   // an image of the file, or a store image ref
   SourcePos image_pos;
@@ -137,6 +139,7 @@ std::string_view to_string(Gate gate);
 
 struct EnvironmentDef {
   std::string name;
+  std::string file;    // the file it is written in ("" for the default environments)
   SourcePos pos;
   Gate when = Gate::automatic;
   // OCI layout/archive written on promotion: a path relative to the runner's
@@ -147,10 +150,20 @@ struct EnvironmentDef {
   SourcePos push_pos;
 };
 
+// A file the pipeline file includes (`include:`, docs/pipeline.md).
+struct IncludedFile {
+  std::string path;     // in the tree
+  std::string blob_id;  // its git blob id (40 hex)
+  std::string text;     // its content
+};
+
 struct Pipeline {
   std::string file;      // path of the file as given to the loader (in the tree)
-  std::string base_dir;  // its directory in the tree ("" at the root)
-  std::string digest;    // "sha256:<hex>" of the file's bytes
+  std::string base_dir;  // its directory in the tree ("" at the root); also the base of included files' paths
+  // "sha256:<hex>" of the file's bytes; with includes, of the file's bytes
+  // and every included file's path and git blob id.
+  std::string digest;
+  std::vector<IncludedFile> includes;  // in the order they were merged (depth first), text cleared
   // Top-level `project:` ("" = derived from the repository; docs/pipeline.md).
   // Names where runs, environments and history are kept, never the runner's
   // policy (docs/security.md).

@@ -111,8 +111,13 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
 
   for (const auto& st : *stages) {
     if (!r.check_name(st, st.key, /*lowercase=*/false)) continue;
+    if (const auto* other = p.find_stage(st.key)) {
+      r.error(st.key_pos, st.path, "stage '" + st.key + "'" + also_in(r, other->file, other->pos));
+      continue;
+    }
     StageDef stage;
     stage.name = st.key;
+    stage.file = r.file();
     stage.pos = st.key_pos;
     if (!p.environments.empty()) stage.environment = p.environments.front().name;
     auto entries = r.map(st, kStageKeys, {"image", "run"});

@@ -92,13 +92,13 @@ pipeline::Diagnostics check_project_access(const pipeline::Pipeline& p, const st
   pipeline::Diagnostics diags;
   for (const auto& env : p.environments) {
     if (env.export_path && !access.policy.export_dir)
-      diags.add(p.file, env.export_pos, "environments." + env.name + ".export",
+      diags.add(env.file, env.export_pos, "environments." + env.name + ".export",
                 "the runner config (" + access.config_shown + ") sets no export_dir for project '" + access.project +
                     "' (projects." + access.project + ".export_dir or projects.\"*\".export_dir): exports are " +
                     "written only below it");
     for (const auto& target : push_targets(env, promoted))
       if (auto st = check_push_allowed(target, access); !st)
-        diags.add(p.file, env.push_pos, "environments." + env.name + ".push", st.error().message());
+        diags.add(env.file, env.push_pos, "environments." + env.name + ".push", st.error().message());
   }
   return diags;
 }

@@ -52,7 +52,7 @@ Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::
     for (const auto& need : stage.needs) {
       const auto* other = p.find_stage(need);
       if (other && p.environment_index(other->environment) > own)
-        diags.add(p.file, stage.pos, "stages." + stage.name + ".needs",
+        diags.add(stage.file, stage.pos, "stages." + stage.name + ".needs",
                   "'" + need + "' runs in a later environment (" + other->environment + ") than '" + stage.name +
                       "' (" + stage.environment + ")");
     }

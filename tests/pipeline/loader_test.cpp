@@ -269,7 +269,7 @@ TEST(LoaderErrors, InvalidYamlHasItsPosition) {
 
 TEST(LoaderErrors, EmptyAndNonMappingFiles) {
   expect_diagnostics("", {{1, 1, "empty file: expected 'images', 'stages' and 'environments'"}});
-  expect_diagnostics("- a\n- b\n", {{1, 1, "expected a mapping with keys project, images, stages, environments or epoch, got a list"}});
+  expect_diagnostics("- a\n- b\n", {{1, 1, "expected a mapping with keys project, images, stages, environments, epoch or include, got a list"}});
   expect_diagnostics("environments: [test]\n", {{1, 1, "nothing to do: the file declares neither 'images' nor 'stages'"}});
 }
 
