@@ -237,6 +237,33 @@ constexpr Migration kMigrations[] = {
      "ALTER TABLE tags_by_project RENAME TO tags;"
      "CREATE INDEX tags_digest ON tags(digest);"
      "CREATE INDEX tags_name ON tags(name, tag);"},
+    // The run queue of `gantry serve` (cache/run_queue.h): runs requested by
+    // webhook or API wait here in request order; a delivery id is unique per
+    // forge so a redelivered webhook finds the entry it queued.
+    {"0106-serve-queue",
+     "CREATE TABLE serve_queue ("
+     "  id TEXT PRIMARY KEY,"               // the run's id once it runs
+     "  seq INTEGER NOT NULL,"              // request order
+     "  kind TEXT NOT NULL,"                // run | retry
+     "  repo_name TEXT NOT NULL,"
+     "  repo TEXT NOT NULL,"
+     "  rev TEXT NOT NULL,"
+     "  branch TEXT NOT NULL,"
+     "  commit_id TEXT NOT NULL,"
+     "  subject TEXT NOT NULL,"
+     "  project TEXT NOT NULL,"
+     "  retry_of TEXT NOT NULL,"
+     "  source TEXT NOT NULL,"              // api | github | gitea | gitlab | retry
+     "  delivery TEXT NOT NULL,"            // the forge's delivery id, or ''
+     "  state TEXT NOT NULL,"               // queued | running | done | cancelled | interrupted
+     "  error TEXT NOT NULL,"
+     "  requested_ms INTEGER NOT NULL,"
+     "  started_ms INTEGER NOT NULL,"
+     "  finished_ms INTEGER NOT NULL,"
+     "  pid INTEGER NOT NULL);"
+     "CREATE INDEX serve_queue_state ON serve_queue(state, seq);"
+     "CREATE INDEX serve_queue_commit ON serve_queue(repo_name, commit_id);"
+     "CREATE UNIQUE INDEX serve_queue_delivery ON serve_queue(source, delivery) WHERE delivery != '';"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };

@@ -52,5 +52,6 @@ void add_debug_commands(Cli& cli);  // cmd_debug.cpp: gantry debug
 void add_run_commands(Cli& cli);  // cmd_run.cpp: gantry run, promote, rollback, env ls, history, logs, show, watch
 void add_registry_commands(Cli& cli);  // cmd_registry.cpp: gantry image pull|push, login, logout
 void add_secret_commands(Cli& cli);  // cmd_secret.cpp: gantry secret set|ls|rm|key set
+void add_serve_commands(Cli& cli);  // cmd_serve.cpp: gantry serve
 
 }  // namespace gantry::runner

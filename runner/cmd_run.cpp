@@ -1,4 +1,5 @@
 // gantry run | retry | promote | rollback | env ls | history | logs | show | watch
+#include <cctype>
 #include <iostream>
 #include <memory>
 
@@ -151,6 +152,18 @@ void add_run_options(CLI::App* cmd, RunOptions& run) {
   cmd->add_flag("--no-cache", run.no_cache, "Rerun every build step and stage (results are still recorded)");
 }
 
+// Hidden: `gantry serve` runs a queued run under the id it answered with.
+void add_run_id_option(CLI::App* cmd, RunOptions& run) {
+  cmd->add_option("--run-id", run.run_id, "")
+      ->group("")
+      ->check([](const std::string& id) -> std::string {
+        bool ok = id.size() == 20 && id[8] == '-' && id[15] == '-';
+        for (std::size_t i = 0; ok && i < id.size(); ++i)
+          ok = i == 8 || i == 15 ? true : std::isxdigit(static_cast<unsigned char>(id[i])) != 0;
+        return ok ? "" : "a run id: yyyymmdd-hhmmss-xxxx";
+      });
+}
+
 }  // namespace
 
 void add_run_commands(Cli& cli) {
@@ -165,6 +178,7 @@ void add_run_commands(Cli& cli) {
   cmd->add_option("repo", run->run.repo, "Git repository: a local path or a URL (default: .)");
   cmd->add_option("--rev", run->run.rev, "Revision (anything git rev-parse takes; default HEAD)");
   add_run_options(cmd, run->run);
+  add_run_id_option(cmd, run->run);
   cmd->add_flag("--json", run->json, "Print the run record as JSON (docs/run.md) instead of a live view");
   cmd->callback([&global, &action, run] { action = [&global, run] { return cmd_run(global, *run); }; });
 
@@ -176,6 +190,7 @@ void add_run_commands(Cli& cli) {
   cmd->add_option("run", retry->run_id, "Run id (or a unique prefix)")->required();
   cmd->add_option("--jobs,-j", retry->run.jobs, "Stages (and images) run at once (default: the number of cores)")
       ->check(CLI::PositiveNumber);
+  add_run_id_option(cmd, retry->run);
   cmd->add_flag("--json", retry->json, "Print the new run record as JSON (docs/run.md) instead of a live view");
   cmd->callback([&global, &action, retry] { action = [&global, retry] { return cmd_retry(global, *retry); }; });
 

@@ -60,7 +60,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
 
   cache::RunStore runs(store);
   cache::RunRecord run;
-  run.id = cache::RunStore::new_id();
+  run.id = options.run_id.empty() ? cache::RunStore::new_id() : options.run_id;
   run.repo = repo.location();  // absolute: promote/retry/rollback work from any directory
   run.repo_url = repo.remote_url();
   run.project = project;

@@ -43,6 +43,7 @@ struct RunOptions {
   // pushes may go. The built-in default allows neither.
   RunnerConfig runner_config;
   std::string retry_of;  // gantry retry: the run this one retries (recorded)
+  std::string run_id;    // "" = a new id; `gantry serve` passes the id it queued the run under
 };
 
 // Errors (nothing recorded): an unknown revision, a bad pipeline file, an

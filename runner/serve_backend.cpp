@@ -1,0 +1,99 @@
+#include "runner/serve_backend.h"
+
+#include <unistd.h>
+
+#include <sstream>
+
+#include "runner/reporter.h"
+#include "runner/run_lifecycle.h"
+#include "runner/run_pipeline.h"
+#include "runner/run_session.h"
+#include "runner/run_views.h"
+
+namespace gantry::runner {
+
+namespace {
+
+std::string self_binary() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("/proc/self/exe");
+}
+
+Result<nlohmann::json> printed_json(const std::function<Status(std::ostream&)>& print) {
+  std::ostringstream out;
+  TRY(print(out));
+  try {
+    return nlohmann::json::parse(out.str());
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorKind::internal, std::string("printed JSON does not parse: ") + e.what());
+  }
+}
+
+class RunnerBackend : public server::Backend {
+ public:
+  RunnerBackend(cache::Store& store, const GlobalOptions& global, RunnerConfig config)
+      : store_(store), global_(global), config_(std::move(config)), binary_(self_binary()) {}
+
+  Result<nlohmann::json> run_json(const cache::RunRecord& run) override { return load_run_json(store_, run); }
+
+  Result<nlohmann::json> environments(const std::string& wanted) override {
+    const std::string project = TRY(pick_project(store_, wanted, ""));
+    auto rows = TRY(printed_json([&](std::ostream& out) { return print_environments(store_, project, "", true, out); }));
+    return nlohmann::json{{"project", project}, {"environments", std::move(rows)}};
+  }
+
+  Result<nlohmann::json> history(const std::string& wanted, const std::string& image, int limit) override {
+    const std::string project = TRY(pick_project(store_, wanted, image));
+    return printed_json([&](std::ostream& out) { return print_history(store_, project, image, limit, true, out); });
+  }
+
+  Result<nlohmann::json> promote(const server::PromoteRequest& request, std::stop_token stop) override {
+    PromoteOptions options;
+    options.project = request.project;
+    options.image = request.image;
+    options.environment = request.environment;
+    options.run_id = request.run_id;
+    options.runner_config = config_;
+    options.init_binary = binary_;
+    auto reporter = make_quiet_reporter();
+    auto record = TRY(promote_run(store_, options, *reporter, stop));
+    reporter->finish();
+    return load_run_json(store_, record);
+  }
+
+  Result<nlohmann::json> rollback(const server::RollbackRequest& request) override {
+    auto reporter = make_quiet_reporter();
+    auto event = TRY(rollback_environment(store_, {.project = request.project, .image = request.image,
+                                                   .environment = request.environment, .runner_config = config_},
+                                          *reporter));
+    reporter->finish();
+    return event_json(event);
+  }
+
+  Status recover_dead_runs() override { return runner::recover_dead_runs(store_); }
+
+  std::vector<std::string> run_command(const cache::QueueEntry& entry) override {
+    std::vector<std::string> argv = {binary_, "--store", global_.store_dir};
+    if (!global_.runner_config.empty()) argv.insert(argv.end(), {"--runner-config", global_.runner_config});
+    if (entry.kind == "retry") argv.insert(argv.end(), {"retry", entry.retry_of});
+    else argv.insert(argv.end(), {"run", entry.repo, "--rev", entry.rev});
+    argv.insert(argv.end(), {"--run-id", entry.id, "--json"});
+    return argv;
+  }
+
+ private:
+  cache::Store& store_;
+  const GlobalOptions& global_;
+  RunnerConfig config_;
+  std::string binary_;
+};
+
+}  // namespace
+
+std::unique_ptr<server::Backend> make_serve_backend(cache::Store& store, const GlobalOptions& global,
+                                                    RunnerConfig config) {
+  return std::make_unique<RunnerBackend>(store, global, std::move(config));
+}
+
+}  // namespace gantry::runner

@@ -1,0 +1,67 @@
+// The configuration of `gantry serve` (docs/serve.md): flags, or the same
+// keys in a YAML file (--config serve.yml; flags given win over the file).
+//
+//   listen: 127.0.0.1:8080
+//   store: /var/lib/gantry
+//   repos:
+//     - {name: acme/app, url: https://git.example.org/acme/app.git}
+//     - {name: tools, path: /srv/git/tools.git}
+//   token_file: /etc/gantry/serve.token            # write routes
+//   read_token_file: /etc/gantry/serve.read-token  # read routes off loopback
+//   webhook_secret_file: /etc/gantry/webhook.secret
+//   max_runs: 2
+//   grace: 30s                 # SIGTERM: how long running runs may finish
+//   max_body: 1MiB             # bigger request bodies are refused with 413
+//   client_timeout: 30s        # a request must arrive within this
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace gantry::server {
+
+struct RepoConfig {
+  std::string name;      // how webhooks and the API name it ("acme/app")
+  std::string location;  // a local path or a clone URL, as `gantry run` takes it
+};
+
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string store;  // "" = gantry's default store
+  std::vector<RepoConfig> repos;
+  std::string token_file;
+  std::string read_token_file;
+  std::string webhook_secret_file;
+  int max_runs = 1;
+  std::chrono::milliseconds grace{30000};
+  std::uint64_t max_body = 1 << 20;
+  std::chrono::milliseconds client_timeout{30000};
+  std::string runner_config;  // --runner-config, passed on to each run
+  std::string gantry_binary = "/proc/self/exe";
+  int verbosity = 0;
+};
+
+// "[NAME=]PATH_OR_URL": NAME defaults to the last two path components of a
+// URL ("acme/app" of https://host/acme/app.git), else the directory's name.
+Result<RepoConfig> parse_repo_spec(const std::string& spec);
+
+// Reads a serve.yml into `config` (only the keys the file has); errors name
+// file:line:col and the key.
+Status load_serve_config(const std::string& path, ServeConfig& config);
+
+// The host and port of `listen` ("127.0.0.1:8080", "[::1]:80", ":8080").
+struct ListenAddress {
+  std::string host;
+  unsigned short port = 0;
+};
+Result<ListenAddress> parse_listen(const std::string& listen);
+
+// A secret file's content without its trailing newline; invalid_input when
+// the file is empty, unreadable, or readable by others than its owner's group.
+Result<std::string> read_secret_file(const std::string& path, const std::string& what);
+
+}  // namespace gantry::server
