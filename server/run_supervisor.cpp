@@ -19,7 +19,7 @@ namespace gantry::server {
 
 namespace {
 
-constexpr auto kPollEvery = std::chrono::milliseconds(250);
+constexpr auto kPollEvery = std::chrono::milliseconds(150);
 
 std::shared_ptr<spdlog::logger> serve_log() {
   auto log = spdlog::get("serve");

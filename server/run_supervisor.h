@@ -5,7 +5,7 @@
 // (PR_SET_PDEATHSIG SIGKILL): a crashed server leaves its runs as a crashed
 // `gantry run` does, and the next start marks them interrupted.
 //
-// The same thread watches the active runs in meta.db (every 250 ms) and
+// The same thread watches the active runs in meta.db (every 150 ms) and
 // publishes run, stage, queue and promotion changes on the EventHub.
 //
 // Shutdown (SIGTERM): drain() starts nothing new, lets running runs finish

@@ -98,7 +98,15 @@ void SseReader::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool SseReader::wait_connected(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!connected_ && !ended_ && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return connected_;
+}
+
 void SseReader::feed(const char* data, std::size_t size) {
+  connected_ = true;
   std::lock_guard lock(mutex_);
   buffer_.append(data, size);
   std::size_t nl;

@@ -42,6 +42,8 @@ class SseReader {
   bool wait_for(const std::function<bool(const std::vector<SseEvent>&)>& pred, std::chrono::milliseconds timeout);
   std::vector<SseEvent> events();
   bool ended() const { return ended_; }
+  // Waits until the first bytes arrived (the server has taken the follower on).
+  bool wait_connected(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   long status() const { return status_; }
   void stop();
 
@@ -53,6 +55,7 @@ class SseReader {
   std::string buffer_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> ended_{false};
+  std::atomic<bool> connected_{false};
   std::atomic<long> status_{0};
   std::thread thread_;
 };
