@@ -136,7 +136,8 @@ TEST_F(ServeApiTest, Sigterm_LetsTheRunFinishWithinGrace_ThenCancelsAndRecordsIt
   EXPECT_NE(record.value("error", "").find("SIGTERM"), std::string::npos) << record.dump(2);
   // The queued one stays queued for the next start.
   start_server({"--max-runs", "1"});
-  EXPECT_EQ(get("/api/v1/runs/" + queued).json().value("status", ""), "starting") << server_log();
+  wait_run(queued, {"starting", "running"});
+  EXPECT_NE(server_log().find("run " + queued + ": started"), std::string::npos) << server_log();
 }
 
 TEST_F(ServeApiTest, CancelQueued_Is200Cancelled_CancelRunning_Is202_RetryQueuesANewRun) {
