@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "pipeline/loader.h"
 #include "runner/reporter.h"
 #include "runner/run_lifecycle.h"
 #include "runner/run_pipeline.h"
@@ -36,6 +37,16 @@ class RunnerBackend : public server::Backend {
       : store_(store), global_(global), config_(std::move(config)), binary_(self_binary()) {}
 
   Result<nlohmann::json> run_json(const cache::RunRecord& run) override { return load_run_json(store_, run); }
+
+  Result<nlohmann::json> pipeline_graph(const cache::RunRecord& run) override {
+    auto repo = TRY(open_run_repo(store_, run));
+    auto commit = TRY(repo.resolve(run.commit));
+    auto p = TRY(pipeline::load_pipeline_from_git(repo, commit, run.pipeline_file));
+    nlohmann::json envs = nlohmann::json::array(), stages = nlohmann::json::array();
+    for (const auto& e : p.environments) envs.push_back({{"name", e.name}, {"manual", e.when == pipeline::Gate::manual}});
+    for (const auto& s : p.stages) stages.push_back({{"name", s.name}, {"environment", s.environment}, {"needs", s.needs}});
+    return nlohmann::json{{"environments", std::move(envs)}, {"stages", std::move(stages)}};
+  }
 
   Result<nlohmann::json> environments(const std::string& wanted) override {
     const std::string project = TRY(pick_project(store_, wanted, ""));

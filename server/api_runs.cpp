@@ -58,6 +58,15 @@ Reply get_run(ServerCore& core, const Request& req) {
   return json_response(200, queued_record_json(**entry));
 }
 
+Reply run_graph(ServerCore& core, const Request& req) {
+  cache::RunStore runs(core.store);
+  auto run = runs.get(req.params.at("id"));
+  if (!run) return error_response(run.error());
+  auto graph = core.backend.pipeline_graph(*run);
+  if (!graph) return error_response(graph.error());
+  return json_response(200, *graph);
+}
+
 Reply queue_run(ServerCore& core, const Request& req) {
   auto body = json_body(req);
   if (!body) return error_response(body.error());
@@ -156,6 +165,7 @@ void add_run_routes(Router& router, ServerCore& core) {
   router.add("GET", "/api/v1/runs", Access::read, [&core](Request& r) { return list_runs(core, r); });
   router.add("POST", "/api/v1/runs", Access::write, [&core](Request& r) { return queue_run(core, r); });
   router.add("GET", "/api/v1/runs/{id}", Access::read, [&core](Request& r) { return get_run(core, r); });
+  router.add("GET", "/api/v1/runs/{id}/graph", Access::read, [&core](Request& r) { return run_graph(core, r); });
   router.add("POST", "/api/v1/runs/{id}/cancel", Access::write, [&core](Request& r) { return cancel_run(core, r); });
   router.add("POST", "/api/v1/runs/{id}/retry", Access::write, [&core](Request& r) { return retry_run(core, r); });
 }

@@ -34,6 +34,9 @@ class Backend {
   virtual ~Backend() = default;
   // The record as `gantry run --json` prints it.
   virtual Result<nlohmann::json> run_json(const cache::RunRecord& run) = 0;
+  // The run's pipeline as a graph: {"environments": [{"name", "manual"}],
+  // "stages": [{"name", "environment", "needs": [...]}]} (file order).
+  virtual Result<nlohmann::json> pipeline_graph(const cache::RunRecord& run) = 0;
   // {"project", "environments": [...as gantry env ls --json...]}; project ""
   // = the only project (invalid_input naming them when several).
   virtual Result<nlohmann::json> environments(const std::string& project) = 0;
