@@ -8,18 +8,18 @@
 //   spec.output = [](Stream s, std::string_view line) { ... };
 //   Result<ContainerResult> r = executor::run(spec);
 //
-// How it works: run() spawns the gantry binary again as `gantry __init`
-// (Boost.Process, pipes for stdout/stderr, a socketpair for {step, errno}
-// reports). That init unshares mount/pid/uts/ipc/net/cgroup namespaces and
-// forks PID 1 of the container (the init again), which mounts the overlay of
-// the layers, /proc, /dev, /sys, pivots into it and forks the command after
-// cutting capabilities, setting no_new_privs and loading seccomp. PID 1 reaps
-// zombies and forwards SIGINT/SIGTERM. Every mount lives only in the
-// container's mount namespace; every process dies with PID 1; run() removes
-// the cgroups and the container's temp dir on every path.
-//
-// The host program must dispatch `argv[1] == "__init"` to init_main() before
-// anything else (runner/main.cpp does).
+// How it works: run() clones the container's PID 1 straight into new
+// mount/pid/uts/ipc/net namespaces (CLONE_VM|CLONE_VFORK: no page tables
+// copied), joined to the container's cgroups, in a cgroup namespace rooted
+// there, and that child execs gantry-init (executor/init/: a small static C
+// program installed next to gantry). gantry-init mounts the overlay of the
+// layers, /proc, /dev, /sys, pivots into it and forks the command after
+// cutting capabilities, setting no_new_privs and loading seccomp; it reaps
+// zombies and forwards SIGINT/SIGTERM/... Output comes back on pipes, setup
+// failures as {step, errno} on a socketpair. Every mount lives only in the
+// container's mount namespace; every process dies with PID 1, which dies with
+// the runner thread (PR_SET_PDEATHSIG); run() removes the cgroups and the
+// container's temp dir on every path.
 #pragma once
 
 #include <chrono>
@@ -103,7 +103,9 @@ struct ContainerSpec {
   // must see it to remove the cgroups of a crashed runner). Must be on a
   // filesystem that can hold an overlay upper (ext4, xfs). Created if missing.
   std::string work_root;
-  std::string init_binary = "/proc/self/exe";  // the gantry binary (tests pass the built one)
+  // The gantry-init binary; "" = the one next to the running program
+  // (/proc/self/exe's directory), where gantry is installed with it.
+  std::string init_binary;
   // On cancellation: SIGTERM goes to the command, then after this grace
   // period everything in the container is killed.
   std::chrono::milliseconds stop_grace{2000};
@@ -145,8 +147,5 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop = {}
 // call while other runners use the same work_root (their dirs are locked).
 // Returns the number of containers swept.
 Result<int> sweep_leftovers(const std::string& work_root);
-
-// The entry point of `gantry __init` (argv as main() got it). Never returns.
-[[noreturn]] void init_main(int argc, char** argv);
 
 }  // namespace gantry::executor

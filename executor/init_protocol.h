@@ -1,76 +1,31 @@
-// The wire between run() (the runner side) and `gantry __init`:
-//  - fd 3 of the init: a memfd holding the serialized InitConfig;
-//  - fd 4 of the init: one end of a SOCK_SEQPACKET socketpair on which the
-//    spawned init, PID 1 and the command child send fixed-size InitMessage
-//    records: pid1_started {host pid of PID 1} once PID 1 is forked,
-//    setup_failed {step, errno, index} when a step fails (the first one
-//    counts), exited {wait status; err ENOSPC when the size-limited upper
-//    tmpfs was full at that moment} when the command ended.
-// Both sides are the same binary, so the format only has to agree with itself;
-// kProtocolVersion, checked by InitConfig::parse, still refuses a stale
-// init_binary (bump it whenever InitConfig's serialized fields change).
+// The C++ side of the wire between run() and the container init
+// (gantry-init, executor/init/): the step names, the message records and the
+// config run() serializes for it. The format itself is defined once, in
+// executor/init/wire.h (shared with the C init), with its version number.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "common/error.h"
+#include "executor/init/wire.h"
 
 namespace gantry::executor {
 
-inline constexpr std::uint32_t kProtocolVersion = 2;
-inline constexpr int kConfigFd = 3;
-inline constexpr int kStatusFd = 4;
+inline constexpr std::uint32_t kProtocolVersion = GANTRY_INIT_PROTOCOL;
+inline constexpr int kConfigFd = GANTRY_INIT_CONFIG_FD;
+inline constexpr int kStatusFd = GANTRY_INIT_STATUS_FD;
 
-// The setup steps, in the order they run (crun's container_init_setup): the
-// spawned init's, PID 1's (init_main.cpp's list), then the command child's.
-// The seccomp program is built by the runner side (default_seccomp_bpf()).
-enum class Step : std::int32_t {
-  read_config,
-  parent_died,
-  unshare_namespaces,
-  fork_pid1,
-  make_mounts_private,
-  mount_scratch,
-  write_etc_files,
-  mount_rootfs,
-  open_rootfs,
-  mount_proc,
-  mount_dev,
-  mount_devpts,
-  mount_shm,
-  mount_sys,
-  mask_paths,
-  readonly_paths,
-  bind_mounts,
-  etc_files,
-  pivot_root,
-  set_hostname,
-  loopback_up,
-  resolve_user,
-  make_workdir,
-  prepare_caps,
-  fork_command,
-  // in the command child, between fork and exec:
-  set_session,
-  set_rlimits,
-  drop_bounding_caps,
-  set_groups,
-  set_gid,
-  set_uid,
-  set_caps,
-  no_new_privs,
-  chdir_workdir,
-  load_seccomp,
-  exec_command,
-};
+// The setup steps, in the order they run (wire.h's list).
+#define GANTRY_STEP_CXX(name) name = GANTRY_STEP_##name,
+enum class Step : std::int32_t { GANTRY_INIT_STEPS(GANTRY_STEP_CXX) };
+#undef GANTRY_STEP_CXX
 const char* step_name(Step step);
 
 enum class MessageKind : std::int32_t {
-  setup_failed = 1,  // step, err (index: which mount, when it applies)
-  exited = 2,        // status: the command's wait status
-  pid1_started = 3,  // status: the host pid of PID 1 (to wait for the whole container to be gone)
+  setup_failed = GANTRY_MSG_SETUP_FAILED,  // step, err (index: which mount, when it applies)
+  exited = GANTRY_MSG_EXITED,              // status: the command's wait status
+  phase = GANTRY_MSG_PHASE,                // step reached at time_ns (tracing)
 };
 
 struct InitMessage {
@@ -79,7 +34,10 @@ struct InitMessage {
   std::int32_t err;
   std::int32_t status;
   std::int32_t index;  // a bind mount's index for bind_mounts, else -1
+  std::int32_t reserved;
+  std::int64_t time_ns;
 };
+static_assert(sizeof(InitMessage) == sizeof(gantry_init_msg));
 
 struct InitMount {
   std::string source;
@@ -90,7 +48,6 @@ struct InitMount {
 // Everything the init needs; the runner side prepared paths and files.
 struct InitConfig {
   std::string id;
-  std::int32_t parent_pid = 0;         // the runner, to detect that it died before PR_SET_PDEATHSIG
   std::vector<std::string> lowerdirs;  // bottom → top
   std::string upper_dir;
   std::string work_dir;                // overlay's workdir
@@ -109,9 +66,11 @@ struct InitConfig {
   std::vector<InitMount> mounts;
   bool host_network = false;
   std::string seccomp_bpf;             // raw BPF program, built once by the runner side
+  std::uint64_t caps_keep = 0;         // bit N: capability N stays (bounding set; effective for root)
+  bool trace_phases = false;           // the init reports phase messages
 
+  // The bytes of wire.h's format.
   std::string serialize() const;
-  static Result<InitConfig> parse(const std::string& data);
 };
 
 }  // namespace gantry::executor

@@ -1,33 +1,19 @@
 // run(): the runner side of one container. Prepares the container dir and
-// cgroups, spawns `gantry __init` with Boost.Process (stdout/stderr pipes, the
-// config memfd on fd 3, the status socket on fd 4, the cgroups joined and
-// PR_SET_PDEATHSIG set before exec), streams output line by line, enforces the
-// timeout and the cancellation, then collects the result and removes
-// everything. RAII owns every piece, so every return path cleans up.
+// cgroups, clones the container's PID 1 (init_spawn.cpp: the static
+// gantry-init, the config memfd on fd 3, the status socket on fd 4, the
+// cgroups joined and PR_SET_PDEATHSIG set before exec), streams output line by
+// line, enforces the timeout and the cancellation, then collects the result
+// and removes everything. RAII owns every piece, so every return path cleans up.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-// Boost 1.74 compiles its vfork executor (bp::posix::use_vfork) only when
-// BOOST_POSIX_HAS_VFORK is set, which its config test leaves unset on a
-// POSIX-2008 glibc, although glibc has vfork.
-#ifndef BOOST_POSIX_HAS_VFORK
-#define BOOST_POSIX_HAS_VFORK 1
-#endif
-#include <boost/process/args.hpp>
-#include <boost/process/child.hpp>
-#include <boost/process/exe.hpp>
-#include <boost/process/extend.hpp>
-#include <boost/process/io.hpp>
-#include <boost/process/pipe.hpp>
-#include <boost/process/posix.hpp>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -37,15 +23,15 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "common/phase_trace.h"
 #include "executor/cgroup.h"
 #include "executor/container.h"
 #include "executor/container_dir.h"
 #include "executor/init_protocol.h"
+#include "executor/init_spawn.h"
 #include "executor/line_splitter.h"
 #include "executor/security.h"
 #include "executor/spec_check.h"
-
-namespace bp = boost::process;
 
 namespace gantry::executor {
 namespace {
@@ -84,75 +70,42 @@ Result<UniqueFd> config_memfd(const InitConfig& config) {
   return fd;
 }
 
-// Before exec in the spawned child (async-signal-safe): join the cgroups,
-// place the config and status fds, die with the runner thread.
-struct InitSetup : bp::extend::handler {
-  int config_fd;
-  int status_fd;
-  const std::vector<UniqueFd>* cgroup_procs;
-
-  // Spawned with vfork (bp::posix::use_vfork): the child borrows the
-  // runner's memory until it execs, so it copies no page tables (the runner
-  // maps a large binary); this is one of the costs of every container start.
-  // set_error() then only records the error in the shared executor: the
-  // child must leave itself, or it would exec the init anyway.
-  template <typename Executor>
-  void on_exec_setup(Executor& exec) const {
-    for (const auto& fd : *cgroup_procs)
-      if (::write(fd.get(), "0", 1) != 1) fail(exec, "join cgroup");
-    if (::dup2(config_fd, kConfigFd) < 0 || ::dup2(status_fd, kStatusFd) < 0) fail(exec, "dup2");
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  }
-  template <typename Executor>
-  [[noreturn]] static void fail(Executor& exec, const char* what) {
-    exec.set_error(std::error_code(errno, std::system_category()), what);
-    ::_exit(EXIT_FAILURE);
-  }
-};
-
-// Kills the spawned init (and so, through PR_SET_PDEATHSIG, PID 1 and the
-// whole pid namespace), PID 1 itself (pidfd: no pid reuse race) and every
-// process in the container's cgroups.
+// Kills PID 1 (pidfd: no pid reuse race), and so the whole pid namespace,
+// and every process in the container's cgroups.
 struct Supervised {
-  bp::child child;
+  pid_t pid = -1;
+  UniqueFd pidfd;
   const ContainerCgroups* cgroups = nullptr;
-  UniqueFd pid1;  // pidfd of the container's PID 1, once the init reported it
   bool reaped = false;
 
-  void adopt_pid1(pid_t pid) {
-    if (!pid1 && pid > 0 && !reaped) pid1.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  void signal(int sig) const {
+    if (!reaped && pidfd) ::syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0);
   }
-  void kill_all() {
-    if (!reaped && child.valid()) ::kill(child.id(), SIGKILL);
-    if (pid1) ::syscall(SYS_pidfd_send_signal, pid1.get(), SIGKILL, nullptr, 0);
+  void kill_all() const {
+    signal(SIGKILL);
     if (cgroups) cgroups->kill_all();
   }
+  // PID 1 is reaped only after the kernel reaped every other process of its
+  // pid namespace (and with them the mount namespace and its overlay).
   int wait() {
-    std::error_code ec;
-    child.wait(ec);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     reaped = true;
-    return child.native_exit_code();
-  }
-  // PID 1 exits only after the kernel reaped every other process of its pid
-  // namespace (and with them the mount namespace and its overlay): wait for it.
-  void wait_container_gone() {
-    if (!pid1) return;
-    pollfd p{pid1.get(), POLLIN, 0};
-    for (int i = 0; i < 100 && ::poll(&p, 1, 100) == 0; ++i) ::syscall(SYS_pidfd_send_signal, pid1.get(), SIGKILL, nullptr, 0);
-    pid1.reset();
+    return status;
   }
   ~Supervised() {
-    if (!reaped && child.valid()) {
+    if (pid > 0 && !reaped) {
       kill_all();
       wait();
     }
-    wait_container_gone();
   }
 };
 
 }  // namespace
 
 Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
+  trace::phase("run");
   TRY(check_spec(spec));
   sweep_once(spec.work_root);
   auto bpf = TRY_CTX(default_seccomp_bpf(), "building the seccomp profile");
@@ -175,7 +128,6 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
 
   InitConfig config;
   config.id = result.id;
-  config.parent_pid = ::getpid();
   config.lowerdirs = spec.lowerdirs;
   config.upper_dir = dir.upper();
   config.work_dir = dir.work();
@@ -194,6 +146,8 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   for (const auto& m : spec.mounts) config.mounts.push_back({m.source, m.target, m.read_only});
   config.host_network = spec.network == NetworkMode::host;
   config.seccomp_bpf = bpf;
+  config.caps_keep = default_capability_mask();
+  config.trace_phases = trace::enabled();
   auto memfd = TRY(config_memfd(config));
 
   int sv[2];
@@ -204,37 +158,30 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   UniqueFd out_read(out_fds[0]), out_write(out_fds[1]);
   if (::pipe2(err_fds, O_CLOEXEC) != 0) return fail_sys("pipe", "stderr");
   UniqueFd err_read(err_fds[0]), err_write(err_fds[1]);
-  // High, private copies so the dup2s onto 3 and 4 cannot clobber each other.
-  UniqueFd config_hi(::fcntl(memfd.get(), F_DUPFD_CLOEXEC, 10));
-  UniqueFd status_hi(::fcntl(status_theirs.get(), F_DUPFD_CLOEXEC, 10));
-  if (!config_hi || !status_hi) return fail_sys("fcntl F_DUPFD", "init fds");
+  // High, private copies so the dup2s onto 1 to 4 cannot clobber each other.
+  auto high = [](int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 10)); };
+  UniqueFd config_hi = high(memfd.get()), status_hi = high(status_theirs.get());
+  UniqueFd out_hi = high(out_write.get()), err_hi = high(err_write.get());
+  if (!config_hi || !status_hi || !out_hi || !err_hi) return fail_sys("fcntl F_DUPFD", "init fds");
   UniqueFd stop_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop_fd) return fail_sys("eventfd", "cancellation");
 
   auto start = Clock::now();
+  trace::phase("clone");
+  const std::string& init_binary = spec.init_binary.empty() ? default_init_binary() : spec.init_binary;
+  auto spawned = TRY(spawn_init(init_binary, config.host_network, cgroups.procs_fds(),
+                                {out_hi.get(), err_hi.get(), config_hi.get(), status_hi.get()}));
   Supervised sup;
+  sup.pid = spawned.pid;
+  sup.pidfd = std::move(spawned.pidfd);
   sup.cgroups = &cgroups;
-  {
-    bp::pipe out_pipe(-1, out_write.release()), err_pipe(-1, err_write.release());
-    std::error_code ec;
-    sup.child = bp::child(bp::exe = spec.init_binary, bp::args = {std::string("__init")}, bp::posix::use_vfork, bp::std_in < bp::null,
-                          bp::std_out > out_pipe, bp::std_err > err_pipe,
-                          InitSetup{{}, config_hi.get(), status_hi.get(), &cgroups.procs_fds()}, ec);
-    if (ec || !sup.child.valid())
-      return fail(Error(ErrorKind::io, "spawning the container init " + spec.init_binary + ": " + ec.message(),
-                        -static_cast<int>(StartFailure::cannot_start)));
-  }
-  config_hi.reset();
-  status_hi.reset();
-  status_theirs.reset();
-  memfd.reset();
+  for (UniqueFd* fd : {&config_hi, &status_hi, &out_hi, &err_hi, &out_write, &err_write, &status_theirs, &memfd})
+    fd->reset();
 
   std::stop_callback on_stop(stop, [&] {
     std::uint64_t one = 1;
     (void)!::write(stop_fd.get(), &one, sizeof one);
   });
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, sup.child.id(), 0)));
-
   LineSplitter out_lines(Stream::out, spec.output), err_lines(Stream::err, spec.output);
   std::optional<InitMessage> failure, exited;
   bool init_done = false, out_open = true, err_open = true, status_open = true;
@@ -246,7 +193,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     pollfd fds[5] = {{out_open ? out_read.get() : -1, POLLIN, 0},
                      {err_open ? err_read.get() : -1, POLLIN, 0},
                      {status_open ? status_ours.get() : -1, POLLIN, 0},
-                     {init_done ? -1 : pidfd.get(), POLLIN, 0},
+                     {init_done ? -1 : sup.pidfd.get(), POLLIN, 0},
                      {stop_fd.get(), POLLIN, 0}};
     int wait_ms = -1;
     auto now = Clock::now();
@@ -255,7 +202,6 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
         auto ms = std::chrono::ceil<std::chrono::milliseconds>(*t - now).count();
         wait_ms = wait_ms < 0 ? static_cast<int>(std::max<long long>(ms, 0)) : std::min<int>(wait_ms, std::max<long long>(ms, 0));
       }
-    if (!pidfd && !init_done) wait_ms = wait_ms < 0 ? 10 : std::min(wait_ms, 10);
     int n = ::poll(fds, 5, wait_ms);
     if (n < 0 && errno != EINTR) return fail_sys("poll", "container " + result.id);
     now = Clock::now();
@@ -274,19 +220,18 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
       if (got == sizeof m) {
         if (m.kind == MessageKind::setup_failed && !failure) failure = m;
         if (m.kind == MessageKind::exited) exited = m;
-        if (m.kind == MessageKind::pid1_started && !init_done) sup.adopt_pid1(m.status);
+        if (m.kind == MessageKind::phase) trace::phase_at(std::string("init.") + step_name(m.step), m.time_ns);
       } else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
         status_open = false;
       }
     }
     if (fds[3].revents & POLLIN) init_done = true;
-    if (!pidfd && !init_done && !sup.child.running()) init_done = true;
     if (fds[4].revents & POLLIN) {
       std::uint64_t v;
       (void)!::read(stop_fd.get(), &v, sizeof v);
       if (!result.cancelled && !init_done) {
         result.cancelled = true;
-        ::kill(sup.child.id(), SIGTERM);  // forwarded to PID 1, then to the command
+        sup.signal(SIGTERM);  // PID 1 forwards it to the command
         kill_at = now + spec.stop_grace;
       }
     }
@@ -309,11 +254,12 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   for (InitMessage m; ::recv(status_ours.get(), &m, sizeof m, MSG_DONTWAIT) == sizeof m;) {
     if (m.kind == MessageKind::setup_failed && !failure) failure = m;
     if (m.kind == MessageKind::exited) exited = m;
+    if (m.kind == MessageKind::phase) trace::phase_at(std::string("init.") + step_name(m.step), m.time_ns);
   }
   out_lines.finish();
   err_lines.finish();
   int init_status = sup.wait();
-  sup.wait_container_gone();
+  trace::phase("reaped");
   result.wall_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   result.oom_killed = cgroups.oom_killed();
   TRY_CTX(cgroups.remove(), "removing the container's cgroups");
@@ -335,8 +281,8 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     result.exit_code = 128 + SIGKILL;
   } else {
     return fail(Error(ErrorKind::internal,
-                      "the container init ended without a report (exit status " + std::to_string(init_status) +
-                          "); is " + spec.init_binary + " a gantry binary?",
+                      "the container init ended without a report (wait status " + std::to_string(init_status) +
+                          "); is " + init_binary + " gantry's " GANTRY_INIT_NAME "?",
                       -static_cast<int>(StartFailure::cannot_start)));
   }
 
@@ -346,6 +292,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     result.upper_dir = kept;
   }
   TRY_CTX(dir.remove(), "removing the container dir");
+  trace::phase("torn_down");
   return result;
 }
 

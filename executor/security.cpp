@@ -4,6 +4,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -97,45 +98,16 @@ Result<std::string> default_seccomp_bpf() {
   return cached;
 }
 
-CapsPlan::~CapsPlan() {
-  if (root_caps) cap_free(root_caps);
-}
-
-int prepare_caps(CapsPlan& plan) {
-  plan.last_cap = static_cast<int>(cap_max_bits()) - 1;
-  if (plan.last_cap < 0 || plan.last_cap >= 64) plan.last_cap = 40;
-  plan.root_caps = cap_init();
-  if (!plan.root_caps) return errno ? errno : ENOMEM;
-  std::vector<cap_value_t> values;
-  for (const char* name : kDefaultCapabilities) {
-    cap_value_t v;
-    if (cap_from_name(name, &v) != 0) return EINVAL;
-    values.push_back(v);
-    if (v >= 0 && v < 64) plan.keep[v] = true;
-  }
-  if (cap_set_flag(plan.root_caps, CAP_EFFECTIVE, static_cast<int>(values.size()), values.data(), CAP_SET) != 0 ||
-      cap_set_flag(plan.root_caps, CAP_PERMITTED, static_cast<int>(values.size()), values.data(), CAP_SET) != 0)
-    return errno ? errno : EINVAL;
-  return 0;
-}
-
-int apply_bounding_set(const CapsPlan& plan) {
-  for (int cap = 0; cap <= plan.last_cap; ++cap) {
-    if (plan.keep[cap]) continue;
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return errno;
-  }
-  // No ambient capabilities survive into the command.
-  (void)::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  return 0;
-}
-
-int apply_root_caps(const CapsPlan& plan) { return cap_set_proc(plan.root_caps) == 0 ? 0 : errno; }
-
-int apply_seccomp(const std::string& bpf) {
-  sock_fprog prog;
-  prog.len = static_cast<unsigned short>(bpf.size() / sizeof(sock_filter));
-  prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(bpf.data()));
-  return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0 ? 0 : errno;
+std::uint64_t default_capability_mask() {
+  static const std::uint64_t mask = [] {
+    std::uint64_t m = 0;
+    for (const char* name : kDefaultCapabilities) {
+      cap_value_t v;
+      if (cap_from_name(name, &v) == 0 && v >= 0 && v < 64) m |= std::uint64_t{1} << v;
+    }
+    return m;
+  }();
+  return mask;
 }
 
 }  // namespace gantry::executor

@@ -95,7 +95,7 @@ struct BuildRequest {
   Reporter& reporter;
   int jobs = 2;                     // images built at once
   bool tag = true;                  // tag NAME:<short> and NAME:latest
-  std::string init_binary = "/proc/self/exe";  // the gantry binary (executor's `gantry __init`)
+  std::string init_binary;  // gantry-init; "" = next to this program
   // The limits of every run step's container (the runner's; steps have no
   // `limits:` of their own).
   DefaultLimits limits = RunnerConfig::built_in_limits();

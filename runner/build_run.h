@@ -22,7 +22,7 @@ struct RunStepRequest {
   std::int64_t epoch;                 // mtimes clamp (the build epoch, in the step key)
   TaskId task;                        // where the output goes
   std::string what;                   // "image app, step #3 (run: make)" for errors
-  std::string init_binary;            // the gantry binary
+  std::string init_binary;            // gantry-init; "" = next to this program
   std::string log_path;               // "" = no log kept; else every output line, and how it ended
   DefaultLimits limits;               // the runner's default limits (container_limits.h)
 };

@@ -16,6 +16,7 @@
 #include "cache/image_store.h"
 #include "cache/store.h"
 #include "cache/store_paths.h"
+#include "common/phase_trace.h"
 #include "common/units.h"
 #include "executor/container.h"
 #include "runner/cli.h"
@@ -134,6 +135,7 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
                                      cache::StoreLock::shared, cache::StoreScratch::none);
     if (!opened) return report_error(opened.error()) == kExitUsage ? kExitUsage : kCannotStart;
     store = std::move(*opened);
+    trace::phase("store_opened");
     auto image = store->images().load_ref(image_ref, cache::TagScope::from_flag(opt.project));
     if (!image) {
       std::cerr << "gantry: image " << image_ref << ": " << image.error().message() << "\n";
@@ -153,6 +155,7 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
     const auto& cmd = rest.empty() ? cfg.cmd : rest;
     spec.argv.insert(spec.argv.end(), cmd.begin(), cmd.end());
     spec.work_root = store->paths().containers_dir();
+    trace::phase("image_resolved");
   }
   if (spec.argv.empty()) return usage_error("no command: give one after -- (the image has no entrypoint or cmd)");
   for (const auto& e : opt.env) {

@@ -1,13 +1,12 @@
-// gantry: a daemonless CI/CD runner. One binary; `gantry __init` is the
-// container init the executor re-executes (never typed by users).
+// gantry: a daemonless CI/CD runner. The containers' PID 1 is gantry-init,
+// a small static program installed next to this binary (executor/init/).
 #include <CLI/CLI.hpp>
 
-#include <cstring>
 #include <exception>
 #include <iostream>
 
 #include "common/log.h"
-#include "executor/container.h"
+#include "common/phase_trace.h"
 #include "runner/cli.h"
 
 namespace {
@@ -24,8 +23,7 @@ Exit codes:
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The container init: before any parsing or logging (keeps it fast and lean).
-  if (argc > 1 && std::strcmp(argv[1], "__init") == 0) gantry::executor::init_main(argc, argv);
+  gantry::trace::phase("cli_main");
   using namespace gantry::runner;
 
   CLI::App app{"gantry: a daemonless CI/CD runner: builds layered images with a step cache,\n"
@@ -66,10 +64,14 @@ int main(int argc, char** argv) {
   gantry::log::init(global.verbosity);
   global.store_dir = resolve_store_dir(store_flag);
   if (!action) return kExitUsage;
+  int rc;
   try {
-    return action();
+    rc = action();
   } catch (const std::exception& e) {
     std::cerr << "gantry: internal error: " << e.what() << "\n";
-    return kExitFailure;
+    rc = kExitFailure;
   }
+  gantry::trace::phase("cli_exit");
+  gantry::trace::print();
+  return rc;
 }

@@ -51,7 +51,7 @@ struct RunContext {
   Reporter& reporter;
   bool no_cache = false;
   unsigned jobs = 2;
-  std::string init_binary = "/proc/self/exe";
+  std::string init_binary;  // gantry-init; "" = next to this program
   std::stop_token stop;
   // The runner's default limits of every stage container (a stage's own
   // `limits:` go over them; runner/container_limits.h).

@@ -38,7 +38,7 @@ struct RunOptions {
   std::string file = ".gantry.yml";
   unsigned jobs = 0;  // 0 = the number of cores
   bool no_cache = false;
-  std::string init_binary = "/proc/self/exe";
+  std::string init_binary;  // gantry-init; "" = next to this program
   // The runner's configuration (--runner-config): where exports may go, where
   // pushes may go. The built-in default allows neither.
   RunnerConfig runner_config;
@@ -59,7 +59,7 @@ struct PromoteOptions {
   std::string run_id;  // "" = the run that brought IMAGE's digest into the environment before
   unsigned jobs = 0;
   bool no_cache = false;
-  std::string init_binary = "/proc/self/exe";
+  std::string init_binary;  // gantry-init; "" = next to this program
   RunnerConfig runner_config;  // as RunOptions::runner_config
 };
 

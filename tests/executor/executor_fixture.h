@@ -48,7 +48,7 @@ class ExecutorTest : public ::testing::Test {
     s.lowerdirs = {rootfs()};
     s.argv = std::move(argv);
     s.work_root = work_root();
-    s.init_binary = gantry_binary();
+    s.init_binary = gantry_init_binary();
     return s;
   }
   executor::ContainerSpec sh(const std::string& script) const { return spec({"/bin/sh", "-c", script}); }

@@ -20,7 +20,7 @@ TEST_F(ExecutorTest, ProcessTreeStartsAtInitAndShowsNoHostProcess) {
   ASSERT_RAN(ran);
   EXPECT_EQ(ran.result->exit_code, 0) << ran.err;
   ASSERT_FALSE(ran.out_lines.empty());
-  EXPECT_NE(ran.out_lines[0].find("__init"), std::string::npos) << "PID 1 is not the init: " << ran.out;
+  EXPECT_NE(ran.out_lines[0].find("gantry-init"), std::string::npos) << "PID 1 is not the init: " << ran.out;
   EXPECT_EQ(ran.out_lines.back(), "self 2");  // the command is the init's first child
   int processes = 0;
   for (const auto& line : ran.out_lines) {

@@ -56,7 +56,7 @@ std::set<std::string> cgroups_of(const std::set<std::string>& ids) {
 int init_processes() {
   int n = 0;
   for (const auto& [pid, c] : host_processes()) {
-    if (c.find(std::string("__init")) == std::string::npos) continue;
+    if (c.find(std::string("gantry-init")) == std::string::npos) continue;
     std::ifstream st("/proc/" + pid + "/stat");
     std::string stat((std::istreambuf_iterator<char>(st)), {});
     auto close = stat.rfind(')');
