@@ -1,6 +1,7 @@
 #include "common/digest.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@ bool is_lower_hex(std::string_view s) {
   return true;
 }
 }  // namespace
+
+void digest_skip_openssl_config() { OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr); }
 
 Result<Digest> Digest::from_hex(std::string_view hex) {
   if (hex.size() != 64 || !is_lower_hex(hex))

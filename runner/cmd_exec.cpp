@@ -16,6 +16,7 @@
 #include "cache/image_store.h"
 #include "cache/store.h"
 #include "cache/store_paths.h"
+#include "common/digest.h"
 #include "common/phase_trace.h"
 #include "common/units.h"
 #include "executor/container.h"
@@ -83,6 +84,7 @@ Result<executor::BindMount> parse_mount(const std::string& text) {
 }
 
 int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
+  digest_skip_openssl_config();  // exec hashes a few blobs and never talks TLS
   std::string image_ref = opt.image;
   std::vector<std::string> rest = opt.rest;
   if (!opt.rootfs.empty()) {
