@@ -29,6 +29,12 @@ struct Ran {
   std::vector<std::string> out_lines;
 };
 
+// The containers' PID 1, built next to gantry.
+inline std::string gantry_init_binary() {
+  std::string g = gantry_binary();
+  return g.substr(0, g.rfind('/') + 1) + "gantry-init";
+}
+
 class ExecutorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

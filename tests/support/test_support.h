@@ -18,11 +18,6 @@ namespace gantry::testing {
 
 // The gantry binary under test.
 inline std::string gantry_binary() { return GANTRY_BINARY; }
-// The containers' PID 1, built next to gantry.
-inline std::string gantry_init_binary() {
-  std::string g = GANTRY_BINARY;
-  return g.substr(0, g.rfind('/') + 1) + "gantry-init";
-}
 inline std::string source_dir() { return GANTRY_SOURCE_DIR; }
 
 // A fresh directory under $TMPDIR (or /var/tmp), removed by the destructor.
