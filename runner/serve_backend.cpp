@@ -66,7 +66,6 @@ class RunnerBackend : public server::Backend {
     options.environment = request.environment;
     options.run_id = request.run_id;
     options.runner_config = config_;
-    options.init_binary = binary_;
     auto reporter = make_quiet_reporter();
     auto record = TRY(promote_run(store_, options, *reporter, stop));
     reporter->finish();
