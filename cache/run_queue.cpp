@@ -1,6 +1,8 @@
 #include "cache/run_queue.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
 #include "cache/meta_db.h"
@@ -44,6 +46,20 @@ Result<std::optional<QueueEntry>> one_entry(Statement& st) {
   return std::optional<QueueEntry>(read_entry(st));
 }
 
+// The server shares one connection between its threads: a write may meet
+// SQLITE_BUSY without waiting (another thread's statement holds an older read
+// snapshot while a run's process committed). Such a write is tried again.
+template <typename F>
+auto retry_busy(F&& write) -> decltype(write()) {
+  for (int attempt = 0;; ++attempt) {
+    auto result = write();
+    if (result || attempt >= 100) return result;
+    const std::string& why = result.error().message();
+    if (why.find("database is locked") == std::string::npos && why.find("busy") == std::string::npos) return result;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 + attempt));
+  }
+}
+
 }  // namespace
 
 std::string queue_entry_status(const std::string& state, const std::string& error) {
@@ -53,6 +69,10 @@ std::string queue_entry_status(const std::string& state, const std::string& erro
 }
 
 Status RunQueue::enqueue(QueueEntry& e) {
+  return retry_busy([&] { return enqueue_once(e); });
+}
+
+Status RunQueue::enqueue_once(QueueEntry& e) {
   auto& db = store_.db();
   auto tx = TRY(db.transaction());
   auto seq = TRY(db.query_text("SELECT COALESCE(MAX(seq), 0) + 1 FROM serve_queue"));
@@ -101,6 +121,7 @@ Result<std::vector<QueueEntry>> RunQueue::in_state(const std::string& state) {
 }
 
 Result<bool> RunQueue::start(const std::string& id, int pid) {
+  return retry_busy([&]() -> Result<bool> {
   auto st = TRY(store_.db().prepare(
       "UPDATE serve_queue SET state = 'running', pid = ?2, started_ms = ?3 WHERE id = ?1 AND state = 'queued'"
       " RETURNING id"));
@@ -108,23 +129,28 @@ Result<bool> RunQueue::start(const std::string& id, int pid) {
   bool changed = TRY(st.step());
   TRY(st.reset());
   return changed;
+  });
 }
 
 Result<bool> RunQueue::cancel_queued(const std::string& id) {
+  return retry_busy([&]() -> Result<bool> {
   auto st = TRY(store_.db().prepare(
       "UPDATE serve_queue SET state = 'cancelled', finished_ms = ?2 WHERE id = ?1 AND state = 'queued' RETURNING id"));
   st.bind(1, id).bind(2, now_ms());
   bool changed = TRY(st.step());
   TRY(st.reset());
   return changed;
+  });
 }
 
 Status RunQueue::finish(const std::string& id, const std::string& state, const std::string& error) {
+  return retry_busy([&]() -> Status {
   auto st = TRY(store_.db().prepare(
       "UPDATE serve_queue SET state = ?2, error = ?3, finished_ms = ?4, pid = 0 WHERE id = ?1"));
   st.bind(1, id).bind(2, state).bind(3, error).bind(4, now_ms());
   TRY_CTX(st.run(), "ending queued run " + id);
   return {};
+  });
 }
 
 Result<std::vector<RunSummary>> RunQueue::page(const RunPageQuery& q) {
@@ -207,6 +233,11 @@ Result<RunCounts> RunQueue::counts() {
   auto steps = TRY(db.prepare("SELECT cached, COUNT(*) FROM run_build_steps GROUP BY cached"));
   while (TRY(steps.step())) (steps.column_int64(0) ? c.step_cache_hits : c.step_runs) += steps.column_int64(1);
   return c;
+}
+
+Result<std::int64_t> RunQueue::data_version() {
+  auto v = TRY(store_.db().query_text("PRAGMA data_version"));
+  return v ? std::stoll(*v) : 0;
 }
 
 }  // namespace gantry::cache

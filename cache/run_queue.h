@@ -114,8 +114,13 @@ class RunQueue {
   // Newest first: run records and queue entries without one, merged.
   Result<std::vector<RunSummary>> page(const RunPageQuery& query);
   Result<RunCounts> counts();
+  // Changes whenever another connection (a `gantry run` process) has
+  // committed to meta.db since (SQLite's PRAGMA data_version): a cache of
+  // reads made on this connection is stale when it moved.
+  Result<std::int64_t> data_version();
 
  private:
+  Status enqueue_once(QueueEntry& entry);
   Store& store_;
 };
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
+#include "cache/meta_db.h"
 #include "cache/run_store.h"
 #include "common/file_util.h"
 #include "common/unique_fd.h"
@@ -37,6 +38,7 @@ struct Follower {
 
   // Sends the lines written since the last call; true while there may be more.
   bool tick(SseStream& out) {
+    std::lock_guard db(core.store.db().mutex());  // as the request handlers (serve.cpp)
     // Where the stage stands: the supervisor's last look when it watches the
     // run, else the store (at most once a second).
     std::optional<cache::StageResult> s = core.supervisor.watched_stage(run_id, stage);

@@ -33,12 +33,32 @@ Reply list_runs(ServerCore& core, const Request& req) {
       return error_response(400, "bad request", "limit: expected a number from 1 to 500, got '" + limit + "'");
   }
   cache::RunQueue queue(core.store);
+  // The same page again while nothing changed: every change the server makes
+  // publishes an event; every change another process (a run) commits moves
+  // meta.db's data_version.
+  const std::string key = q.project + '\n' + q.status + '\n' + q.before + '\n' + std::to_string(q.limit);
+  auto version = queue.data_version();
+  if (!version) return error_response(version.error());
+  const std::int64_t event_id = core.events.last_id();
+  {
+    std::lock_guard lock(core.page_mutex);
+    if (auto it = core.pages.find(key);
+        it != core.pages.end() && it->second.data_version == *version && it->second.event_id == event_id) {
+      Response cached;
+      cached.body = it->second.body;
+      return cached;
+    }
+  }
   auto page = queue.page(q);
   if (!page) return error_response(page.error());
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& r : *page) runs.push_back(summary_json(r));
   nlohmann::json next = page->size() == static_cast<std::size_t>(q.limit) ? nlohmann::json(page->back().id) : nullptr;
-  return json_response(200, {{"runs", std::move(runs)}, {"next_before", std::move(next)}});
+  Response r = json_response(200, {{"runs", std::move(runs)}, {"next_before", std::move(next)}});
+  std::lock_guard lock(core.page_mutex);
+  if (core.pages.size() >= 256) core.pages.clear();
+  core.pages[key] = {*version, event_id, r.body};
+  return r;
 }
 
 Reply get_run(ServerCore& core, const Request& req) {

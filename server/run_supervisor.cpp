@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "cache/environment_store.h"
-#include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
+#include "cache/image_store.h"
+#include "cache/meta_db.h"  // before store.h: Store holds a unique_ptr<ImageStore>
 #include "common/file_util.h"
 #include "common/unique_fd.h"
 #include "server/views.h"
@@ -180,6 +181,7 @@ void RunSupervisor::loop(std::stop_token stop) {
 }
 
 void RunSupervisor::start_queued() {
+  std::lock_guard db(store_.db().mutex());  // see serve.cpp: one user of the connection at a time
   {
     std::lock_guard lock(mutex_);
     if (draining_ || children_.size() >= static_cast<std::size_t>(max_runs_)) return;
@@ -271,6 +273,7 @@ void RunSupervisor::reap() {
 
 void RunSupervisor::on_exit(Child child, int wait_status) {
   const std::string& id = child.entry.id;
+  std::unique_lock db(store_.db().mutex());
   cache::RunQueue queue(store_);
   cache::RunStore runs(store_);
   auto run = runs.get(id);
@@ -280,13 +283,19 @@ void RunSupervisor::on_exit(Child child, int wait_status) {
   if (child.stopped_by_shutdown) {
     const std::string why = "the server stopped (SIGTERM) and cancelled the run after its grace period; POST "
                             "/api/v1/runs/" + id + "/retry to run it again";
-    if (recorded && run->status != "passed" && run->status != "waiting")
-      if (auto st = runs.set_status(id, "interrupted", "", why, true); !st)
-        serve_log()->error("run {}: {}", id, st.error().message());
+    if (recorded && run->status != "passed" && run->status != "waiting") {
+      Status st = runs.set_status(id, "interrupted", "", why, true);
+      for (int i = 0; !st && i < 100; ++i) {  // SQLITE_BUSY on the shared connection: try again
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        st = runs.set_status(id, "interrupted", "", why, true);
+      }
+      if (!st) serve_log()->error("run {}: {}", id, st.error().message());
+    }
     (void)queue.finish(id, "interrupted", recorded ? "" : why);
   } else {
     if (auto st = queue.finish(id, "done", error); !st) serve_log()->error("run {}: {}", id, st.error().message());
   }
+  db.unlock();
   {
     std::lock_guard lock(mutex_);
     tracked_.insert(id);  // one last look at its stages
@@ -304,6 +313,7 @@ void RunSupervisor::on_exit(Child child, int wait_status) {
 }
 
 void RunSupervisor::publish_run(const std::string& id) {
+  std::lock_guard db(store_.db().mutex());
   cache::RunQueue queue(store_);
   cache::RunStore runs(store_);
   auto entry = queue.get(id);
@@ -315,6 +325,7 @@ void RunSupervisor::publish_run(const std::string& id) {
 
 void RunSupervisor::poll_changes() {
   std::lock_guard poll_lock(poll_mutex_);
+  std::lock_guard db(store_.db().mutex());
   last_poll_ = std::chrono::steady_clock::now();
   std::set<std::string> ids;
   {

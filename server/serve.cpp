@@ -10,6 +10,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "cache/meta_db.h"
 #include "server/http_server.h"
 #include "server/server_core.h"
 
@@ -61,7 +62,13 @@ Status serve(const ServeConfig& config, cache::Store& store, Backend& backend) {
   add_dashboard_routes(router);
 
   HttpServer http({.max_body = config.max_body, .timeout = config.client_timeout},
-                  [&router, &auth](Request& req) { return router.dispatch(req, auth); });
+                  [&router, &auth, &store](Request& req) {
+                    // One handler at a time on the shared meta.db connection: interleaved
+                    // statements of two threads would keep a stale read snapshot open,
+                    // and the supervisor's writes would fail SQLITE_BUSY.
+                    std::lock_guard db(store.db().mutex());
+                    return router.dispatch(req, auth);
+                  });
   core.http = &http;
   TRY(http.listen(address));
   supervisor.start();

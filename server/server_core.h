@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <stop_token>
 #include <string>
 
@@ -30,6 +32,16 @@ struct ServerCore {
   std::string webhook_secret;  // "" = webhooks refused
   std::stop_source stop;       // asked when the grace period is over (in-process promotions)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // GET /api/v1/runs answers by query string, valid while nothing changed:
+  // {query -> (meta.db data_version, last event id, body)}.
+  struct CachedPage {
+    std::int64_t data_version = -1;
+    std::int64_t event_id = -1;
+    std::string body;
+  };
+  std::mutex page_mutex;
+  std::map<std::string, CachedPage> pages;
 
   // The configured repository called `name`, or nullptr.
   const RepoConfig* repo_named(const std::string& name) const;
