@@ -11,6 +11,7 @@
 #include <set>
 
 #include "cache/image_store.h"
+#include "cache/referrers.h"
 #include "common/file_util.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
@@ -59,6 +60,8 @@ struct Marker {
       return {};
     }
     if (!j.contains("config") || !j.contains("layers")) return {};  // a config, or other JSON
+    // A kept manifest keeps its referrers (attestations: referrers.h).
+    for (const auto& r : TRY(ReferrerStore(store).list(d))) TRY(mark(r.digest));
     auto m = parse_manifest(*text);
     if (!m) return {};  // fsck reports malformed manifests; gc keeps what it can name
     blobs.insert(m->config);
@@ -131,6 +134,10 @@ Result<GcReport> collect_garbage(Store& store, bool dry_run) {
     TRY(tx.commit());
   }
   for (const Digest& d : doomed) TRY(store.blobs().remove(d));
+  // The referrers of a subject that is gone go with it.
+  ReferrerStore referrers(store);
+  for (const Digest& subject : TRY(referrers.subjects()))
+    if (!marker.blobs.count(subject)) TRY(referrers.forget_subject(subject));
   // An unpacked layer leaves layers/ in one rename (into this process's
   // scratch, swept if we die): a half-removed tree is never a lowerdir.
   for (std::size_t i = 0; i < doomed_layers.size(); ++i) {

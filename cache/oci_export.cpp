@@ -15,6 +15,7 @@
 
 #include "cache/image_store.h"
 #include "cache/oci_transfer.h"
+#include "cache/referrers.h"
 #include "cache/store.h"
 
 namespace gantry::cache {
@@ -63,7 +64,8 @@ struct ExportSet {
   Digest manifest;
   std::string manifest_media_type;
   std::uint64_t manifest_size;
-  std::vector<Digest> blobs;  // manifest, config, layers
+  std::vector<Digest> blobs;  // manifest, config, layers (and those of its referrers)
+  std::vector<json> referrers;  // index entries of the image's referrers (attestations)
 };
 
 Result<ExportSet> collect(Store& store, const Digest& manifest) {
@@ -73,6 +75,21 @@ Result<ExportSet> collect(Store& store, const Digest& manifest) {
   for (const auto& l : m.layers) set.blobs.push_back(l.digest);
   for (const auto& d : set.blobs)
     if (!store.blobs().has(d)) return fail(ErrorKind::corrupt, "image " + manifest.str() + " names blob " + d.str() + ", which is missing from the store");
+  // The image's referrers go along, listed in index.json without a ref name
+  // (their manifests' subject ties them to the image; an importer finds them
+  // there).
+  ReferrerStore referrers(store);
+  for (const auto& r : TRY(referrers.list(manifest))) {
+    auto rtext = store.blobs().read(r.digest);
+    if (!rtext) continue;
+    auto rm = parse_manifest(*rtext);
+    if (!rm) continue;
+    std::vector<Digest> blobs{r.digest, rm->config};
+    for (const auto& l : rm->layers) blobs.push_back(l.digest);
+    if (!std::all_of(blobs.begin(), blobs.end(), [&](const Digest& d) { return store.blobs().has(d); })) continue;
+    set.blobs.insert(set.blobs.end(), blobs.begin(), blobs.end());
+    set.referrers.push_back(json::parse(r.to_json()));
+  }
   return set;
 }
 
@@ -118,6 +135,11 @@ Status export_dir(Store& store, const ExportSet& set, const std::string& dest, c
     TRY(copy_file(store.blobs().path(d), to));
   }
   index["manifests"].push_back(index_entry(set, ref_name));
+  for (const auto& r : set.referrers) {
+    auto& ms = index["manifests"];
+    bool listed = std::any_of(ms.begin(), ms.end(), [&](const json& m) { return m.value("digest", "") == r["digest"]; });
+    if (!listed) ms.push_back(r);
+  }
   TRY(write_file_atomic(dest + "/oci-layout", kOciLayout, dest));
   TRY(write_file_atomic(dest + "/index.json", index.dump(), dest));
   return {};
@@ -168,6 +190,7 @@ Status export_archive(Store& store, const ExportSet& set, const std::string& des
     }
   } cleanup{tmp};
   json index = {{"schemaVersion", 2}, {"mediaType", kMediaTypeIndex}, {"manifests", json::array({index_entry(set, ref_name)})}};
+  for (const auto& r : set.referrers) index["manifests"].push_back(r);
   std::string index_text = index.dump();
   TRY(out.header("oci-layout", AE_IFREG, static_cast<std::int64_t>(std::string_view(kOciLayout).size()), dest));
   TRY(out.data(kOciLayout, std::string_view(kOciLayout).size(), dest));

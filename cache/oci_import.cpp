@@ -14,6 +14,7 @@
 #include "cache/layer_path.h"
 #include "cache/layer_unpacker.h"
 #include "cache/oci_transfer.h"
+#include "cache/referrers.h"
 #include "common/units.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
@@ -135,6 +136,8 @@ Result<Digest> pick_manifest(const Source& src, const json& index, const std::st
     if (const json* a = TRY(json_field(m, "annotations", json::value_t::object, at)))
       name = TRY(json_string(*a, kRefNameAnnotation, json_path(at, "annotations")));
     if (!name.empty()) names += (names.empty() ? "" : ", ") + name;
+    // An artifact (a referrer such as an attestation) is not an image to pick.
+    if (name.empty() && m.contains("artifactType")) continue;
     entries.push_back({&m, at, name});
   }
   const Entry* chosen = nullptr;
@@ -171,6 +174,43 @@ Result<Digest> pick_manifest(const Source& src, const json& index, const std::st
     return pick_manifest(src, nested, "", src.dir + ": index " + digest->str());
   }
   return *digest;
+}
+
+// The referrers of the imported image that the layout lists (artifact
+// manifests whose subject is the image, as export writes them): their
+// blobs are checked against their digests and stored, and they are
+// recorded as the image's referrers (referrers.h). Others are ignored.
+Status import_referrers(Store& store, const Source& src, const json& index, const Digest& image) {
+  constexpr std::uint64_t kMaxReferrerBlob = 16u << 20;
+  if (!index.contains("manifests") || !index["manifests"].is_array()) return {};
+  ReferrerStore referrers(store);
+  for (const auto& m : index["manifests"]) {
+    if (!m.is_object() || !m.contains("artifactType")) continue;
+    auto digest = Digest::parse(m.value("digest", ""));
+    if (!digest) continue;
+    auto text = src.read_blob(*digest, "referrer manifest");
+    if (!text) continue;
+    auto info = parse_artifact(*text);
+    if (!info.subject || info.subject->digest != image) continue;
+    auto rm = parse_manifest(*text);
+    if (!rm) continue;
+    std::vector<std::pair<Digest, std::uint64_t>> blobs{{rm->config, rm->config_size}};
+    for (const auto& l : rm->layers) blobs.push_back({l.digest, l.size});
+    std::vector<std::pair<Digest, std::string>> contents;
+    bool ok = true;
+    for (const auto& [d, size] : blobs) {
+      if (size > kMaxReferrerBlob) ok = false;
+      if (!ok) break;
+      auto bytes = src.read_blob(d, "referrer blob");
+      if (!bytes) ok = false;
+      else contents.emplace_back(d, std::move(*bytes));
+    }
+    if (!ok) continue;
+    for (const auto& [d, bytes] : contents) TRY(store.blobs().put(bytes, d));
+    TRY(store.blobs().put(*text, *digest));
+    TRY(referrers.record(*digest));
+  }
+  return {};
 }
 
 Result<Digest> import_layout(Store& store, const std::string& dir, const std::string& ref_name) {
@@ -225,6 +265,7 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
   TRY(store.blobs().put(config_text, manifest.config));
   for (auto& [diff_id, tree] : unpacked) TRY(publish_unpacked(store, tree, diff_id));
   TRY(store.blobs().put(manifest_text, manifest_digest));
+  TRY(import_referrers(store, src, index, manifest_digest));
   return manifest_digest;
 }
 

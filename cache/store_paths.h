@@ -14,6 +14,8 @@
 //   <root>/runs/<id>/lock              held (flock) by the process running the run; a run
 //                                      recorded "running" whose lock can be taken is dead:
 //                                      the next command that reads runs marks it "interrupted"
+//   <root>/referrers/<subject-hex>/    OCI 1.1 referrers of a manifest (referrers.h): one
+//                                      descriptor file per referrer, named by its hex
 //   <root>/git/                        mirrors of repositories given by URL (pipeline/git_mirror)
 //   <root>/tmp/<session>/              one scratch dir per live process
 //   <root>/tmp/<session>.lock          held (flock) by that process; a lock that can be
@@ -53,6 +55,8 @@ class StorePaths {
   std::string secrets_lock() const { return secrets_dir() + "/lock"; }
   std::string run_lock(const std::string& run_id) const { return run_dir(run_id) + "/lock"; }
   std::string git_dir() const { return root_ + "/git"; }
+  std::string referrers_dir() const { return root_ + "/referrers"; }
+  std::string referrers_of(const Digest& subject) const { return referrers_dir() + "/" + subject.hex(); }
   std::string tmp_root() const { return root_ + "/tmp"; }
   std::string session_dir(const std::string& session) const { return tmp_root() + "/" + session; }
   std::string session_lock(const std::string& session) const { return tmp_root() + "/" + session + ".lock"; }

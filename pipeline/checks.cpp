@@ -38,6 +38,28 @@ void check_graphs(YamlReader& r, const Pipeline& p) {
   }
 }
 
+// A `require: passed:` stage must exist and run before the environment is
+// promoted to (in it or an earlier one), or no digest could ever pass.
+void check_requirements(YamlReader& r, const Pipeline& p) {
+  for (std::size_t ei = 0; ei < p.environments.size(); ++ei) {
+    const auto& env = p.environments[ei];
+    if (!env.require) continue;
+    for (std::size_t i = 0; i < env.require->passed.size(); ++i) {
+      const std::string& name = env.require->passed[i];
+      const std::string at = "environments[" + std::to_string(ei) + "].require.passed[" + std::to_string(i) + "]";
+      const StageDef* st = p.find_stage(name);
+      if (!st) {
+        r.error(env.require->passed_pos[i], at, "unknown stage '" + name + "'");
+        continue;
+      }
+      if (p.environment_index(st->environment) > static_cast<int>(ei))
+        r.error(env.require->passed_pos[i], at,
+                "stage '" + name + "' runs in '" + st->environment + "', after the promotion to '" + env.name +
+                    "': it can never have passed by then");
+    }
+  }
+}
+
 Diagnostics validate_refs(const Pipeline& p, const std::function<bool(const std::string& ref)>& image_exists) {
   Diagnostics diags;
   std::vector<std::string> file_images;

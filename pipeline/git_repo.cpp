@@ -217,6 +217,21 @@ Result<Commit> GitRepo::head_of(const std::string& branch) {
   return fail(ErrorKind::not_found, "unknown branch '" + branch + "' in " + impl_->spec);
 }
 
+std::string GitRepo::branch_ref(const std::string& rev) {
+  std::lock_guard lock(impl_->mu);
+  git_repository* repo = impl_->repo.get();
+  git_reference* raw = nullptr;
+  if (rev.empty() || rev == "HEAD") {
+    if (git_repository_head(&raw, repo) != 0) return "";
+  } else {
+    const std::string name = rev.starts_with("refs/heads/") ? rev : "refs/heads/" + rev;
+    if (git_reference_lookup(&raw, repo, name.c_str()) != 0) return "";
+  }
+  git::Reference ref(raw);
+  if (!git_reference_is_branch(ref.get())) return "";
+  return git_reference_name(ref.get());
+}
+
 Result<std::vector<Commit>> GitRepo::commits_between(const std::string& branch, const std::string& since) {
   Commit tip = TRY(head_of(branch));
   std::optional<Commit> base;

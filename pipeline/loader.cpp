@@ -2,6 +2,7 @@
 #include "pipeline/loader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <regex>
 
@@ -18,7 +19,9 @@ const std::vector<std::string> kTopKeys = {"project", "images", "stages", "envir
 // What an included file may hold: project and epoch belong to the pipeline file.
 const std::vector<std::string> kIncludedTopKeys = {"images", "stages", "environments", "include"};
 const std::vector<std::string> kImageKeys = {"from", "env", "workdir", "user", "entrypoint", "cmd", "labels", "steps"};
-const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push"};
+const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push", "require"};
+const std::vector<std::string> kRequireKeys = {"signed_by", "provenance", "passed"};
+const std::vector<std::string> kProvenanceKeys = {"repository", "branch"};
 
 std::string dir_of(const std::string& file) {
   auto slash = file.rfind('/');
@@ -139,6 +142,7 @@ void parse_documents(const std::vector<Document>& docs, Pipeline& p, Diagnostics
   for (std::size_t i = 0; i < docs.size(); ++i)
     if (tops[i].stages) parse_stages(readers[i], *tops[i].stages, p, stage_names);
   check_graphs(readers[0], p);
+  check_requirements(readers[0], p);
 }
 
 // The pipeline's digest: its file's bytes alone, or with includes those and
@@ -199,6 +203,51 @@ bool plausible_image_ref(const std::string& ref) {
   return std::regex_match(ref, re);
 }
 
+// A key name of `signed_by`: letters, digits, '.', '_', '-', '/' (no "..").
+bool plausible_key_name(const std::string& name) {
+  if (name.empty() || name.size() > 200 || name.find("..") != std::string::npos || name.front() == '/') return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' && c != '/') return false;
+  return true;
+}
+
+EnvironmentRequire parse_require(YamlReader& r, const Field& field) {
+  EnvironmentRequire req;
+  req.pos = YamlReader::pos(field);
+  auto entries = r.map(field, kRequireKeys);
+  if (!entries) return req;
+  for (const auto& e : *entries) {
+    if (e.key == "signed_by") {
+      if (auto v = r.string_or_list(e)) {
+        for (const auto& name : *v) {
+          if (!plausible_key_name(name))
+            r.error(e, "expected key names of the runner's configuration (keys: in runner.yml), got '" + name + "'");
+          else req.signed_by.push_back(name);
+        }
+      }
+    } else if (e.key == "provenance") {
+      auto prov = r.map(e, kProvenanceKeys);
+      if (!prov) continue;
+      for (const auto& pe : *prov) {
+        if (pe.key == "repository") {
+          if (auto v = r.non_empty_string(pe)) req.repository = *v;
+        } else if (pe.key == "branch") {
+          if (auto v = r.non_empty_string(pe)) req.branch = v->starts_with("refs/heads/") ? v->substr(11) : *v;
+        }
+      }
+    } else if (e.key == "passed") {
+      if (auto items = r.list(e)) {
+        for (const auto& item : *items)
+          if (auto v = r.non_empty_string(item)) {
+            req.passed.push_back(*v);
+            req.passed_pos.push_back(YamlReader::pos(item));
+          }
+      }
+    }
+  }
+  return req;
+}
+
 void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
   if (!field) {
     for (const char* name : {"test", "staging", "production"}) p.environments.push_back(EnvironmentDef{name});
@@ -239,6 +288,8 @@ void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
           if (v && !plausible_image_ref(*v))
             r.error(e, "expected a registry reference (host[:port]/name[:tag]), got '" + *v + "'");
           else if (v) env.push = *v;
+        } else if (e.key == "require") {
+          env.require = parse_require(r, e);
         }
       }
       if (env.name.empty()) continue;

@@ -42,6 +42,8 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
 std::string also_in(const YamlReader& r, const std::string& file, SourcePos pos);
 // Cycles between images and between stage needs; needs on later environments.
 void check_graphs(YamlReader& r, const Pipeline& p);
+// `require: passed:` names stages that exist and run before that promotion.
+void check_requirements(YamlReader& r, const Pipeline& p);
 
 // A key starting with '.': a template for `<<:` merges (at the top level,
 // under images: and under stages:), never an image, stage or environment.

@@ -137,6 +137,19 @@ struct StageDef {
 enum class Gate { automatic, manual };
 std::string_view to_string(Gate gate);
 
+// `require:` of an environment (docs/attestations.md): what the signed
+// attestations of a digest must show before it is promoted there. Key names
+// in signed_by are resolved through the runner's configuration (`keys:`),
+// never read from the commit's tree (docs/security.md).
+struct EnvironmentRequire {
+  std::vector<std::string> signed_by;  // key names
+  std::optional<std::string> repository;
+  std::optional<std::string> branch;
+  std::vector<std::string> passed;     // stage names
+  SourcePos pos;
+  std::vector<SourcePos> passed_pos;
+};
+
 struct EnvironmentDef {
   std::string name;
   std::string file;    // the file it is written in ("" for the default environments)
@@ -148,6 +161,7 @@ struct EnvironmentDef {
   std::optional<std::string> push;  // registry ref pushed on promotion (the runner's push allow-list)
   SourcePos export_pos;             // where `export:` / `push:` are written
   SourcePos push_pos;
+  std::optional<EnvironmentRequire> require;
 };
 
 // A file the pipeline file includes (`include:`, docs/pipeline.md).

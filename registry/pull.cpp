@@ -10,6 +10,7 @@
 #include "registry/blob_transfer.h"
 #include "registry/parallel.h"
 #include "registry/progress.h"
+#include "registry/referrers_transfer.h"
 #include "registry/reference.h"
 #include "registry/transfer.h"
 
@@ -139,6 +140,7 @@ Result<PullResult> pull_image(cache::Store& store, const std::string& reference,
   if (index) TRY_CTX(blobs.put(index->bytes, index->digest), ctx + ": storing the index");
   TRY_CTX(store.images().load(fetched.digest), ctx);  // everything it needs is there and parses
   TRY(tag_it(fetched.digest));
+  result.referrers = TRY(pull_referrers(store, *client, ref, fetched.digest, progress));
 
   std::vector<Digest> seen{info.config};
   for (const auto& l : info.layers) seen.push_back(l.digest);

@@ -5,6 +5,7 @@
 #include "registry/blob_transfer.h"
 #include "registry/media_types.h"
 #include "registry/progress.h"
+#include "registry/referrers_transfer.h"
 #include "registry/reference.h"
 #include "registry/transfer.h"
 
@@ -47,16 +48,18 @@ Result<PushResult> push_image(cache::Store& store, const std::string& image, con
   // The repository already holds this exact manifest (so all its blobs):
   // only the tag needs writing.
   auto remote = TRY_CTX(client->head_manifest(dest.repository, manifest.str()), ctx);
+  Progress progress(options.progress);
   if (remote && *remote == manifest) {
     result.tag_only = true;
   } else {
-    Progress progress(options.progress);
     TRY(push_blobs(store, *client, dest, blobs, progress));
   }
   std::string tag = dest.tag.empty() ? manifest.str() : dest.tag;
   Digest pushed = TRY_CTX(client->put_manifest(dest.repository, tag, media_type, bytes), ctx);
   if (pushed != manifest)
     return fail(ErrorKind::corrupt, ctx + ": registry digest " + pushed.str() + " differs from " + manifest.str());
+  // After the image: a referrer's subject must exist (registries may check).
+  result.referrers = TRY(push_referrers(store, *client, dest, manifest, progress));
   result.counts = client->stats().snapshot();
   return result;
 }

@@ -16,6 +16,7 @@ struct PullResult {
   Digest manifest_digest;       // the image manifest stored (the platform's, for an index)
   bool from_store = false;      // a digest reference already in the store: no request made
   TransferCounts counts;
+  int referrers = 0;            // OCI referrers (attestations) of the image fetched with it
 };
 
 // Pulls REF (HOST[:PORT]/REPO[:TAG|@sha256:..]) into the store: manifest (OCI
@@ -37,6 +38,7 @@ struct PushResult {
   Digest manifest_digest;    // equals the local manifest digest (same bytes pushed)
   bool tag_only = false;     // the repository already had the manifest: only the tag was written
   TransferCounts counts;
+  int referrers = 0;         // OCI referrers (attestations) of the image pushed with it
 };
 
 // Pushes the stored image IMAGE (a local reference or sha256:..) to
@@ -46,7 +48,8 @@ struct PushResult {
 // uploaded (monolithic, or chunked with options.chunk_size); then the
 // manifest is PUT with the stored bytes, so the registry digest equals the
 // local one. When the repository already holds the manifest, only the tag
-// is written (no blob request at all).
+// is written (no blob request at all). The image's referrers in the store
+// (its attestations) follow it (referrers_transfer.h); a pull brings them too.
 Result<PushResult> push_image(cache::Store& store, const std::string& image, const std::string& destination,
                               const RegistryOptions& options);
 

@@ -53,5 +53,7 @@ void add_run_commands(Cli& cli);  // cmd_run.cpp: gantry run, promote, rollback,
 void add_registry_commands(Cli& cli);  // cmd_registry.cpp: gantry image pull|push, login, logout
 void add_secret_commands(Cli& cli);  // cmd_secret.cpp: gantry secret set|ls|rm|key set
 void add_serve_commands(Cli& cli);  // cmd_serve.cpp: gantry serve
+void add_key_commands(Cli& cli);  // cmd_key.cpp: gantry key generate
+void add_verify_commands(Cli& cli);  // cmd_verify.cpp: gantry verify
 
 }  // namespace gantry::runner

@@ -145,11 +145,18 @@ int cmd_watch(const GlobalOptions& global, WatchFlags f) {
   return watch(global.store_dir, f.watch, *reporter, interrupt.token());
 }
 
+void add_signing_key_option(CLI::App* cmd, std::string& path) {
+  cmd->add_option("--signing-key", path,
+                  "Private key (gantry key generate) signing the attestations (default: $GANTRY_SIGNING_KEY, "
+                  "else the runner config's signing_key)");
+}
+
 void add_run_options(CLI::App* cmd, RunOptions& run) {
   cmd->add_option("--file,-f", run.file, "Pipeline file in the commit's tree (default .gantry.yml)");
   cmd->add_option("--jobs,-j", run.jobs, "Stages (and images) run at once (default: the number of cores)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-cache", run.no_cache, "Rerun every build step and stage (results are still recorded)");
+  add_signing_key_option(cmd, run.signing_key);
 }
 
 // Hidden: `gantry serve` runs a queued run under the id it answered with.
@@ -192,6 +199,7 @@ void add_run_commands(Cli& cli) {
       ->check(CLI::PositiveNumber);
   add_run_id_option(cmd, retry->run);
   cmd->add_flag("--json", retry->json, "Print the new run record as JSON (docs/run.md) instead of a live view");
+  add_signing_key_option(cmd, retry->run.signing_key);
   cmd->callback([&global, &action, retry] { action = [&global, retry] { return cmd_retry(global, *retry); }; });
 
   auto promote = std::make_shared<PromoteFlags>();
@@ -207,6 +215,7 @@ void add_run_commands(Cli& cli) {
   cmd->add_option("--jobs,-j", promote->promote.jobs, "Stages run at once (default: the number of cores)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-cache", promote->promote.no_cache, "Rerun every stage");
+  add_signing_key_option(cmd, promote->promote.signing_key);
   cmd->add_flag("--json", promote->json, "Print the run record as JSON");
   cmd->callback([&global, &action, promote] { action = [&global, promote] { return cmd_promote(global, *promote); }; });
 

@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   add_store_commands(cli);
   add_secret_commands(cli);
   add_serve_commands(cli);
+  add_key_commands(cli);
+  add_verify_commands(cli);
   add_registry_commands(cli);  // keep after add_image_commands: adds image pull/push to its group
 
   try {

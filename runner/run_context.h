@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "cache/store.h"
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"
+#include "attest/signing_key.h"
 #include "runner/project_policy.h"
 #include "runner/reporter.h"
 #include "runner/runner_config.h"
@@ -41,6 +43,13 @@ struct RunContext {
   std::string run_id;
   std::string run_dir;  // <store>/runs/<id>
   ProjectAccess access;  // the project the runner derives for the repository and what it allows it
+  // Attestations (run_attest.h): the key that signs them (null: unsigned),
+  // the revision as given (provenance's ref), the runner config (`require:`
+  // keys and rules), the stages already attested by this invocation.
+  std::shared_ptr<const attest::SigningKey> signing_key;
+  std::string rev;
+  RunnerConfig runner_config;
+  std::set<std::string> attested_stages;
   std::string project;   // where the run, its environments and history are kept (run_project)
   std::map<std::string, StageImage> images;
   std::uint64_t max_secret_bytes = 64 * 1024;  // the runner's max_secret_size

@@ -13,6 +13,7 @@
 #include "runner/build.h"
 #include "runner/deferred_cache.h"
 #include "runner/registry_refs.h"
+#include "runner/run_attest.h"
 #include "runner/run_lifecycle.h"
 #include "runner/run_session.h"
 
@@ -40,6 +41,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   auto commit = TRY(repo.resolve(options.rev));
   auto access = project_access(options.runner_config, repo.location(), repo.remote_url());
   auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file, access, &reporter));
+  auto signing_key = TRY(load_signing_key(options.signing_key, options.runner_config));
   const std::string project = TRY(run_project(store, pipeline, repo, access, reporter));
 
   RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
@@ -51,6 +53,9 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   ctx.init_binary = options.init_binary;
   ctx.default_limits = options.runner_config.limits;
   ctx.stop = stop;
+  ctx.signing_key = std::move(signing_key);
+  ctx.rev = options.rev;
+  ctx.runner_config = options.runner_config;
   ctx.next_phase("open");
   ctx.phase_started_ms -= std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - open_started)
@@ -91,6 +96,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
 
   // Build every image of the file; then pin each stage image to a digest.
   std::map<std::string, Digest> built;
+  const std::int64_t build_started_ms = cache::now_ms();
   ctx.next_phase("build");
   if (!pipeline.images.empty()) {
     reporter.phase("build");
@@ -116,6 +122,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     auto result = build_images(request);
     if (!result) return fail_run(result.error());
     for (const auto& image : result->images) built.emplace(image.name, image.digest);
+    if (auto st = attest_built_images(ctx, built, build_started_ms, cache::now_ms()); !st) return fail_run(st.error());
   }
   std::vector<cache::RunImage> run_images;
   for (const auto& [name, digest] : built) {

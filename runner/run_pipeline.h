@@ -44,6 +44,7 @@ struct RunOptions {
   RunnerConfig runner_config;
   std::string retry_of;  // gantry retry: the run this one retries (recorded)
   std::string run_id;    // "" = a new id; `gantry serve` passes the id it queued the run under
+  std::string signing_key;  // --signing-key (run_attest.h: else $GANTRY_SIGNING_KEY, else the config's)
 };
 
 // Errors (nothing recorded): an unknown revision, a bad pipeline file, an
@@ -61,6 +62,7 @@ struct PromoteOptions {
   bool no_cache = false;
   std::string init_binary;  // gantry-init; "" = next to this program
   RunnerConfig runner_config;  // as RunOptions::runner_config
+  std::string signing_key;     // as RunOptions::signing_key
 };
 
 // Runs the environment's stages on the run's digests (never rebuilding) and

@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "pipeline/git_repo.h"
 #include "runner/run_pipeline.h"
+#include "runner/run_attest.h"
 #include "runner/run_lifecycle.h"
 #include "runner/run_session.h"
 
@@ -166,6 +167,9 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   ctx.init_binary = o.init_binary;
   ctx.default_limits = o.runner_config.limits;
   ctx.stop = stop;
+  ctx.signing_key = TRY(load_signing_key(o.signing_key, o.runner_config));
+  ctx.rev = run.rev;
+  ctx.runner_config = o.runner_config;
   std::size_t first = static_cast<std::size_t>(index);
   TRY(resolve_secrets(ctx, first, next_manual_gate(*pipe, first, true)));
   for (const auto& ri : run.images) {
@@ -175,7 +179,10 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   // The results of the environments before ENV (those from ENV on never ran:
   // the run stopped at ENV's gate).
   for (const auto& s : run.stages)
-    if (pipe->environment_index(s.environment) < index) ctx.results[s.stage] = s;
+    if (pipe->environment_index(s.environment) < index) {
+      ctx.results[s.stage] = s;
+      ctx.attested_stages.insert(s.stage);  // by the invocation that ran them
+    }
   TRY(make_dirs(ctx.run_dir));
   ctx.workspaces = std::make_unique<WorkspaceCache>(*repo, *commit, pipe->base_dir, store.tmp_dir());
 
@@ -213,6 +220,11 @@ Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const Ro
   ProjectAccess access = project_access(o.runner_config, run.repo, run.repo_url);
   auto pipe = TRY_CTX(load_checked_pipeline(store, repo, commit, run.pipeline_file, access), what);
   const pipeline::EnvironmentDef* env = pipe.find_environment(o.environment);
+  if (env) {
+    // The environment's `require:` holds for the digest restored too.
+    auto previous = TRY(Digest::parse(pointer->previous_digest));
+    TRY_CTX(check_promotion(store, *env, access, o.runner_config, o.image, previous), what + " (not rolled back)");
+  }
   if (env && (env->push || env->export_path)) {
     RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipe, .reporter = reporter};
     ctx.access = std::move(access);

@@ -12,6 +12,7 @@
 #include "registry/registry_options.h"
 #include "registry/transfer.h"
 #include "runner/registry_refs.h"
+#include "runner/run_attest.h"
 #include "runner/run_lifecycle.h"
 #include "runner/stage_runner.h"
 #include "runner/stage_scheduler.h"
@@ -219,6 +220,11 @@ Status push_promoted(RunContext& ctx, const pipeline::EnvironmentDef& env, const
 }
 
 Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::vector<std::string>& promoted) {
+  // The environment's `require:` first, for every image: a refusal pushes
+  // and moves nothing.
+  for (const auto& name : promoted)
+    if (auto it = ctx.images.find(name); it != ctx.images.end())
+      TRY(check_promotion(ctx.store, env, ctx.access, ctx.runner_config, name, it->second.digest));
   cache::EnvironmentStore envs(ctx.store);
   for (const auto& name : promoted) {
     auto it = ctx.images.find(name);
@@ -318,7 +324,9 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       return runs.set_status(run.id, run.status, "", run.error, true);
     }
     ctx.next_phase("promote " + env.name);
-    if (auto st = promote_images(ctx, env, promoted); !st) {
+    auto st = attest_passed_stages(ctx, env.name);
+    if (st) st = promote_images(ctx, env, promoted);
+    if (!st) {
       run.status = "failed";
       run.error = ctx.masker.mask(st.error().message());
       ctx.reporter.note(run.error);

@@ -80,8 +80,31 @@ Result<SecretSource> parse_secret(const std::string& path, const YAML::Node& nod
   return source;
 }
 
+// A path in the config: absolute, or relative to the config file's directory.
+std::string config_relative(const std::string& config_path, const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  auto slash = config_path.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : config_path.substr(0, slash)) + "/" + p;
+}
+
+Result<RequireRule> parse_require(const std::string& path, const YAML::Node& node, const std::string& key) {
+  TRY(check_keys(path, node, key, {"signed_by", "provenance", "passed"}));
+  RequireRule rule;
+  if (node["signed_by"]) rule.signed_by = TRY(string_list(path, node["signed_by"], key + ".signed_by"));
+  if (auto prov = node["provenance"]) {
+    TRY(check_keys(path, prov, key + ".provenance", {"repository", "branch"}));
+    if (prov["repository"]) rule.repository = TRY(scalar(path, prov["repository"], key + ".provenance.repository"));
+    if (prov["branch"]) {
+      auto b = TRY(scalar(path, prov["branch"], key + ".provenance.branch"));
+      rule.branch = b.starts_with("refs/heads/") ? b.substr(11) : b;
+    }
+  }
+  if (node["passed"]) rule.passed = TRY(string_list(path, node["passed"], key + ".passed"));
+  return rule;
+}
+
 Result<ProjectPolicy> parse_policy(const std::string& path, const YAML::Node& node, const std::string& key) {
-  TRY(check_keys(path, node, key, {"export_dir", "push", "secrets"}));
+  TRY(check_keys(path, node, key, {"export_dir", "push", "secrets", "keys", "require"}));
   ProjectPolicy policy;
   if (node["export_dir"]) {
     auto dir = TRY(scalar(path, node["export_dir"], key + ".export_dir"));
@@ -97,6 +120,22 @@ Result<ProjectPolicy> parse_policy(const std::string& path, const YAML::Node& no
       policy.secrets[name] = TRY(parse_secret(path, item.second, key + ".secrets." + name));
     }
   }
+  if (auto keys = node["keys"]) {
+    if (!keys.IsMap()) return fail(bad(path, keys, key + ".keys", "expected a mapping of key names to public key files"));
+    for (const auto& item : keys) {
+      auto name = item.first.as<std::string>();
+      auto file = TRY(scalar(path, item.second, key + ".keys." + name));
+      if (file.empty()) return fail(bad(path, item.second, key + ".keys." + name, "expected a public key file"));
+      policy.keys[name] = config_relative(path, file);
+    }
+  }
+  if (auto require = node["require"]) {
+    if (!require.IsMap()) return fail(bad(path, require, key + ".require", "expected a mapping of environments to rules"));
+    for (const auto& item : require) {
+      auto env = item.first.as<std::string>();
+      policy.require[env] = TRY(parse_require(path, item.second, key + ".require." + env));
+    }
+  }
   return policy;
 }
 
@@ -104,7 +143,9 @@ Result<RunnerConfig> parse_root(const std::string& path, const YAML::Node& root)
   RunnerConfig config;
   config.path = path;
   if (!root || root.IsNull()) return config;
-  TRY(check_keys(path, root, "runner config", {"limits", "max_secret_size", "max_layer_size", "projects"}));
+  TRY(check_keys(path, root, "runner config",
+                 {"limits", "max_secret_size", "max_layer_size", "projects", "signing_key"}));
+  if (root["signing_key"]) config.signing_key = config_relative(path, TRY(scalar(path, root["signing_key"], "signing_key")));
   if (auto limits = root["limits"]) {
     TRY(check_keys(path, limits, "limits", {"memory", "pids", "tmpfs", "disk"}));
     if (limits["memory"]) config.limits.memory_bytes = TRY(size_of(path, limits["memory"], "limits.memory"));
@@ -149,8 +190,16 @@ ProjectPolicy RunnerConfig::policy_for(const std::string& project) const {
     if (own->second.export_dir) policy.export_dir = own->second.export_dir;
     if (!own->second.push_allow.empty()) policy.push_allow = own->second.push_allow;
     for (const auto& [name, source] : own->second.secrets) policy.secrets[name] = source;
+    for (const auto& [name, file] : own->second.keys) policy.keys[name] = file;
+    for (const auto& [env, rule] : own->second.require) policy.require[env] = rule;
   }
   return policy;
+}
+
+std::string RunnerConfig::key_dir() const {
+  if (path.empty()) return "";
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }
 
 Result<RunnerConfig> parse_runner_config(const std::string& text, const std::string& path) {

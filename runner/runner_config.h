@@ -27,6 +27,11 @@
 //         DEPLOY_TOKEN: {file: /etc/gantry/secrets/app-deploy, environments: [production]}
 //         NPM_TOKEN: {env: CI_NPM_TOKEN}
 //         API_KEY: {store: true}  # from `gantry secret set` (the store's 0600 secret file)
+//       keys:                     # public keys `require: signed_by:` may name (docs/attestations.md)
+//         release: /etc/gantry/keys/release.pub   # relative paths: from this file's directory
+//       require:                  # per environment, on top of the pipeline's own `require:`
+//         production: {signed_by: [release], provenance: {branch: main}, passed: [unit]}
+//   signing_key: /etc/gantry/keys/gantry.key      # signs attestations (--signing-key, GANTRY_SIGNING_KEY win)
 #pragma once
 
 #include <cstdint>
@@ -47,11 +52,22 @@ struct SecretSource {
   std::vector<std::string> environments;  // empty: every environment may see it
 };
 
+// What a digest's signed attestations must show before a promotion
+// (attest/policy.h; the pipeline's `require:` has the same shape).
+struct RequireRule {
+  std::vector<std::string> signed_by;  // key names (ProjectPolicy::keys) or paths below the config's directory
+  std::optional<std::string> repository;
+  std::optional<std::string> branch;
+  std::vector<std::string> passed;
+};
+
 // What one project may do on the host.
 struct ProjectPolicy {
   std::optional<std::string> export_dir;  // exports are written only below it
   std::vector<std::string> push_allow;    // reference prefixes a promotion may push to
   std::map<std::string, SecretSource> secrets;
+  std::map<std::string, std::string> keys;      // key name -> public key file (absolute)
+  std::map<std::string, RequireRule> require;   // environment -> the runner's own rule for it
 };
 
 struct DefaultLimits {
@@ -67,6 +83,10 @@ struct RunnerConfig {
   std::uint64_t max_secret_bytes = 64 * 1024;
   std::uint64_t max_layer_bytes = 8ull << 30;
   std::map<std::string, ProjectPolicy> projects;  // "*" applies to every project
+  std::string signing_key;  // private key that signs attestations ("" = none; absolute)
+  // The directory of `path`: where key names that are not in `keys:` are
+  // looked up (a pipeline's `signed_by: [keys/release.pub]`).
+  std::string key_dir() const;
 
   static DefaultLimits built_in_limits();
   // The "*" section with the project's own section over it (lists and maps
