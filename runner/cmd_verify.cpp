@@ -29,6 +29,7 @@ struct VerifyFlags {
   std::vector<std::string> passed;
   std::string repository;
   std::string branch;
+  std::string project;
   bool json = false;
 };
 
@@ -46,7 +47,7 @@ int cmd_verify(const GlobalOptions& global, const VerifyFlags& f) {
 
   auto store = cache::Store::open(global.store_dir);
   if (!store) return report_error(store.error());
-  auto digest = (*store)->images().resolve(f.image);
+  auto digest = (*store)->images().resolve(f.image, cache::TagScope::from_flag(f.project));
   if (!digest) return report_error(digest.error().context("verify " + f.image));
   auto attestations = attest::load_attestations(**store, *digest, req.signed_by);
   if (!attestations) return report_error(attestations.error());
@@ -129,6 +130,9 @@ void add_verify_commands(Cli& cli) {
   cmd->add_option("--passed", flags->passed, "Require a signed test result of this stage (repeatable)");
   cmd->add_option("--repository", flags->repository, "Require provenance from this repository");
   cmd->add_option("--branch", flags->branch, "Require provenance from this branch");
+  cmd->add_option("--project", flags->project,
+                  "Resolve NAME:TAG among this project's build tags (default: the store-wide tag, else the only "
+                  "project's)");
   cmd->add_flag("--json", flags->json, "Print the attestations and the summary as JSON");
   cmd->callback([&cli, flags] { cli.action = [&cli, flags] { return cmd_verify(cli.global, *flags); }; });
 }

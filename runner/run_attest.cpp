@@ -40,7 +40,7 @@ std::optional<attest::Subject> base_of(RunContext& ctx, const pipeline::ImageDef
                                        const std::map<std::string, Digest>& built) {
   if (image.from == "scratch") return std::nullopt;
   if (auto it = built.find(image.from); it != built.end()) return attest::Subject{image.from, it->second};
-  auto digest = ctx.store.images().resolve(image.from);
+  auto digest = ctx.store.images().resolve(image.from, cache::TagScope::of(ctx.project));
   if (!digest) return std::nullopt;
   return attest::Subject{image.from, *digest};
 }
