@@ -217,7 +217,7 @@ Result<Commit> GitRepo::head_of(const std::string& branch) {
   return fail(ErrorKind::not_found, "unknown branch '" + branch + "' in " + impl_->spec);
 }
 
-std::string GitRepo::branch_ref(const std::string& rev) {
+std::string GitRepo::branch_ref(const std::string& rev, const std::string& commit) {
   std::lock_guard lock(impl_->mu);
   git_repository* repo = impl_->repo.get();
   git_reference* raw = nullptr;
@@ -229,6 +229,11 @@ std::string GitRepo::branch_ref(const std::string& rev) {
   }
   git::Reference ref(raw);
   if (!git_reference_is_branch(ref.get())) return "";
+  git_oid tip, wanted;
+  if (git_reference_name_to_id(&tip, repo, git_reference_name(ref.get())) != 0 ||
+      git_oid_fromstr(&wanted, commit.c_str()) != 0)
+    return "";
+  if (!git_oid_equal(&tip, &wanted) && git_graph_descendant_of(repo, &tip, &wanted) != 1) return "";
   return git_reference_name(ref.get());
 }
 

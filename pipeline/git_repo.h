@@ -78,8 +78,9 @@ class GitRepo {
   Result<Commit> head_of(const std::string& branch);
   // The branch a revision names, as a full ref ("refs/heads/main"): HEAD
   // when it is on a branch, a branch name, or a refs/heads/ ref; "" for a
-  // commit id, a tag, a detached HEAD or anything else.
-  std::string branch_ref(const std::string& rev);
+  // commit id, a tag, a detached HEAD or anything else, and "" when `commit`
+  // (40 hex) is neither that branch's tip nor an ancestor of it.
+  std::string branch_ref(const std::string& rev, const std::string& commit);
   // Commits reachable from `branch` and not from `since` (empty = all), oldest
   // first (topological, then by time) — what `gantry watch` runs.
   Result<std::vector<Commit>> commits_between(const std::string& branch, const std::string& since);

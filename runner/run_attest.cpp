@@ -52,7 +52,7 @@ Status attest_built_images(RunContext& ctx, const std::map<std::string, Digest>&
   std::string blob;
   if (auto entries = ctx.repo.list(ctx.commit, ctx.pipeline.file); entries && entries->size() == 1)
     blob = entries->front().oid;
-  const std::string ref = ctx.repo.branch_ref(ctx.rev);
+  const std::string ref = ctx.repo.branch_ref(ctx.rev, ctx.commit.id);
   for (const auto& [name, digest] : built) {
     const pipeline::ImageDef* def = ctx.pipeline.find_image(name);
     attest::ProvenanceFacts f{.subject = {name, digest},
@@ -190,6 +190,12 @@ Status check_promotion(cache::Store& store, const pipeline::EnvironmentDef& env,
   if (verdict.ok) return {};
   return fail(ErrorKind::conflict, "refusing to promote " + image + " " + digest.str() + " to " + env.name +
                                        ": rule require." + verdict.rule + " failed: " + verdict.detail);
+}
+
+Status record_refusal(RunContext& ctx, const std::string& environment, Error refusal) {
+  cache::RunStore runs(ctx.store);
+  TRY(runs.put_gate(ctx.run_id, {.environment = environment, .how = "refused", .detail = refusal.message()}));
+  return fail(std::move(refusal));
 }
 
 }  // namespace gantry::runner

@@ -47,8 +47,11 @@ Status attest_passed_stages(RunContext& ctx, const std::string& environment);
 Result<attest::Requirement> requirement_for(const pipeline::EnvironmentDef& env, const ProjectAccess& access,
                                             const RunnerConfig& config);
 // Refuses (conflict, naming the rule) a digest whose attestations do not meet
-// `env`'s rule; nothing when the environment has none.
+// `env`'s rule; nothing when the environment has none. A run records the
+// refusal with record_refusal(): its gate of the environment is "refused"
+// with the message (gantry show, history --json), then the run fails with it.
 Status check_promotion(cache::Store& store, const pipeline::EnvironmentDef& env, const ProjectAccess& access,
                        const RunnerConfig& config, const std::string& image, const Digest& digest);
+Status record_refusal(RunContext& ctx, const std::string& environment, Error refusal);
 
 }  // namespace gantry::runner

@@ -54,7 +54,8 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
                       {"detail", s.detail},
                       {"log", s.log_path}});
   }
-  // How each manual gate was passed: "promoted" or "already-there".
+  // How each manual gate was passed: "promoted" or "already-there"; or
+  // "refused" (any environment) when its `require:` refused the digest.
   nlohmann::json gates = nlohmann::json::array();
   for (const auto& g : run.gates)
     gates.push_back({{"environment", g.environment},

@@ -54,7 +54,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   ctx.default_limits = options.runner_config.limits;
   ctx.stop = stop;
   ctx.signing_key = std::move(signing_key);
-  ctx.rev = options.rev;
+  ctx.rev = options.branch.empty() ? options.rev : options.branch;
   ctx.runner_config = options.runner_config;
   ctx.next_phase("open");
   ctx.phase_started_ms -= std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -45,6 +45,10 @@ struct RunOptions {
   std::string retry_of;  // gantry retry: the run this one retries (recorded)
   std::string run_id;    // "" = a new id; `gantry serve` passes the id it queued the run under
   std::string signing_key;  // --signing-key (run_attest.h: else $GANTRY_SIGNING_KEY, else the config's)
+  // The branch the revision was taken from, when `rev` is a commit id (gantry
+  // watch, retry): provenance records refs/heads/<branch> if the commit is on
+  // it. "" = the branch `rev` names, if any.
+  std::string branch;
 };
 
 // Errors (nothing recorded): an unknown revision, a bad pipeline file, an

@@ -19,6 +19,7 @@ Result<cache::RunRecord> retry_run(cache::Store& store, const std::string& run_i
   options.rev = old.commit;
   options.file = old.pipeline_file;
   options.retry_of = old.id;
+  options.branch = old.rev;  // provenance: the branch the original run's revision named (if the commit is on it)
   reporter.note("retrying run " + old.id + " (" + old.status + "): " + old.repo + " at " + old.commit.substr(0, 12));
   return run_pipeline(store, options, reporter, stop);
 }

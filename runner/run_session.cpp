@@ -224,7 +224,8 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
   // and moves nothing.
   for (const auto& name : promoted)
     if (auto it = ctx.images.find(name); it != ctx.images.end())
-      TRY(check_promotion(ctx.store, env, ctx.access, ctx.runner_config, name, it->second.digest));
+      if (auto st = check_promotion(ctx.store, env, ctx.access, ctx.runner_config, name, it->second.digest); !st)
+        return record_refusal(ctx, env.name, std::move(st).error());
   cache::EnvironmentStore envs(ctx.store);
   for (const auto& name : promoted) {
     auto it = ctx.images.find(name);

@@ -54,6 +54,7 @@ Result<int> poll_once(const std::string& store_dir, const WatchOptions& o, Repor
     auto store = TRY(cache::Store::open(store_dir));
     RunOptions run = o.run;
     run.rev = commit.id;
+    run.branch = o.branch.empty() ? "HEAD" : o.branch;  // provenance: the branch the commit came from
     auto record = run_pipeline(*store, run, reporter, stop);
     ++started;
     if (!record) {

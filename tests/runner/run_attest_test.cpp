@@ -144,6 +144,11 @@ TEST_F(RunAttestTest, SignedByAnotherKey_ManualPromotionIsRefusedNamingTheRule_N
   auto r = run_gantry(store_, {"--runner-config", runner_config_, "promote", "app", "--to", "production"});
   EXPECT_NE(r.exit_code, 0) << r.out;
   EXPECT_NE(r.err.find("require.signed_by failed"), std::string::npos) << r.err;
+  auto show = gantry_json({"show", run.value("id", ""), "--json"});
+  bool refused = false;
+  for (const auto& g : show["gates"])
+    refused = refused || (g.value("environment", "") == "production" && g.value("how", "") == "refused");
+  EXPECT_TRUE(refused) << show.dump(2);
   auto envs = environments("app");
   EXPECT_EQ(envs["staging"], digest);
   EXPECT_EQ(envs.count("production"), 0u);
@@ -157,6 +162,12 @@ TEST_F(RunAttestTest, AllowedFailureStage_IsNotAPassedStage_PromotionRefused) {
   EXPECT_EQ(run.value("status", ""), "failed");
   EXPECT_NE(run.value("error", "").find("require.passed failed"), std::string::npos) << run.dump(2);
   EXPECT_NE(run.value("error", "").find("flaky"), std::string::npos) << run.dump(2);
+  // Recorded with the run: its production gate says refused, and why.
+  bool refused = false;
+  for (const auto& g : run["gates"])
+    refused = refused || (g.value("environment", "") == "production" && g.value("how", "") == "refused" &&
+                          g.value("detail", "").find("require.passed") != std::string::npos);
+  EXPECT_TRUE(refused) << run.dump(2);
   auto envs = environments("app");
   EXPECT_EQ(envs["staging"], image_digest(run));
   EXPECT_EQ(envs.count("production"), 0u);
