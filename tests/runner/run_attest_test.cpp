@@ -143,7 +143,7 @@ TEST_F(RunAttestTest, SignedByAnotherKey_ManualPromotionIsRefusedNamingTheRule_N
   const std::string digest = image_digest(run);
   auto r = run_gantry(store_, {"--runner-config", runner_config_, "promote", "app", "--to", "production"});
   EXPECT_NE(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.err.find("require.signed_by failed"), std::string::npos) << r.err;
+  EXPECT_NE((r.out + r.err).find("require.signed_by failed"), std::string::npos) << r.out << r.err;
   auto show = gantry_json({"show", run.value("id", ""), "--json"});
   bool refused = false;
   for (const auto& g : show["gates"])
