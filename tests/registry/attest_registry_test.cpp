@@ -37,9 +37,10 @@ TEST(AttestRegistry, PushedWithTheImage_PulledIntoAnEmptyStore_VerifyPasses) {
   auto run = run_gantry(store, {"--runner-config", dir / "runner.yml", "run", repo, "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
   std::string digest;
-  for (const auto& i : json::parse(run.out)["images"])
+  const json record = json::parse(run.out);  // kept alive: the loop below refers into it
+  for (const auto& i : record["images"])
     if (i.value("name", "") == "app") digest = i.value("digest", "");
-  ASSERT_FALSE(digest.empty());
+  ASSERT_FALSE(digest.empty()) << run.out.substr(0, 3000);
 
   // The registry has no referrers API: the attestations are listed by the
   // referrers tag schema's index.
