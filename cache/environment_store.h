@@ -17,6 +17,7 @@
 // `pointer_previous` is the rollback target the pointer had after the event.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -88,5 +89,10 @@ class EnvironmentStore {
 
 // "2026-11-25T21:04:05Z" for unix milliseconds.
 std::string format_time_utc(std::int64_t ms);
+
+// A promotion or rollback event as `gantry history --json` and the server's
+// "promotion" events show it: {"id","kind","project","image","environment",
+// "digest","previous_digest","commit","run","time"}.
+nlohmann::json promotion_event_json(const PromotionEvent& e);
 
 }  // namespace gantry::cache

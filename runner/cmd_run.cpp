@@ -108,7 +108,7 @@ int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
   reporter->finish();
   if (!event) return report_error(event.error());
   if (f.json) {
-    std::cout << event_json(*event).dump(2) << "\n";
+    std::cout << cache::promotion_event_json(*event).dump(2) << "\n";
   } else {
     std::cout << "rolled back " << event->image << " in " << event->environment << " to " << event->digest
               << " (commit " << event->commit.substr(0, 12) << ", run " << event->run_id << "); was "

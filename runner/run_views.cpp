@@ -65,18 +65,6 @@ std::string stage_summary(const cache::RunRecord& run) {
 
 }  // namespace
 
-nlohmann::json event_json(const cache::PromotionEvent& e) {
-  return {{"kind", e.kind},
-          {"project", e.project},
-          {"image", e.image},
-          {"environment", e.environment},
-          {"digest", e.digest},
-          {"previous_digest", e.replaced_digest},
-          {"commit", e.commit},
-          {"run", e.run_id},
-          {"time", cache::format_time_utc(e.time_ms)}};
-}
-
 Status print_environments(cache::Store& store, const std::string& project, const std::string& image, bool json,
                           std::ostream& out) {
   cache::EnvironmentStore envs(store);
@@ -117,7 +105,7 @@ Status print_history(cache::Store& store, const std::string& project, const std:
   if (json) {
     nlohmann::json doc = {{"project", project}, {"runs", nlohmann::json::array()}, {"promotions", nlohmann::json::array()}};
     for (const auto& run : list) doc["runs"].push_back(TRY(load_run_json(store, run)));
-    for (const auto& e : events) doc["promotions"].push_back(event_json(e));
+    for (const auto& e : events) doc["promotions"].push_back(cache::promotion_event_json(e));
     out << doc.dump(2) << "\n";
     return {};
   }

@@ -13,10 +13,6 @@
 
 namespace gantry::runner {
 
-// A promotion or rollback event as JSON: {"kind","project","image","environment",
-// "digest","previous_digest","commit","run","time"}.
-nlohmann::json event_json(const cache::PromotionEvent& e);
-
 // [{"project","image","environment","digest","commit","run","time","previous_digest"}] or a table.
 // `project`: one project's rows ("" = every project's).
 Status print_environments(cache::Store& store, const std::string& project, const std::string& image, bool json,

@@ -78,7 +78,7 @@ class RunnerBackend : public server::Backend {
                                                    .environment = request.environment, .runner_config = config_},
                                           *reporter));
     reporter->finish();
-    return event_json(event);
+    return cache::promotion_event_json(event);
   }
 
   Status recover_dead_runs() override { return runner::recover_dead_runs(store_); }

@@ -359,7 +359,7 @@ void RunSupervisor::poll_changes() {
     for (auto it = events->rbegin(); it != events->rend(); ++it) {
       if (it->id <= last_promotion_) continue;
       last_promotion_ = it->id;
-      events_.publish("promotion", promotion_json(*it));
+      events_.publish("promotion", cache::promotion_event_json(*it));
     }
   }
 }

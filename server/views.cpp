@@ -74,17 +74,4 @@ nlohmann::json stage_event_json(const cache::StageResult& s) {
           {"detail", s.detail}};
 }
 
-nlohmann::json promotion_json(const cache::PromotionEvent& e) {
-  return {{"id", e.id},
-          {"kind", e.kind},
-          {"project", e.project},
-          {"image", e.image},
-          {"environment", e.environment},
-          {"digest", e.digest},
-          {"previous_digest", e.replaced_digest},
-          {"commit", e.commit},
-          {"run", e.run_id},
-          {"time", cache::format_time_utc(e.time_ms)}};
-}
-
 }  // namespace gantry::server

@@ -19,7 +19,6 @@ cache::RunSummary summary_of(const cache::RunRecord& run, const cache::QueueEntr
 cache::RunSummary summary_of(const cache::QueueEntry& entry);
 // The data of a "stage" event: {"run","stage","environment","status","cached","seconds","detail","exit_code"}
 nlohmann::json stage_event_json(const cache::StageResult& stage);
-// The data of a "promotion" event, as gantry history --json prints an event.
-nlohmann::json promotion_json(const cache::PromotionEvent& e);
+// The data of a "promotion" event: cache::promotion_event_json.
 
 }  // namespace gantry::server
