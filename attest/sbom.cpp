@@ -66,6 +66,11 @@ struct Merged {
 };
 
 constexpr int kMaxDepth = 256;
+// The image decides how big its dpkg status is: read into memory only up to
+// this size (Debian's full archive installed is ~30 MiB); a bigger one is
+// hashed like any file and the SBOM lists files instead of packages.
+constexpr off_t kMaxDpkgStatus = 64 << 20;
+constexpr const char* kDpkgStatus = "/var/lib/dpkg/status";
 
 Status walk(int dirfd, const std::string& prefix, Merged& m, std::set<std::string>& opaque_here, int depth) {
   if (depth > kMaxDepth) return {};
@@ -102,6 +107,13 @@ Status walk(int dirfd, const std::string& prefix, Merged& m, std::set<std::strin
     if (!S_ISREG(st.st_mode)) continue;
     UniqueFd f(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!f) continue;
+    if (path == kDpkgStatus && st.st_size <= kMaxDpkgStatus) {  // read once: hashed and kept for its packages
+      if (auto text = read_fd(f.get(), path)) {
+        m.files[path] = Digest::of(*text).hex();
+        m.dpkg_status = std::move(*text);
+        continue;
+      }
+    }
     Sha256 h;
     char buf[1 << 16];
     for (;;) {
@@ -111,12 +123,6 @@ Status walk(int dirfd, const std::string& prefix, Merged& m, std::set<std::strin
       h.update(buf, static_cast<std::size_t>(n));
     }
     m.files[path] = h.finish().hex();
-    if (path == "/var/lib/dpkg/status") {
-      if (::lseek(f.get(), 0, SEEK_SET) == 0) {
-        auto text = read_fd(f.get(), path);
-        if (text) m.dpkg_status = std::move(*text);
-      }
-    }
   }
   return {};
 }
