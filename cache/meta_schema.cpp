@@ -26,7 +26,7 @@ constexpr Migration kMigrations[] = {
      "  size INTEGER NOT NULL,"
      "  media_type TEXT NOT NULL);"
      "CREATE INDEX layers_diff_id ON layers(diff_id);"},
-    // Runs (cache/run_store.h): one row per `gantry run`, its images, its
+    // Runs (cache/sqlite_metadata.h): one row per `gantry run`, its images, its
     // stage results, the stage-result cache and each `gantry watch` position.
     // Times are unix milliseconds. Never holds a secret value.
     {"0100-runs",
@@ -85,7 +85,7 @@ constexpr Migration kMigrations[] = {
      "  commit_id TEXT NOT NULL,"
      "  updated_ms INTEGER NOT NULL,"
      "  PRIMARY KEY (repo, branch));"},
-    // Environments (cache/environment_store.h): the digest of each image in
+    // Environments (cache/sqlite_metadata.h): the digest of each image in
     // each environment, and every promotion/rollback event.
     {"0101-environments",
      "CREATE TABLE environments ("
@@ -137,7 +137,7 @@ constexpr Migration kMigrations[] = {
     {"0201-image-key",
      "ALTER TABLE image_builds ADD COLUMN image_key TEXT;"   // hex, see cache/step_cache.h
      "CREATE INDEX image_builds_key ON image_builds(image_key);"},
-    // Run details (cache/run_store.h): where the repository is fetched from,
+    // Run details (cache/sqlite_metadata.h): where the repository is fetched from,
     // the time a cached stage took when it first ran, every build step of a
     // run (with its log), and how each manual gate was passed.
     {"0102-run-details",
@@ -188,7 +188,7 @@ constexpr Migration kMigrations[] = {
      "  repository TEXT NOT NULL,"
      "  insecure INTEGER NOT NULL,"     // pulled with --insecure-registry for that host
      "  created INTEGER NOT NULL);"},   // unix seconds
-    // Projects (cache/environment_store.h, cache/run_store.h): runs,
+    // Projects (cache/sqlite_metadata.h, cache/sqlite_metadata.h): runs,
     // environment pointers and promotion events belong to the project of the
     // repository they came from. Existing rows move into the project derived
     // from their run's repository (gantry_project(repo_url, repo), registered

@@ -5,6 +5,7 @@
 // and no stage-cache entry serves its log or artifacts.
 #include <cstdio>
 
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
 #include "common/file_util.h"
@@ -13,60 +14,34 @@ namespace gantry::cache {
 
 namespace {
 
-// The runs a pointer, a cache entry or a live/waiting state still uses.
-constexpr const char* kProtectedRunsSql =
-    "SELECT id FROM runs WHERE status IN ('running', 'waiting') "
-    "UNION SELECT run_id FROM environments "
-    "UNION SELECT run_id FROM stage_cache";
-
-Result<std::vector<std::string>> prunable_runs(Store& store, const RetentionRule& rule, std::int64_t now_ms,
+Result<std::vector<std::string>> prunable_runs(Metadata& meta, const RetentionRule& rule, std::int64_t now_ms,
                                                std::uint64_t& kept_in_use) {
   const std::int64_t cutoff_ms = now_ms - static_cast<std::int64_t>(rule.keep_days) * 86'400'000;
-  auto stmt = TRY(store.db().prepare(
-      "SELECT id, started_ms, id IN (" + std::string(kProtectedRunsSql) + ") FROM runs "
-      "ORDER BY started_ms DESC, id DESC"));
   std::vector<std::string> out;
   std::uint64_t position = 0;
-  while (TRY(stmt.step())) {
+  for (const RunAge& run : TRY(meta.runs_by_age())) {
     ++position;
     if (position <= rule.keep_runs) continue;
-    if (stmt.column_int64(1) >= cutoff_ms) continue;
-    if (stmt.column_int64(2) != 0) {
+    if (run.started_ms >= cutoff_ms) continue;
+    if (run.in_use) {
       ++kept_in_use;
       continue;
     }
-    out.push_back(stmt.column_text(0));
+    out.push_back(run.id);
   }
   return out;
-}
-
-Status delete_run_rows(Store& store, const std::vector<std::string>& runs) {
-  auto tx = TRY(store.db().transaction());
-  // Every table of a run's own record (meta_schema.cpp); promotions stay:
-  // they are the audit trail.
-  for (const char* sql : {"DELETE FROM stage_results WHERE run_id = ?1", "DELETE FROM run_images WHERE run_id = ?1",
-                          "DELETE FROM run_build_steps WHERE run_id = ?1", "DELETE FROM run_gates WHERE run_id = ?1",
-                          "DELETE FROM runs WHERE id = ?1"}) {
-    auto del = TRY(store.db().prepare(sql));
-    for (const auto& id : runs) {
-      TRY(del.reset());
-      del.bind(1, id);
-      TRY(del.run());
-    }
-  }
-  return tx.commit();
 }
 
 }  // namespace
 
 Result<RetentionReport> prune_runs(Store& store, const RetentionRule& rule, bool dry_run, std::int64_t now_ms) {
   RetentionReport report;
-  auto doomed = TRY(prunable_runs(store, rule, now_ms, report.runs_kept_in_use));
+  auto doomed = TRY(prunable_runs(store.metadata(), rule, now_ms, report.runs_kept_in_use));
   report.runs_pruned = doomed.size();
   if (dry_run) return report;
   // Rows first, then files: a crash in between leaves only a directory no
   // row names, which the next gc removes with the runs/ sweep below.
-  if (!doomed.empty()) TRY(delete_run_rows(store, doomed));
+  if (!doomed.empty()) TRY(store.metadata().delete_runs(doomed));
   for (std::size_t i = 0; i < doomed.size(); ++i) {
     std::string dir = store.paths().run_dir(doomed[i]);
     std::string trash = store.tmp_dir() + "/gc-run-" + std::to_string(i);
@@ -78,8 +53,7 @@ Result<RetentionReport> prune_runs(Store& store, const RetentionRule& rule, bool
   }
   // Directories of runs whose row is gone (a gc killed between its two steps).
   for (const std::string& name : TRY(list_dir(store.paths().runs_dir()))) {
-    auto row = TRY(store.db().query_text("SELECT id FROM runs WHERE id = ?1", name));
-    if (row) continue;
+    if (TRY(store.metadata().has_run(name))) continue;
     std::string trash = store.tmp_dir() + "/gc-orphan-run-" + name;
     if (::rename(store.paths().run_dir(name).c_str(), trash.c_str()) != 0) return fail_sys("rename", name);
     TRY(remove_tree(trash));

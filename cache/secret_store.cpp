@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "cache/run_store.h"
+#include "cache/metadata_records.h"
 #include "common/file_util.h"
 #include "common/read_fd.h"
 #include "common/unique_fd.h"

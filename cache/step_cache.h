@@ -1,4 +1,5 @@
-// The build step cache in meta.db: step key -> the record it was computed
+// The build step cache's records (the queries are on Metadata, metadata.h):
+// step key -> the record it was computed
 // from, the layer the step produced (none for env/workdir/user steps) and the
 // config change it made. Plus, per image name, the step keys of its latest
 // builds, so --explain can diff a miss against the nearest earlier record.
@@ -32,8 +33,6 @@
 
 namespace gantry::cache {
 
-class MetaDb;
-
 // What a config-only step (env, workdir, user) changes in the image config.
 struct ConfigChange {
   std::vector<std::pair<std::string, std::string>> env;  // set, in order
@@ -64,30 +63,15 @@ struct ImageBuildRecord {
   std::optional<Digest> image_key;  // everything the image's config and layers follow from
 };
 
-class StepCache {
- public:
-  explicit StepCache(MetaDb& db) : db_(db) {}
-
-  Result<std::optional<StepCacheEntry>> lookup(const Digest& key);
-  // Inserts unless the key is already there (then the stored entry stays).
-  Status put(const StepCacheEntry& entry);
-  // Every key, for export (--cache-to) and tests.
-  Result<std::vector<Digest>> keys();
-
-  // The latest earlier record for (image, step_index) whose key differs from
-  // `current`: the step at that index of the image's latest recorded build
-  // when there is one, else the newest cache entry made at that position.
-  Result<std::optional<StepCacheEntry>> previous(const std::string& image, int step_index, const Digest& current);
-
-  Status record_build(const ImageBuildRecord& build);
-  // Builds of `image`, newest first (at most `limit`).
-  Result<std::vector<ImageBuildRecord>> builds(const std::string& image, int limit = 1);
-  // The manifest of the latest build with this image key (the fast path of a
-  // fully cached build: no config or manifest to write again).
-  Result<std::optional<Digest>> manifest_for(const Digest& image_key);
-
- private:
-  MetaDb& db_;
+// A step-cache entry imported from a shared cache (registry/step_cache_share)
+// whose layer is not local yet: it waits here until a build first hits its key.
+struct DeferredStep {
+  Digest key;
+  std::string entry;       // the entry as the shared cache's JSON has it
+  std::string registry;    // host[:port]
+  std::string repository;
+  bool insecure = false;   // the registry was reached over plain HTTP
+  std::int64_t created = 0;  // unix seconds
 };
 
 }  // namespace gantry::cache

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cache/image_store.h"
+#include "cache/sqlite_metadata.h"
 #include "cache/store_modes.h"
 #include <spdlog/spdlog.h>
 
@@ -71,6 +72,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock loc
     store->blobs_ = BlobStore(store->paths_, p.tmp_root());
   }
   store->db_ = TRY_CTX(MetaDb::open(p.meta_db()), "store " + dir);
+  store->metadata_ = std::make_unique<SqliteMetadata>(*store->db_);
   return store;
 }
 
@@ -97,12 +99,15 @@ Status Store::start_session() const {
 
 Store::~Store() {
   images_.reset();
+  metadata_.reset();
   db_.reset();
   if (!tmp_dir_.empty()) {
     (void)remove_tree(tmp_dir_);
     ::unlink(paths_.session_lock(session_).c_str());
   }
 }
+
+void Store::set_metadata(std::unique_ptr<Metadata> metadata) { metadata_ = std::move(metadata); }
 
 ImageStore& Store::images() {
   if (!images_) images_ = std::make_unique<ImageStore>(*this);

@@ -19,6 +19,7 @@
 namespace gantry::cache {
 
 class ImageStore;
+class Metadata;
 
 // Limits on what goes into the store. A plain option: the runner fills it
 // from its configuration (runner_config.h, max_layer_size).
@@ -49,7 +50,12 @@ class Store {
 
   const StorePaths& paths() const { return paths_; }
   const std::string& root() const { return paths_.root(); }
+  // The local index of blobs and layers (tags, layers, gc roots, fsck).
   MetaDb& db() { return *db_; }
+  // Runs, stage results, environments, promotions, step and stage cache
+  // (metadata.h): SQLite's meta.db unless set_metadata() put another there.
+  Metadata& metadata() { return *metadata_; }
+  void set_metadata(std::unique_ptr<Metadata> metadata);
   const BlobStore& blobs() const { return blobs_; }
   ImageStore& images();
 
@@ -83,6 +89,7 @@ class Store {
   mutable std::string session_;
   mutable std::string tmp_dir_;
   std::unique_ptr<MetaDb> db_;
+  std::unique_ptr<Metadata> metadata_;
   mutable BlobStore blobs_;
   std::unique_ptr<ImageStore> images_;
   StoreLock lock_mode_ = StoreLock::shared;

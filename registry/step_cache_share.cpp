@@ -10,7 +10,7 @@
 #include "cache/image_store.h"
 #include "cache/layer_unpacker.h"
 #include "cache/layer_writer.h"
-#include "cache/step_cache.h"
+#include "cache/metadata.h"
 #include "registry/blob_transfer.h"
 #include "registry/media_types.h"
 #include "registry/parallel.h"
@@ -61,14 +61,14 @@ Result<CacheExportResult> export_step_cache(cache::Store& store, const std::stri
                                             const RegistryOptions& options) {
   RegistryRef ref = TRY(parse_repository(repository));
   std::string ctx = "exporting the step cache to " + ref.name();
-  cache::StepCache step_cache(store.db());
-  auto keys = TRY_CTX(step_cache.keys(), ctx);
+  cache::Metadata& meta = store.metadata();
+  auto keys = TRY_CTX(meta.step_keys(), ctx);
   std::sort(keys.begin(), keys.end());
 
   json entries = json::array();
   std::map<Digest, cache::LayerDescriptor> layers;
   for (const auto& key : keys) {
-    auto entry = TRY_CTX(step_cache.lookup(key), ctx);
+    auto entry = TRY_CTX(meta.find_step(key), ctx);
     if (!entry) continue;
     if (entry->layer && !store.blobs().has(entry->layer->digest)) continue;  // gc'd behind the cache's back
     json e = {{"key", entry->key.str()},         {"record", entry->record},
@@ -120,7 +120,7 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
   RegistryRef ref = TRY(parse_repository(repository));
   std::string ctx = "importing the step cache from " + ref.name();
   auto client = TRY_CTX(RegistryClient::connect(ref.host, options, false), ctx);
-  cache::StepCache step_cache(store.db());
+  cache::Metadata& meta = store.metadata();
   CacheImportResult result;
   Progress progress(options.progress);
 
@@ -142,11 +142,8 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
                                                 " step-cache document");
     for (const auto& e : doc["entries"]) {
       auto entry = TRY_CTX(entry_from_json(e), what);
-      bool deferred = TRY_CTX(store.db().query_text("SELECT key FROM step_cache_deferred WHERE key = ?1",
-                                                    entry.key.str()),
-                              what)
-                          .has_value();
-      if (deferred || TRY_CTX(step_cache.lookup(entry.key), what)) {
+      bool deferred = TRY_CTX(meta.find_deferred_step(entry.key), what).has_value();
+      if (deferred || TRY_CTX(meta.find_step(entry.key), what)) {
         ++result.entries_known;
         continue;
       }
@@ -157,16 +154,15 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
 
   const bool insecure = std::find(options.insecure_registries.begin(), options.insecure_registries.end(), ref.host) !=
                         options.insecure_registries.end();
-  auto tx = TRY(store.db().transaction());
-  auto defer = TRY(store.db().prepare(
-      "INSERT OR REPLACE INTO step_cache_deferred (key, entry, registry, repository, insecure, created) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  std::vector<cache::DeferredStep> deferred;
   for (const auto& [entry, raw] : fresh) {
     if (entry.layer && !store.blobs().has(entry.layer->digest)) {
-      TRY(defer.reset());
-      defer.bind(1, entry.key.str()).bind(2, raw.dump()).bind(3, ref.host).bind(4, ref.repository);
-      defer.bind(5, std::int64_t{insecure ? 1 : 0}).bind(6, static_cast<std::int64_t>(std::time(nullptr)));
-      TRY_CTX(defer.run(), ctx);
+      deferred.push_back({.key = entry.key,
+                          .entry = raw.dump(),
+                          .registry = ref.host,
+                          .repository = ref.repository,
+                          .insecure = insecure,
+                          .created = static_cast<std::int64_t>(std::time(nullptr))});
       ++result.entries_deferred;
       ++result.entries_added;
       continue;
@@ -177,24 +173,22 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
       TRY_CTX(cache::verify_layer_file(store, store.blobs().path(entry.layer->digest), *entry.layer), ctx);
       TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
     }
-    TRY_CTX(step_cache.put(entry), ctx);
+    TRY_CTX(meta.put_step(entry), ctx);
     ++result.entries_added;
   }
-  TRY(tx.commit());
+  TRY_CTX(meta.defer_steps(deferred), ctx);
   result.counts = client->stats().snapshot();
   return result;
 }
 
 Result<std::optional<cache::StepCacheEntry>> resolve_deferred_entry(cache::Store& store, const Digest& key,
                                                                     RegistryOptions options) {
-  auto row = TRY(store.db().prepare(
-      "SELECT entry, registry, repository, insecure FROM step_cache_deferred WHERE key = ?1"));
-  row.bind(1, key.str());
-  if (!TRY(row.step())) return std::optional<cache::StepCacheEntry>();
-  json raw = json::parse(row.column_text(0), nullptr, false);
-  std::string host = row.column_text(1);
-  std::string repository = row.column_text(2);
-  bool insecure = row.column_int64(3) != 0;
+  auto row = TRY(store.metadata().find_deferred_step(key));
+  if (!row) return std::optional<cache::StepCacheEntry>();
+  json raw = json::parse(row->entry, nullptr, false);
+  const std::string& host = row->registry;
+  const std::string& repository = row->repository;
+  const bool insecure = row->insecure;
   std::string ctx = "fetching the cached layer of step " + key.short_hex() + " from " + host + "/" + repository;
   auto entry = TRY_CTX(entry_from_json(raw), ctx);
   if (entry.key != key) return fail(ErrorKind::corrupt, ctx + ": the deferred entry names key " + entry.key.str());
@@ -217,13 +211,7 @@ Result<std::optional<cache::StepCacheEntry>> resolve_deferred_entry(cache::Store
     }
     TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
   }
-  cache::StepCache step_cache(store.db());
-  auto tx = TRY(store.db().transaction());
-  TRY_CTX(step_cache.put(entry), ctx);
-  auto done = TRY(store.db().prepare("DELETE FROM step_cache_deferred WHERE key = ?1"));
-  done.bind(1, key.str());
-  TRY(done.run());
-  TRY(tx.commit());
+  TRY_CTX(store.metadata().adopt_deferred_step(entry), ctx);
   return std::optional<cache::StepCacheEntry>(std::move(entry));
 }
 

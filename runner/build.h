@@ -26,7 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/layer_writer.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/step_cache.h"
 #include "cache/store.h"
 #include "common/digest.h"

@@ -2,13 +2,13 @@
 
 namespace gantry::runner {
 
-Result<std::string> explain_miss(cache::StepCache& cache, const std::string& history, const std::string& image, int index,
+Result<std::string> explain_miss(cache::Metadata& cache, const std::string& history, const std::string& image, int index,
                                  const std::string& description, const cache::StepRecord& record,
                                  const Digest& key, bool no_cache, bool layer_gone) {
   const std::string head = image + ": step #" + std::to_string(index + 1) + " (" + description + ") missed: ";
   if (no_cache) return head + "--no-cache";
   if (layer_gone) return head + "its cached layer is no longer in the store";
-  auto previous = TRY(cache.previous(history, index, key));
+  auto previous = TRY(cache.previous_step(history, index, key));
   if (!previous) return head + "no earlier build of " + image + " has a step #" + std::to_string(index + 1);
   auto before = cache::StepRecord::from_text(previous->record);
   if (!before) return head + "the earlier record is unreadable (" + before.error().message() + ")";

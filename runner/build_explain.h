@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "cache/step_cache.h"
+#include "cache/metadata.h"
 #include "cache/step_key.h"
 
 namespace gantry::runner {
@@ -13,7 +13,7 @@ namespace gantry::runner {
 // "app: step #3 (run: make) missed: env: MODE: \"dev\" -> \"prod\"".
 // `history` names the image in the step cache (repository, file, image);
 // `image` is its name for people.
-Result<std::string> explain_miss(cache::StepCache& cache, const std::string& history, const std::string& image, int index,
+Result<std::string> explain_miss(cache::Metadata& cache, const std::string& history, const std::string& image, int index,
                                  const std::string& description, const cache::StepRecord& record,
                                  const Digest& key, bool no_cache, bool layer_gone);
 

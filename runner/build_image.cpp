@@ -99,7 +99,7 @@ std::shared_ptr<std::mutex> KeyLocks::get(const Digest& key) {
 Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::ImageDef& image,
                                      const BaseImage& base, BuildCounters& counters, KeyLocks& locks) {
   cache::Store& store = req.store;
-  cache::StepCache step_cache(store.db());
+  cache::Metadata& step_cache = store.metadata();  // the step cache
   const std::int64_t epoch = TRY(build_epoch(req.pipeline));
 
   ImageOutcome out{.name = image.name, .digest = Digest::of("")};
@@ -177,7 +177,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
     std::optional<cache::StepCacheEntry> hit;
     bool layer_gone = false;
     if (!req.no_cache) {
-      hit = TRY_CTX(step_cache.lookup(key), what);
+      hit = TRY_CTX(step_cache.find_step(key), what);
       if (hit && hit->layer && !store.blobs().has(hit->layer->digest)) {
         layer_gone = true;  // removed behind the cache's back: build it again
         hit.reset();
@@ -264,7 +264,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
                                   .image = history,
                                   .step_index = static_cast<int>(i),
                                   .created = static_cast<std::int64_t>(::time(nullptr))};
-      TRY_CTX(step_cache.put(entry), what);
+      TRY_CTX(step_cache.put_step(entry), what);
       state = after;
       outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       req.reporter.task(task, TaskState::passed, since(start), key.short_hex());
@@ -284,7 +284,7 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
   const Digest image_key = image_key_of(parent, image, epoch);
   std::optional<Digest> known;
   if (!req.no_cache && !missed) {
-    known = TRY_CTX(step_cache.manifest_for(image_key), "looking up image " + image.name);
+    known = TRY_CTX(step_cache.manifest_for_image_key(image_key), "looking up image " + image.name);
     if (known && !store.blobs().has(*known)) known.reset();
   }
   if (known) {
@@ -309,9 +309,9 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       out.tags.push_back(image.name + ":" + tag);
     }
   }
-  auto last = TRY_CTX(step_cache.builds(history, 1), "reading the builds of " + image.name);
+  auto last = TRY_CTX(step_cache.image_builds(history, 1), "reading the builds of " + image.name);
   if (last.empty() || last[0].image_key != image_key || last[0].manifest_digest != out.digest)
-    TRY_CTX(step_cache.record_build({.image = history,
+    TRY_CTX(step_cache.record_image_build({.image = history,
                                      .manifest_digest = out.digest,
                                      .step_keys = keys,
                                      .created = static_cast<std::int64_t>(::time(nullptr)),

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "cache/layer_unpacker.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "executor/container.h"
 #include "pipeline/loader.h"
@@ -64,8 +64,8 @@ int cmd_debug(const GlobalOptions& global, const DebugFlags& f) {
   if (!opened) return report_error(opened.error());
   cache::Store& store = **opened;
   auto body = [&]() -> Result<int> {
-    cache::RunStore runs(store);
-    auto run = TRY(runs.get(f.run));
+    cache::Metadata& meta = store.metadata();
+    auto run = TRY(meta.find_run(f.run));
     std::string image = f.image;
     int step = f.step;
     if (image.empty() && step == 0) std::tie(image, step) = TRY(failed_step_of(run));

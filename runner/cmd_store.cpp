@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/layer_verify.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
 #include "pipeline/mirror_check.h"

@@ -193,8 +193,7 @@ Status check_promotion(cache::Store& store, const pipeline::EnvironmentDef& env,
 }
 
 Status record_refusal(RunContext& ctx, const std::string& environment, Error refusal) {
-  cache::RunStore runs(ctx.store);
-  TRY(runs.put_gate(ctx.run_id, {.environment = environment, .how = "refused", .detail = refusal.message()}));
+  TRY(ctx.store.metadata().record_gate(ctx.run_id, {.environment = environment, .how = "refused", .detail = refusal.message()}));
   return fail(std::move(refusal));
 }
 

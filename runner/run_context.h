@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cache/image_store.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"

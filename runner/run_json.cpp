@@ -1,7 +1,7 @@
 // The run record as JSON (documented in docs/run.md).
 #include <algorithm>
 
-#include "cache/environment_store.h"
+#include "cache/metadata.h"
 #include "runner/build.h"
 #include "runner/run_pipeline.h"
 
@@ -100,8 +100,8 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
 }
 
 Result<nlohmann::json> load_run_json(cache::Store& store, const cache::RunRecord& run) {
-  cache::EnvironmentStore envs(store);
-  auto events = TRY(envs.history("", "", run.id, 1000));
+  cache::Metadata& meta = store.metadata();
+  auto events = TRY(meta.promotion_history({.run_id = run.id, .limit = 1000}));
   std::reverse(events.begin(), events.end());
   return run_record_json(run, events);
 }

@@ -10,7 +10,7 @@
 namespace gantry::runner {
 
 Status record_pending_stages(RunContext& ctx, std::size_t first_env) {
-  cache::RunStore runs(ctx.store);
+  cache::Metadata& meta = ctx.store.metadata();
   const auto& envs = ctx.pipeline.environments;
   for (std::size_t i = first_env; i < envs.size(); ++i) {
     for (const auto* stage : ctx.pipeline.stages_of(envs[i].name)) {
@@ -22,15 +22,15 @@ Status record_pending_stages(RunContext& ctx, std::size_t first_env) {
       if (auto it = ctx.images.find(stage->image); it != ctx.images.end()) r.digest = it->second.digest.str();
       r.status = "pending";
       r.allow_failure = stage->allow_failure;
-      TRY(runs.put_stage(r));
+      TRY(meta.record_stage(r));
     }
   }
   return {};
 }
 
 Status settle_pending_stages(RunContext& ctx, const cache::RunRecord& run) {
-  cache::RunStore runs(ctx.store);
-  auto recorded = TRY(runs.get(run.id));
+  cache::Metadata& meta = ctx.store.metadata();
+  auto recorded = TRY(meta.find_run(run.id));
   std::map<std::string, std::string> status_of;
   for (const auto& r : recorded.stages) status_of[r.stage] = r.status;
   // The first need that failed (a failure not allowed) or was skipped, if any.
@@ -57,7 +57,7 @@ Status settle_pending_stages(RunContext& ctx, const cache::RunRecord& run) {
                                  : "environment " + r.environment + " not reached";
     status_of[r.stage] = r.status;
     if (auto it = ctx.images.find(r.image); it != ctx.images.end()) r.digest = it->second.digest.str();
-    TRY(runs.put_stage(r));
+    TRY(meta.record_stage(r));
     {
       std::lock_guard lock(ctx.mutex);
       ctx.results[r.stage] = r;
@@ -68,8 +68,7 @@ Status settle_pending_stages(RunContext& ctx, const cache::RunRecord& run) {
 }
 
 Status recover_dead_runs(cache::Store& store) {
-  cache::RunStore runs(store);
-  auto marked = TRY(runs.mark_interrupted());
+  auto marked = TRY(cache::mark_dead_runs_interrupted(store));
   for (const auto& id : marked) spdlog::debug("run {} was interrupted (its gantry process died)", id);
   auto swept = executor::sweep_leftovers(store.paths().containers_dir());
   if (!swept) spdlog::warn("sweeping containers left by dead runs: {}", swept.error().message());

@@ -9,7 +9,8 @@
 
 #include <cstddef>
 
-#include "cache/run_store.h"
+#include "cache/metadata.h"
+#include "cache/run_lock.h"
 #include "cache/store.h"
 #include "runner/run_context.h"
 
@@ -27,7 +28,7 @@ Status record_pending_stages(RunContext& ctx, std::size_t first_env = 0);
 Status settle_pending_stages(RunContext& ctx, const cache::RunRecord& run);
 
 // Marks every "running" run whose process died as "interrupted" (see
-// RunStore::mark_interrupted) and sweeps the container dirs and cgroups no
+// cache::mark_dead_runs_interrupted) and sweeps the container dirs and cgroups no
 // live process holds (executor::sweep_leftovers on the store's
 // containers_dir). Called by every command that reads runs (run, retry,
 // promote, history, show, logs, env ls, watch, gc). A failed sweep is a

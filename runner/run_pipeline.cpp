@@ -63,9 +63,9 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   // Every secret this invocation may need, before anything is recorded.
   TRY(resolve_secrets(ctx, 0, next_manual_gate(pipeline, 0, false)));
 
-  cache::RunStore runs(store);
+  cache::Metadata& meta = store.metadata();
   cache::RunRecord run;
-  run.id = options.run_id.empty() ? cache::RunStore::new_id() : options.run_id;
+  run.id = options.run_id.empty() ? cache::new_run_id() : options.run_id;
   run.repo = repo.location();  // absolute: promote/retry/rollback work from any directory
   run.repo_url = repo.remote_url();
   run.project = project;
@@ -80,7 +80,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   // Held until this process ends: before the row exists, so a run recorded
   // "running" whose lock is free is always a dead one.
   auto run_lock = TRY(cache::RunLock::acquire(store, run.id));
-  TRY(runs.create(run));
+  TRY(meta.create_run(run));
   TRY(record_pending_stages(ctx));
   ctx.workspaces = std::make_unique<WorkspaceCache>(repo, commit, pipeline.base_dir, store.tmp_dir());
   reporter.note("run " + run.id + ": " + run.repo + " at " + commit.short_id + " (" + commit.summary + ")");
@@ -90,8 +90,8 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     run.error = ctx.masker.mask(e.message());
     reporter.note("run failed: " + run.error);
     TRY(settle_pending_stages(ctx, run));
-    TRY(runs.set_status(run.id, run.status, "", run.error, true));
-    return runs.get(run.id);  // as stored: with the build steps recorded so far
+    TRY(meta.set_run_status(run.id, run.status, "", run.error, true));
+    return meta.find_run(run.id);  // as stored: with the build steps recorded so far
   };
 
   // Build every image of the file; then pin each stage image to a digest.
@@ -117,7 +117,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     std::mutex record_mutex;
     request.on_step = [&](const cache::BuildStepRecord& step) {
       std::lock_guard lock(record_mutex);
-      if (auto st = runs.put_build_step(run.id, step); !st) reporter.note("warning: " + st.error().message());
+      if (auto st = meta.record_build_step(run.id, step); !st) reporter.note("warning: " + st.error().message());
     };
     auto result = build_images(request);
     if (!result) return fail_run(result.error());
@@ -143,12 +143,12 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     ctx.images.emplace(stage.image, std::move(*image));
     run_images.push_back({stage.image, digest->str(), false});
   }
-  TRY(runs.set_images(run.id, run_images));
+  TRY(meta.set_run_images(run.id, run_images));
   run.images = run_images;
 
   if (auto st = advance(ctx, run, 0, false, promoted_images(pipeline)); !st) return fail_run(st.error());
   ctx.next_phase("");
-  auto record = TRY(runs.get(run.id));
+  auto record = TRY(meta.find_run(run.id));
   record.phase_ms = std::move(ctx.phase_ms);
   return record;
 }

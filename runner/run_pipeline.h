@@ -5,7 +5,7 @@
 //   auto record = run_pipeline(store, {.repo = ".", .rev = "HEAD"}, *reporter);
 //   // record->status: "passed" | "failed" | "waiting"
 //
-// The process running a run holds its RunLock (cache/run_store.h) for the
+// The process running a run holds its RunLock (cache/run_lock.h) for the
 // run's whole life; a run recorded "running" whose lock is free died with its
 // process and is marked "interrupted" by the next command (run_lifecycle.h).
 //
@@ -24,8 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cache/environment_store.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
+#include "cache/run_lock.h"
 #include "cache/store.h"
 #include "runner/reporter.h"
 #include "runner/runner_config.h"

@@ -25,9 +25,9 @@ std::string digest_of(const cache::RunRecord& run, const std::string& image) {
 // The runs waiting at ENV's gate that have IMAGE, newest first.
 Result<std::vector<cache::RunRecord>> waiting_runs(cache::Store& store, const PromoteOptions& o,
                                                    const std::string& project) {
-  cache::RunStore runs(store);
+  cache::Metadata& meta = store.metadata();
   constexpr int kLookBack = 500;
-  auto list = TRY(runs.list(o.image, kLookBack, project));
+  auto list = TRY(meta.list_runs({.project = project, .image = o.image, .limit = kLookBack}));
   std::erase_if(list, [&](const cache::RunRecord& r) {
     return r.status != "waiting" || r.waiting_environment != o.environment || digest_of(r, o.image).empty();
   });
@@ -41,8 +41,8 @@ Result<std::vector<cache::RunRecord>> waiting_runs(cache::Store& store, const Pr
 // run of the image for the first environment).
 Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, const std::string& project,
                                   const pipeline::Pipeline* p, Reporter& reporter) {
-  cache::RunStore runs(store);
-  if (!o.run_id.empty()) return runs.get(o.run_id);
+  cache::Metadata& meta = store.metadata();
+  if (!o.run_id.empty()) return meta.find_run(o.run_id);
   auto waiting = TRY(waiting_runs(store, o, project));
   if (!waiting.empty()) {
     const std::string digest = digest_of(waiting.front(), o.image);
@@ -60,27 +60,26 @@ Result<cache::RunRecord> pick_run(cache::Store& store, const PromoteOptions& o, 
                   " waiting at the manual gate of " + o.environment +
                   (waiting.size() > 1 ? " (" + std::to_string(waiting.size() - 1) + " older ones wait with the same digest)"
                                       : ""));
-    return runs.get(waiting.front().id);
+    return meta.find_run(waiting.front().id);
   }
   if (p) {
     int index = p->environment_index(o.environment);
     if (index > 0) {
-      cache::EnvironmentStore envs(store);
       const std::string& before = p->environments[static_cast<std::size_t>(index - 1)].name;
-      auto pointer = TRY(envs.get(project, o.image, before));
+      auto pointer = TRY(meta.environment_pointer(project, o.image, before));
       if (!pointer)
         return fail(ErrorKind::conflict, "refusing to promote " + o.image + " to " + o.environment + ": it has no digest in " +
                                              before + " yet (see gantry env ls)");
       reporter.note("promoting run " + pointer->run_id + ": the run that brought " + o.image + " " +
                     pointer->digest + " into " + before + " (no run waits at the manual gate of " +
                     o.environment + ")");
-      return runs.get(pointer->run_id);
+      return meta.find_run(pointer->run_id);
     }
   }
-  auto list = TRY(runs.list(o.image, 1, project));
+  auto list = TRY(meta.list_runs({.project = project, .image = o.image, .limit = 1}));
   if (list.empty()) return fail(ErrorKind::not_found, "no run of image " + o.image + " (see gantry history)");
   reporter.note("promoting run " + list.front().id + ": the newest run of " + o.image);
-  return runs.get(list.front().id);
+  return meta.find_run(list.front().id);
 }
 
 }  // namespace
@@ -90,7 +89,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   // The newest run of the image tells which pipeline names the environments
   // when no run is given; the chosen run's own pipeline is checked below.
   TRY(recover_dead_runs(store));
-  cache::RunStore runs(store);
+  cache::Metadata& meta = store.metadata();
   cache::RunRecord run;
   std::optional<pipeline::GitRepo> repo;
   std::optional<pipeline::Commit> commit;
@@ -105,14 +104,14 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   };
   if (!o.run_id.empty()) {
     if (!o.project.empty()) TRY(pick_project(store, o.project, o.image));
-    run = TRY(runs.get(o.run_id));
+    run = TRY(meta.find_run(o.run_id));
     if (!o.project.empty() && run.project != o.project)
       return fail(ErrorKind::invalid_input, "run " + run.id + " belongs to project '" + run.project + "', not '" +
                                                 o.project + "'");
     TRY(load(run));
   } else {
     const std::string project = TRY(pick_project(store, o.project, o.image));
-    auto latest = TRY(runs.list(o.image, 1, project));
+    auto latest = TRY(meta.list_runs({.project = project, .image = o.image, .limit = 1}));
     if (latest.empty())
       return fail(ErrorKind::not_found, "no run of image " + o.image +
                                             (project.empty() ? "" : " in project '" + project + "'") +
@@ -139,7 +138,6 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   auto run_lock = TRY(cache::RunLock::acquire(store, run.id));
 
   // Every earlier environment must have had this very digest.
-  cache::EnvironmentStore envs(store);
   auto promoted = promoted_images(*pipe);
   for (int i = 0; i < index; ++i) {
     const std::string& before = pipe->environments[static_cast<std::size_t>(i)].name;
@@ -148,7 +146,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
       for (const auto& x : run.images)
         if (x.image == name) ri = &x;
       if (!ri) continue;
-      if (!TRY(envs.was_promoted(run.project, name, before, ri->digest)))
+      if (!TRY(meta.was_promoted(run.project, name, before, ri->digest)))
         return fail(ErrorKind::conflict, "refusing to promote " + name + " " + ri->digest + " to " + o.environment +
                                              ": it has not passed " + before + " (run " + run.id + " is " +
                                              run.status + ")");
@@ -187,34 +185,33 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   ctx.workspaces = std::make_unique<WorkspaceCache>(*repo, *commit, pipe->base_dir, store.tmp_dir());
 
   reporter.note("run " + run.id + ": promoting " + o.image + " " + image->digest + " to " + o.environment);
-  TRY(runs.set_status(run.id, "running", "", "", false));
+  TRY(meta.set_run_status(run.id, "running", "", "", false));
   TRY(record_pending_stages(ctx, first));
   if (auto st = advance(ctx, run, first, true, promoted); !st) {
     run.status = "failed";
     run.error = ctx.masker.mask(st.error().message());
     TRY(settle_pending_stages(ctx, run));
-    TRY(runs.set_status(run.id, run.status, "", run.error, true));
+    TRY(meta.set_run_status(run.id, run.status, "", run.error, true));
     return fail(std::move(st).error());
   }
   ctx.next_phase("");
-  auto record = TRY(runs.get(run.id));
+  auto record = TRY(meta.find_run(run.id));
   record.phase_ms = std::move(ctx.phase_ms);
   return record;
 }
 
 Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const RollbackOptions& o,
                                                    Reporter& reporter) {
-  cache::EnvironmentStore envs(store);
+  cache::Metadata& meta = store.metadata();
   const std::string project = TRY(pick_project(store, o.project, o.image));
-  auto pointer = TRY(envs.get(project, o.image, o.environment));
+  auto pointer = TRY(meta.environment_pointer(project, o.image, o.environment));
   // Nothing to restore: the store's refusal says so.
-  if (!pointer || pointer->previous_digest.empty()) return envs.rollback(project, o.image, o.environment);
+  if (!pointer || pointer->previous_digest.empty()) return meta.rollback(project, o.image, o.environment);
 
   // The environment as the pipeline of the run that set the current digest
   // defines it: where its image is pushed and exported.
   const std::string what = "rolling back " + o.image + " in " + o.environment + " to " + pointer->previous_digest;
-  cache::RunStore runs(store);
-  auto run = TRY_CTX(runs.get(pointer->run_id), what);
+  auto run = TRY_CTX(meta.find_run(pointer->run_id), what);
   auto repo = TRY_CTX(open_run_repo(store, run), what);
   auto commit = TRY_CTX(repo.resolve(run.commit), what);
   ProjectAccess access = project_access(o.runner_config, run.repo, run.repo_url);
@@ -237,7 +234,8 @@ Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const Ro
     TRY_CTX(push_to_environment(ctx, *env, o.image, count), what + " (not rolled back)");
     TRY_CTX(export_to_environment(ctx, *env, o.image, count), what + " (not rolled back)");
   }
-  return envs.rollback(project, o.image, o.environment);
+  // Compare-and-swap: refused if another process moved the pointer meanwhile.
+  return meta.rollback(project, o.image, o.environment, pointer->digest);
 }
 
 }  // namespace gantry::runner

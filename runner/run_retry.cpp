@@ -10,8 +10,8 @@ namespace gantry::runner {
 Result<cache::RunRecord> retry_run(cache::Store& store, const std::string& run_id, RunOptions options,
                                    Reporter& reporter, std::stop_token stop) {
   TRY(recover_dead_runs(store));  // a dead "running" run becomes "interrupted" first
-  cache::RunStore runs(store);
-  auto old = TRY(runs.get(run_id));
+  cache::Metadata& meta = store.metadata();
+  auto old = TRY(meta.find_run(run_id));
   if (old.status == "running")
     return fail(ErrorKind::conflict, "run " + old.id + " is still running (its gantry process is alive); retry it "
                                      "once it has ended");

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "cache/environment_store.h"
+#include "cache/metadata.h"
 #include "cache/image_store.h"
 #include "cache/oci_transfer.h"
 #include "common/file_util.h"
@@ -85,9 +85,10 @@ Result<std::string> run_project(cache::Store& store, const pipeline::Pipeline& p
                                 const ProjectAccess& access, Reporter& reporter) {
   const std::string project = p.project.empty() ? access.project : p.project;
   const std::string self = repo_identity(repo.location(), repo.remote_url());
-  cache::RunStore runs(store);
-  auto newest = TRY(runs.newest_of_project(project));
-  if (!newest) return project;
+  cache::Metadata& meta = store.metadata();
+  auto runs = TRY(meta.list_runs({.project = project, .limit = 1, .with_details = false}));
+  if (runs.empty()) return project;
+  const cache::RunRecord* newest = &runs.front();
   const std::string other = repo_identity(newest->repo, newest->repo_url);
   if (other == self) return project;
   if (!p.project.empty() && p.project != access.project) {
@@ -104,15 +105,15 @@ Result<std::string> run_project(cache::Store& store, const pipeline::Pipeline& p
 }
 
 Result<std::string> pick_project(cache::Store& store, const std::string& wanted, const std::string& image) {
-  cache::RunStore runs(store);
+  cache::Metadata& meta = store.metadata();
   if (!wanted.empty()) {
-    auto all = TRY(runs.projects());
+    auto all = TRY(meta.projects());
     if (std::find(all.begin(), all.end(), wanted) == all.end())
       return fail(ErrorKind::not_found, "unknown project '" + wanted + "': no run or environment of the store has it" +
                                             " (projects: " + project_list(all) + ")");
     return wanted;
   }
-  auto candidates = TRY(runs.projects(image));
+  auto candidates = TRY(meta.projects(image));
   if (candidates.size() == 1) return candidates.front();
   if (candidates.empty()) return std::string();
   return fail(ErrorKind::invalid_input,
@@ -226,14 +227,27 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
     if (auto it = ctx.images.find(name); it != ctx.images.end())
       if (auto st = check_promotion(ctx.store, env, ctx.access, ctx.runner_config, name, it->second.digest); !st)
         return record_refusal(ctx, env.name, std::move(st).error());
-  cache::EnvironmentStore envs(ctx.store);
+  cache::Metadata& meta = ctx.store.metadata();
+  // The rule, checked again in the promotion's transaction: a digest never
+  // skips an environment.
+  std::vector<std::string> before;
+  for (const auto& e : ctx.pipeline.environments) {
+    if (e.name == env.name) break;
+    before.push_back(e.name);
+  }
   for (const auto& name : promoted) {
     auto it = ctx.images.find(name);
     if (it == ctx.images.end()) continue;
     const std::string digest = it->second.digest.str();
     // Push before the pointer moves: a failed push leaves the environment as it was.
     TRY(push_to_environment(ctx, env, name, promoted.size()));
-    auto event = TRY(envs.promote(ctx.project, name, env.name, digest, ctx.commit.id, ctx.run_id));
+    auto event = TRY(meta.promote({.project = ctx.project,
+                                            .image = name,
+                                            .environment = env.name,
+                                            .digest = digest,
+                                            .commit = ctx.commit.id,
+                                            .run_id = ctx.run_id,
+                                            .must_have_passed = before}));
     if (event)
       ctx.reporter.note("promoted " + name + " " + digest + " to " + env.name +
                         (event->replaced_digest.empty() ? "" : " (was " + event->replaced_digest + ")"));
@@ -248,12 +262,12 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
 // that very digest in `environment` now; "" otherwise.
 Result<std::string> already_in(RunContext& ctx, const std::string& environment,
                                const std::vector<std::string>& promoted) {
-  cache::EnvironmentStore envs(ctx.store);
+  cache::Metadata& meta = ctx.store.metadata();
   std::string out;
   for (const auto& name : promoted) {
     auto it = ctx.images.find(name);
     if (it == ctx.images.end()) continue;
-    auto pointer = TRY(envs.get(ctx.project, name, environment));
+    auto pointer = TRY(meta.environment_pointer(ctx.project, name, environment));
     if (!pointer || pointer->digest != it->second.digest.str()) return std::string();
     out += (out.empty() ? "" : ", ") + name + " " + pointer->digest;
   }
@@ -268,8 +282,8 @@ Status wait_at_gate(RunContext& ctx, cache::RunRecord& run, const pipeline::Envi
   ctx.reporter.note("waiting at the manual gate of " + env.name + ": gantry promote " +
                     (promoted.empty() ? std::string("IMAGE") : promoted.front()) + " --to " + env.name +
                     " --run " + ctx.run_id);
-  cache::RunStore runs(ctx.store);
-  return runs.set_status(run.id, run.status, run.waiting_environment, "", false);
+  cache::Metadata& meta = ctx.store.metadata();
+  return meta.set_run_status(run.id, run.status, run.waiting_environment, "", false);
 }
 
 }  // namespace
@@ -296,13 +310,13 @@ Status export_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& en
 
 Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool open_first,
                const std::vector<std::string>& promoted) {
-  cache::RunStore runs(ctx.store);
+  cache::Metadata& meta = ctx.store.metadata();
   const auto& envs = ctx.pipeline.environments;
   for (std::size_t i = first; i < envs.size(); ++i) {
     const auto& env = envs[i];
     const bool gate = env.when == pipeline::Gate::manual;
     const bool opened = gate && i == first && open_first;  // by gantry promote
-    if (opened) TRY(runs.put_gate(run.id, {.environment = env.name, .how = "promoted", .detail = "gantry promote"}));
+    if (opened) TRY(meta.record_gate(run.id, {.environment = env.name, .how = "promoted", .detail = "gantry promote"}));
     if (gate && !opened) {
       // A digest already in the environment was let through this gate
       // before: passing it again needs nobody.
@@ -310,7 +324,7 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       if (there.empty()) return wait_at_gate(ctx, run, env, promoted);
       std::string detail = there + " already in " + env.name + ": its manual gate is passed without waiting";
       ctx.reporter.note(detail);
-      TRY(runs.put_gate(run.id, {.environment = env.name, .how = "already-there", .detail = detail}));
+      TRY(meta.record_gate(run.id, {.environment = env.name, .how = "already-there", .detail = detail}));
       TRY(resolve_secrets(ctx, i, next_manual_gate(ctx.pipeline, i, true)));
     }
     ctx.next_phase(env.name);
@@ -322,7 +336,7 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       run.error = "stages of " + env.name + " failed; not promoted to " + env.name;
       ctx.reporter.note(run.error);
       TRY(settle_pending_stages(ctx, run));  // "environment E not reached"
-      return runs.set_status(run.id, run.status, "", run.error, true);
+      return meta.set_run_status(run.id, run.status, "", run.error, true);
     }
     ctx.next_phase("promote " + env.name);
     auto st = attest_passed_stages(ctx, env.name);
@@ -332,13 +346,13 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       run.error = ctx.masker.mask(st.error().message());
       ctx.reporter.note(run.error);
       TRY(settle_pending_stages(ctx, run));
-      return runs.set_status(run.id, run.status, "", run.error, true);
+      return meta.set_run_status(run.id, run.status, "", run.error, true);
     }
   }
   run.status = "passed";
   run.waiting_environment.clear();
   TRY(settle_pending_stages(ctx, run));  // none left, unless a stage was never scheduled
-  return runs.set_status(run.id, run.status, "", "", true);
+  return meta.set_run_status(run.id, run.status, "", "", true);
 }
 
 }  // namespace gantry::runner

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"

@@ -7,9 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cache/environment_store.h"
+#include "cache/metadata.h"
 #include "cache/image_store.h"
-#include "cache/run_store.h"
 #include "common/file_util.h"
 #include "runner/run_pipeline.h"
 
@@ -67,8 +66,8 @@ std::string stage_summary(const cache::RunRecord& run) {
 
 Status print_environments(cache::Store& store, const std::string& project, const std::string& image, bool json,
                           std::ostream& out) {
-  cache::EnvironmentStore envs(store);
-  auto list = TRY(envs.list(project, image));
+  cache::Metadata& meta = store.metadata();
+  auto list = TRY(meta.environment_pointers(project, image));
   if (json) {
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& p : list)
@@ -98,10 +97,9 @@ Status print_environments(cache::Store& store, const std::string& project, const
 
 Status print_history(cache::Store& store, const std::string& project, const std::string& image, int limit, bool json,
                      std::ostream& out) {
-  cache::RunStore runs(store);
-  cache::EnvironmentStore envs(store);
-  auto list = TRY(runs.list(image, limit, project));
-  auto events = TRY(envs.history(project, image, "", limit));
+  cache::Metadata& meta = store.metadata();
+  auto list = TRY(meta.list_runs({.project = project, .image = image, .limit = limit}));
+  auto events = TRY(meta.promotion_history({.project = project, .image = image, .limit = limit}));
   if (json) {
     nlohmann::json doc = {{"project", project}, {"runs", nlohmann::json::array()}, {"promotions", nlohmann::json::array()}};
     for (const auto& run : list) doc["runs"].push_back(TRY(load_run_json(store, run)));
@@ -134,8 +132,8 @@ Status print_history(cache::Store& store, const std::string& project, const std:
 }
 
 Status print_run(cache::Store& store, const std::string& run_id, bool json, std::ostream& out) {
-  cache::RunStore runs(store);
-  auto run = TRY(runs.get(run_id));
+  cache::Metadata& meta = store.metadata();
+  auto run = TRY(meta.find_run(run_id));
   auto doc = TRY(load_run_json(store, run));
   if (json) {
     out << doc.dump(2) << "\n";
@@ -186,8 +184,8 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
 }
 
 Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out) {
-  cache::RunStore runs(store);
-  auto run = TRY(runs.get(run_id));
+  cache::Metadata& meta = store.metadata();
+  auto run = TRY(meta.find_run(run_id));
   bool found = false;
   // The build steps' logs first (all, or one image's when `stage` names an
   // image and no stage), then the stages'.

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cache/environment_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "common/error.h"
 

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "cache/image_store.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "pipeline/git_repo.h"
 #include "runner/cli.h"
@@ -37,11 +37,11 @@ Result<int> poll_once(const std::string& store_dir, const WatchOptions& o, Repor
     // lock while it sleeps (gc waits for it).
     auto store = TRY(cache::Store::open(store_dir));
     auto repo = TRY(pipeline::GitRepo::open(o.run.repo, git_mirror_root(*store)));
-    cache::RunStore runs(*store);
-    auto position = TRY(runs.watch_position(key, branch));
+    cache::Metadata& meta = store->metadata();
+    auto position = TRY(meta.watch_position(key, branch));
     if (!position) {
       auto start = TRY(o.since.empty() ? repo.head_of(o.branch) : repo.resolve(o.since));
-      TRY(runs.set_watch_position(key, branch, start.id));
+      TRY(meta.set_watch_position(key, branch, start.id));
       reporter.note("watching " + key + " " + branch + " from " + start.short_id);
       position = start.id;
     }
@@ -67,8 +67,8 @@ Result<int> poll_once(const std::string& store_dir, const WatchOptions& o, Repor
       }
     }
     // Failed or not, this commit is handled: the next poll starts after it.
-    cache::RunStore runs(*store);
-    TRY(runs.set_watch_position(key, o.branch.empty() ? "HEAD" : o.branch, commit.id));
+    cache::Metadata& meta = store->metadata();
+    TRY(meta.set_watch_position(key, o.branch.empty() ? "HEAD" : o.branch, commit.id));
   }
   return started;
 }

@@ -1,44 +1,10 @@
 #include "runner/stage_key.h"
 
+#include "cache/step_key.h"
+
 namespace gantry::runner {
 
-namespace {
-
-void encode(Sha256& h, const nlohmann::json& v) {
-  auto str = [&](char tag, const std::string& s) {
-    std::string head = std::string(1, tag) + std::to_string(s.size()) + ":";
-    h.update(head);
-    h.update(s);
-  };
-  switch (v.type()) {
-    case nlohmann::json::value_t::null: h.update("n"); break;
-    case nlohmann::json::value_t::boolean: h.update(v.get<bool>() ? "t" : "f"); break;
-    case nlohmann::json::value_t::number_integer: str('i', std::to_string(v.get<std::int64_t>())); break;
-    case nlohmann::json::value_t::number_unsigned: str('i', std::to_string(v.get<std::uint64_t>())); break;
-    case nlohmann::json::value_t::number_float: str('d', v.dump()); break;
-    case nlohmann::json::value_t::string: str('s', v.get<std::string>()); break;
-    case nlohmann::json::value_t::array:
-      h.update("a" + std::to_string(v.size()) + ":");
-      for (const auto& item : v) encode(h, item);
-      break;
-    case nlohmann::json::value_t::object:  // nlohmann keeps keys sorted
-      h.update("o" + std::to_string(v.size()) + ":");
-      for (const auto& [key, item] : v.items()) {
-        str('k', key);
-        encode(h, item);
-      }
-      break;
-    default: str('x', v.dump()); break;
-  }
-}
-
-}  // namespace
-
-Digest typed_json_digest(const nlohmann::json& value) {
-  Sha256 h;
-  encode(h, value);
-  return h.finish();
-}
+Digest stage_key(const nlohmann::json& record) { return cache::typed_digest("gantry stage key", record); }
 
 nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::string& image_digest,
                                 const std::string& environment, const nlohmann::json& workspace_identity,

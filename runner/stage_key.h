@@ -1,8 +1,9 @@
 // The key of a stage's result: the sha256 of a typed, delimited, versioned
 // record of everything that decides what the stage does.
 //
-// Stage-key record, format version 2 (kStageKeyFormat), a JSON object:
-//   "format"       2
+// Stage-key record, format version 3 (kStageKeyFormat), a JSON object:
+//   "format"       3 (version 2 was hashed by a second encoder of its own,
+//                  without a domain separator; 3 shares cache/step_key.h's)
 //   "image"        the manifest digest the stage runs on
 //   "stage"        {"name", "script", "env": [[K, V], ...], "secrets": [[name,
 //                  "hmac-sha256:<hex>"], ...] (each name with the HMAC-SHA256
@@ -21,10 +22,11 @@
 // same value on another runner gives the same key only when both share the
 // HMAC key (`gantry secret key set`).
 //
-// The key is the sha256 of a typed, length-prefixed encoding of the record's
-// value tree (type tag, then decimal length and ':' before every string, key
-// and container), so two records never encode to the same bytes. The JSON
-// text is stored beside the key in meta.db (stage_cache.record).
+// The key is cache::typed_digest("gantry stage key", record): the one typed,
+// length-prefixed encoding every cache key of gantry uses (step_key.h), after
+// a domain that keeps a stage key from ever equalling a step or image key of
+// the same value tree. The JSON text is stored beside the key in meta.db
+// (stage_cache.record).
 #pragma once
 
 #include <map>
@@ -37,14 +39,14 @@
 
 namespace gantry::runner {
 
-inline constexpr int kStageKeyFormat = 2;
+inline constexpr int kStageKeyFormat = 3;
 
 nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::string& image_digest,
                                 const std::string& environment, const nlohmann::json& workspace_identity,
                                 const std::map<std::string, std::string>& need_keys,
                                 const std::map<std::string, std::string>& secret_digests = {});
 
-// sha256 of the typed encoding of any JSON value.
-Digest typed_json_digest(const nlohmann::json& value);
+// The key of a stage-key record (above).
+Digest stage_key(const nlohmann::json& record);
 
 }  // namespace gantry::runner

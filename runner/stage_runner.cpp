@@ -69,8 +69,8 @@ void record(RunContext& ctx, const cache::StageResult& r) {
     std::lock_guard lock(ctx.mutex);
     ctx.results[r.stage] = r;
   }
-  cache::RunStore runs(ctx.store);
-  if (auto st = runs.put_stage(r); !st) ctx.reporter.note("warning: " + st.error().message());
+  cache::Metadata& meta = ctx.store.metadata();
+  if (auto st = meta.record_stage(r); !st) ctx.reporter.note("warning: " + st.error().message());
 }
 
 TaskState state_of(const cache::StageResult& r) {
@@ -154,13 +154,13 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
     for (const auto& secret : it->second) secret_digests[secret.name] = secret.keyed_digest;
   auto record_json = stage_key_record(stage, r.digest, stage.environment,
                                       view ? view->identity : nlohmann::json(), need_keys, secret_digests);
-  std::string key = typed_json_digest(record_json).str();
+  std::string key = stage_key(record_json).str();
   // Always recorded, so dependants key on it; only reused when caching is on.
   r.cache_key = use_cache ? key : "";
 
-  cache::RunStore runs(ctx.store);
+  cache::Metadata& meta = ctx.store.metadata();
   if (use_cache) {
-    auto hit = runs.find_cached(key);
+    auto hit = meta.find_cached_stage(key);
     if (!hit)  // never silently a miss: say why the stage runs again
       ctx.reporter.note("warning: stage " + stage.name + ": the stage-cache look-up failed, running it: " +
                         hit.error().message());
@@ -189,7 +189,7 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
     // results only), so a run interrupted now names this stage.
     cache::StageResult running = r;
     running.status = "running";
-    if (auto st = runs.put_stage(running); !st) ctx.reporter.note("warning: " + st.error().message());
+    if (auto st = meta.record_stage(running); !st) ctx.reporter.note("warning: " + st.error().message());
   }
   auto log = StageLog::open(r.log_path);
   if (!log) return failed(log.error().message());
@@ -292,7 +292,7 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
     c.duration_ms = r.duration_ms;
     c.log_path = r.log_path;
     c.artifacts_dir = r.artifacts_dir;
-    if (auto st = runs.put_cached(c); !st) ctx.reporter.note("warning: " + st.error().message());
+    if (auto st = meta.put_cached_stage(c); !st) ctx.reporter.note("warning: " + st.error().message());
   }
   record(ctx, r);
   ctx.reporter.task(task, state_of(r), elapsed(), r.detail);

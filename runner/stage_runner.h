@@ -3,7 +3,7 @@
 // <run dir>/<stage>.log, copy its artifacts out, record the result.
 #pragma once
 
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "pipeline/pipeline.h"
 #include "runner/run_context.h"
 #include "runner/stage_scheduler.h"

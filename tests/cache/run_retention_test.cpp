@@ -4,8 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cache/environment_store.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "cache/store_maintenance.h"
 #include "tests/cache/cache_test_util.h"
@@ -34,12 +33,12 @@ struct RetentionStore {
     run.started_ms = kNow - age_days * kDay;
     run.finished_ms = run.started_ms + 1000;
     run.images = {{"app", "sha256:" + std::string(64, 'a'), true}};
-    ASSERT_TRUE(RunStore(*store).create(run));
+    ASSERT_TRUE(store->metadata().create_run(run));
     StageResult stage;
     stage.run_id = id;
     stage.stage = "unit";
     stage.status = "passed";
-    ASSERT_TRUE(RunStore(*store).put_stage(stage));
+    ASSERT_TRUE(store->metadata().record_stage(stage));
     ASSERT_TRUE(store->db().exec(
         "INSERT INTO run_build_steps (run_id, image, step_index, kind, step, key, status, cached, duration_ms,"
         " log_path, detail) VALUES ('" + id + "', 'app', 1, 'run', 'run: make', 'k', 'passed', 0, 1, '', '')"));
@@ -81,15 +80,19 @@ TEST(RunRetention, NeverPrunesARunThatAPointerACacheEntryOrAGateStillUses) {
   s.add_run("r-gate", 400, "waiting");
   s.add_run("r-live", 400, "running");
   s.add_run("r-unused", 400);
-  ASSERT_TRUE(EnvironmentStore(*s.store).promote("p", "app", "production", "sha256:" + std::string(64, 'a'),
-                                                 std::string(40, 'c'), "r-prod"));
+  ASSERT_TRUE(s.store->metadata().promote({.project = "p",
+                                            .image = "app",
+                                            .environment = "production",
+                                            .digest = "sha256:" + std::string(64, 'a'),
+                                            .commit = std::string(40, 'c'),
+                                            .run_id = "r-prod"}));
   CachedStage entry;
   entry.key = "sha256:" + std::string(64, 'k');
   entry.record = "{}";
   entry.run_id = "r-cache";
   entry.stage = "unit";
   entry.log_path = s.store->paths().run_dir("r-cache") + "/unit.log";
-  ASSERT_TRUE(RunStore(*s.store).put_cached(entry));
+  ASSERT_TRUE(s.store->metadata().put_cached_stage(entry));
 
   auto report = prune_runs(*s.store, RetentionRule{0, 0}, false, kNow);
   ASSERT_TRUE(report) << report.error().message();

@@ -1,7 +1,7 @@
 // Step keys and the step cache table, without containers.
 #include <gtest/gtest.h>
 
-#include "cache/step_cache.h"
+#include "cache/metadata.h"
 #include "cache/step_key.h"
 #include "cache/store.h"
 #include "tests/support/test_support.h"
@@ -104,7 +104,7 @@ TEST(StepCache, PutLookupAndPrevious) {
   gantry::testing::ScratchDir dir;
   auto store = Store::open(dir / "store");
   ASSERT_TRUE(store) << store.error().message();
-  StepCache cache((*store)->db());
+  Metadata& cache = (*store)->metadata();
 
   auto r1 = copy_record();
   auto r2 = copy_record();
@@ -113,25 +113,25 @@ TEST(StepCache, PutLookupAndPrevious) {
   StepCacheEntry e1{.key = k1, .record = r1.text(), .image = "app", .step_index = 0, .created = 100};
   e1.layer = LayerDescriptor{.digest = Digest::of("blob"), .diff_id = Digest::of("tar"), .size = 42};
   e1.config_change.workdir = "/app";
-  ASSERT_TRUE(cache.put(e1));
-  ASSERT_TRUE(cache.put(e1));  // a second writer of the same key is harmless
+  ASSERT_TRUE(cache.put_step(e1));
+  ASSERT_TRUE(cache.put_step(e1));  // a second writer of the same key is harmless
 
-  auto found = cache.lookup(k1);
+  auto found = cache.find_step(k1);
   ASSERT_TRUE(found && *found);
   EXPECT_EQ((*found)->record, r1.text());
   ASSERT_TRUE((*found)->layer);
   EXPECT_EQ((*found)->layer->digest, Digest::of("blob"));
   EXPECT_EQ((*found)->layer->size, 42u);
   EXPECT_EQ((*found)->config_change.workdir, std::optional<std::string>("/app"));
-  auto missing = cache.lookup(k2);
+  auto missing = cache.find_step(k2);
   ASSERT_TRUE(missing);
   EXPECT_FALSE(*missing);
 
-  ASSERT_TRUE(cache.record_build({.image = "app", .manifest_digest = Digest::of("m1"), .step_keys = {k1}, .created = 1}));
-  auto prev = cache.previous("app", 0, k2);
+  ASSERT_TRUE(cache.record_image_build({.image = "app", .manifest_digest = Digest::of("m1"), .step_keys = {k1}, .created = 1}));
+  auto prev = cache.previous_step("app", 0, k2);
   ASSERT_TRUE(prev && *prev);
   EXPECT_EQ((*prev)->key, k1);
-  auto none = cache.previous("other", 0, k2);
+  auto none = cache.previous_step("other", 0, k2);
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
 }

@@ -7,9 +7,8 @@
 #include <set>
 #include <thread>
 
-#include "cache/environment_store.h"
 #include "cache/image_store.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "runner/secret_mask.h"
 #include "runner/secret_sources.h"
@@ -245,7 +244,7 @@ TEST(StageKey, SecretsEnterAsKeyedDigests_ChangedValueChangesTheKey) {
     return "hmac-sha256:" + hmac_sha256_hex(hmac_key, value);
   };
   auto key_for = [&](const std::string& value, const std::string& hmac_key) {
-    return typed_json_digest(
+    return stage_key(
         stage_key_record(stage, "sha256:aa", "production", ws, {}, {{"TOKEN", digest_of(value, hmac_key)}}));
   };
   EXPECT_EQ(key_for("token-v1", key), key_for("token-v1", key));
@@ -269,17 +268,23 @@ TEST(StageKey, ChangesWithWhatTheStageSees) {
   stage.run = {"make test"};
   stage.environment = "test";
   nlohmann::json ws = {{"tree", "1111"}};
-  auto base = typed_json_digest(stage_key_record(stage, "sha256:aa", "test", ws, {}));
-  EXPECT_EQ(base, typed_json_digest(stage_key_record(stage, "sha256:aa", "test", ws, {})));
-  EXPECT_NE(base, typed_json_digest(stage_key_record(stage, "sha256:bb", "test", ws, {})));
-  EXPECT_NE(base, typed_json_digest(stage_key_record(stage, "sha256:aa", "test", {{"tree", "2222"}}, {})));
-  EXPECT_NE(base, typed_json_digest(stage_key_record(stage, "sha256:aa", "test", ws, {{"build", "sha256:cc"}})));
+  auto base = stage_key(stage_key_record(stage, "sha256:aa", "test", ws, {}));
+  EXPECT_EQ(base, stage_key(stage_key_record(stage, "sha256:aa", "test", ws, {})));
+  EXPECT_NE(base, stage_key(stage_key_record(stage, "sha256:bb", "test", ws, {})));
+  EXPECT_NE(base, stage_key(stage_key_record(stage, "sha256:aa", "test", {{"tree", "2222"}}, {})));
+  EXPECT_NE(base, stage_key(stage_key_record(stage, "sha256:aa", "test", ws, {{"build", "sha256:cc"}})));
   auto with_env = stage;
   with_env.env.push_back({"MODE", "fast"});
-  EXPECT_NE(base, typed_json_digest(stage_key_record(with_env, "sha256:aa", "test", ws, {})));
+  EXPECT_NE(base, stage_key(stage_key_record(with_env, "sha256:aa", "test", ws, {})));
   // The typed encoding keeps ["ab","c"] and ["a","bc"] apart.
-  EXPECT_NE(typed_json_digest(nlohmann::json::array({"ab", "c"})),
-            typed_json_digest(nlohmann::json::array({"a", "bc"})));
+  EXPECT_NE(stage_key(nlohmann::json::array({"ab", "c"})), stage_key(nlohmann::json::array({"a", "bc"})));
+  // One encoder for every key, with a domain each: a stage key never equals
+  // the step or image key of the same record.
+  const auto record = stage_key_record(stage, "sha256:aa", "test", ws, {});
+  EXPECT_EQ(record["format"], 3);
+  EXPECT_EQ(stage_key(record), cache::typed_digest("gantry stage key", record));
+  EXPECT_NE(stage_key(record), cache::typed_digest("gantry step key", record));
+  EXPECT_NE(stage_key(record), cache::typed_digest("gantry image key", record));
 }
 
 class StoresTest : public ::testing::Test {
@@ -294,7 +299,7 @@ class StoresTest : public ::testing::Test {
 };
 
 TEST_F(StoresTest, RunRecordRoundTrips_WithImagesAndStages_ByIdPrefix) {
-  cache::RunStore runs(*store_);
+  cache::Metadata& runs = store_->metadata();
   cache::RunRecord run;
   run.id = "20260101-000000-abcd";
   run.repo = "/srv/repo";
@@ -304,7 +309,7 @@ TEST_F(StoresTest, RunRecordRoundTrips_WithImagesAndStages_ByIdPrefix) {
   run.pipeline_digest = "sha256:" + std::string(64, 'd');
   run.started_ms = 1000;
   run.images = {{"app", "sha256:" + std::string(64, 'a'), true}};
-  ASSERT_TRUE(runs.create(run));
+  ASSERT_TRUE(runs.create_run(run));
   cache::StageResult r;
   r.run_id = run.id;
   r.stage = "unit";
@@ -312,28 +317,28 @@ TEST_F(StoresTest, RunRecordRoundTrips_WithImagesAndStages_ByIdPrefix) {
   r.status = "passed";
   r.exit_code = 0;
   r.duration_ms = 1234;
-  ASSERT_TRUE(runs.put_stage(r));
-  ASSERT_TRUE(runs.set_status(run.id, "waiting", "production", "", false));
-  auto got = runs.get("20260101-000000");
+  ASSERT_TRUE(runs.record_stage(r));
+  ASSERT_TRUE(runs.set_run_status(run.id, "waiting", "production", "", false));
+  auto got = runs.find_run("20260101-000000");
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->status, "waiting");
   EXPECT_EQ(got->waiting_environment, "production");
   ASSERT_EQ(got->images.size(), 1u);
   ASSERT_EQ(got->stages.size(), 1u);
   EXPECT_EQ(got->stages[0].duration_ms, 1234);
-  EXPECT_EQ(runs.get("nope").error().kind(), ErrorKind::not_found);
+  EXPECT_EQ(runs.find_run("nope").error().kind(), ErrorKind::not_found);
 }
 
 TEST_F(StoresTest, PromoteRecordsPrevious_RollbackWalksBackTheChain) {
-  cache::EnvironmentStore envs(*store_);
+  cache::Metadata& envs = store_->metadata();
   auto d = [](char c) { return "sha256:" + std::string(64, c); };
-  ASSERT_TRUE(envs.promote("p", "app", "prod", d('1'), "c1", "r1"));
-  ASSERT_TRUE(envs.promote("p", "app", "prod", d('2'), "c2", "r2"));
-  auto same = envs.promote("p", "app", "prod", d('2'), "c2", "r3");
+  ASSERT_TRUE(envs.promote({.project = "p", .image = "app", .environment = "prod", .digest = d('1'), .commit = "c1", .run_id = "r1"}));
+  ASSERT_TRUE(envs.promote({.project = "p", .image = "app", .environment = "prod", .digest = d('2'), .commit = "c2", .run_id = "r2"}));
+  auto same = envs.promote({.project = "p", .image = "app", .environment = "prod", .digest = d('2'), .commit = "c2", .run_id = "r3"});
   ASSERT_TRUE(same);
   EXPECT_FALSE(same->has_value());  // already there: no event
-  ASSERT_TRUE(envs.promote("p", "app", "prod", d('3'), "c3", "r3"));
-  auto p = envs.get("p", "app", "prod");
+  ASSERT_TRUE(envs.promote({.project = "p", .image = "app", .environment = "prod", .digest = d('3'), .commit = "c3", .run_id = "r3"}));
+  auto p = envs.environment_pointer("p", "app", "prod");
   ASSERT_TRUE(p && *p);
   EXPECT_EQ((*p)->previous_digest, d('2'));
 
@@ -348,10 +353,10 @@ TEST_F(StoresTest, PromoteRecordsPrevious_RollbackWalksBackTheChain) {
   auto none = envs.rollback("p", "app", "prod");
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind(), ErrorKind::conflict);
-  EXPECT_EQ((*envs.get("p", "app", "prod"))->digest, d('1'));
+  EXPECT_EQ((*envs.environment_pointer("p", "app", "prod"))->digest, d('1'));
   EXPECT_TRUE(*envs.was_promoted("p", "app", "prod", d('3')));
   EXPECT_FALSE(*envs.was_promoted("p", "app", "test", d('3')));
-  auto history = envs.history("p", "app");
+  auto history = envs.promotion_history({.project = "p", .image = "app"});
   ASSERT_TRUE(history);
   EXPECT_EQ(history->size(), 5u);  // 3 promotions, 2 rollbacks
 }

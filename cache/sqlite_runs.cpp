@@ -1,42 +1,12 @@
-#include "cache/run_store.h"
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <cerrno>
-
-#include <chrono>
-#include <cstdio>
-#include <random>
-
-#include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
-#include "cache/store.h"
-#include "common/file_util.h"
+// SqliteMetadata (sqlite_metadata.h): runs, their stages, build steps and
+// gates, the stage cache and watch positions.
+#include "cache/sqlite_metadata.h"
 
 namespace gantry::cache {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string RunStore::new_id() {
-  std::time_t t = std::time(nullptr);
-  std::tm utc{};
-  ::gmtime_r(&t, &utc);
-  std::random_device rd;
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02d-%02d%02d%02d-%04x", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-                utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<unsigned>(rd() & 0xffff));
-  return buf;
-}
-
-Status RunStore::create(const RunRecord& run) {
-  auto& db = store_.db();
-  auto tx = TRY(db.transaction());
-  auto st = TRY(db.prepare(
+Status SqliteMetadata::create_run(const RunRecord& run) {
+    auto tx = TRY(db_.transaction());
+  auto st = TRY(db_.prepare(
       "INSERT INTO runs (id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment,"
       " error, started_ms, finished_ms, repo_url, retry_of, project)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
@@ -49,15 +19,14 @@ Status RunStore::create(const RunRecord& run) {
   return tx.commit();
 }
 
-Status RunStore::set_images(const std::string& run_id, const std::vector<RunImage>& images) {
-  auto tx = TRY(store_.db().transaction());
+Status SqliteMetadata::set_run_images(const std::string& run_id, const std::vector<RunImage>& images) {
+  auto tx = TRY(db_.transaction());
   TRY(insert_images(run_id, images));
   return tx.commit();
 }
 
-Status RunStore::insert_images(const std::string& run_id, const std::vector<RunImage>& images) {
-  auto& db = store_.db();
-  auto st = TRY(db.prepare("INSERT OR REPLACE INTO run_images (run_id, image, digest, built) VALUES (?1, ?2, ?3, ?4)"));
+Status SqliteMetadata::insert_images(const std::string& run_id, const std::vector<RunImage>& images) {
+    auto st = TRY(db_.prepare("INSERT OR REPLACE INTO run_images (run_id, image, digest, built) VALUES (?1, ?2, ?3, ?4)"));
   for (const auto& image : images) {
     st.bind(1, run_id).bind(2, image.image).bind(3, image.digest).bind(4, std::int64_t{image.built ? 1 : 0});
     TRY_CTX(st.run(), "recording image " + image.image + " of run " + run_id);
@@ -66,73 +35,41 @@ Status RunStore::insert_images(const std::string& run_id, const std::vector<RunI
   return {};
 }
 
-Status RunStore::set_status(const std::string& run_id, const std::string& status,
+Status SqliteMetadata::set_run_status(const std::string& run_id, const std::string& status,
                             const std::string& waiting_environment, const std::string& error, bool finished) {
-  auto st = TRY(store_.db().prepare(
+  auto st = TRY(db_.prepare(
       "UPDATE runs SET status = ?2, waiting_environment = ?3, error = ?4, finished_ms = ?5 WHERE id = ?1"));
   st.bind(1, run_id).bind(2, status).bind(3, waiting_environment).bind(4, error).bind(5, finished ? now_ms() : 0);
   return st.run();
 }
 
-Result<RunLock> RunLock::acquire(Store& store, const std::string& run_id) {
-  const StorePaths& paths = store.paths();
-  TRY(make_dirs(paths.run_dir(run_id)));
-  const std::string path = paths.run_lock(run_id);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) return fail_sys("open", path);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK)
-      return fail(ErrorKind::conflict, "run " + run_id + " is still running (another gantry process holds " + path + ")");
-    return fail_sys("flock", path);
-  }
-  return RunLock(std::move(fd));
-}
-
-Result<bool> RunStore::is_live(const std::string& run_id) {
-  const std::string path = store_.paths().run_lock(run_id);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return false;  // never locked: a run of a gantry before locks, or one that died first
-    return fail_sys("open", path);
-  }
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false;  // released when fd closes
-  if (errno == EWOULDBLOCK) return true;
-  return fail_sys("flock", path);
-}
-
-Result<std::vector<std::string>> RunStore::mark_interrupted() {
-  std::vector<std::string> running;
-  {
-    auto st = TRY(store_.db().prepare("SELECT id FROM runs WHERE status = 'running'"));
-    while (TRY(st.step())) running.push_back(st.column_text(0));
-  }
+Result<std::vector<std::string>> SqliteMetadata::running_runs() {
+  auto st = TRY(db_.prepare("SELECT id FROM runs WHERE status = 'running' ORDER BY started_ms, id"));
   std::vector<std::string> out;
-  for (const auto& id : running) {
-    // Held while the rows change: the run cannot come back to life meanwhile.
-    const std::string path = store_.paths().run_lock(id);
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // live
-    auto tx = TRY(store_.db().transaction());
-    auto run = TRY(store_.db().prepare(
-        "UPDATE runs SET status = 'interrupted', finished_ms = ?2, waiting_environment = '',"
-        " error = ?3 WHERE id = ?1 AND status = 'running'"));
-    run.bind(1, id).bind(2, now_ms()).bind(3, std::string("interrupted: the gantry process running it ended before "
-                                                          "the run finished (killed?); gantry retry ") + id);
-    TRY_CTX(run.run(), "marking run " + id + " interrupted");
-    auto stages = TRY(store_.db().prepare(
-        "UPDATE stage_results SET status = 'interrupted', detail = CASE status WHEN 'running' THEN"
-        " 'the run was interrupted while it ran' ELSE 'not started: the run was interrupted' END"
-        " WHERE run_id = ?1 AND status IN ('running', 'pending')"));
-    stages.bind(1, id);
-    TRY_CTX(stages.run(), "marking the stages of run " + id + " interrupted");
-    TRY(tx.commit());
-    out.push_back(id);
-  }
+  while (TRY(st.step())) out.push_back(st.column_text(0));
   return out;
 }
 
-Status RunStore::put_stage(const StageResult& r) {
-  auto st = TRY(store_.db().prepare(
+Result<bool> SqliteMetadata::interrupt_run(const std::string& id, const std::string& error) {
+  auto tx = TRY(db_.transaction());
+  auto run = TRY(db_.prepare(
+      "UPDATE runs SET status = 'interrupted', finished_ms = ?2, waiting_environment = '',"
+      " error = ?3 WHERE id = ?1 AND status = 'running'"));
+  run.bind(1, id).bind(2, now_ms()).bind(3, error);
+  TRY_CTX(run.run(), "marking run " + id + " interrupted");
+  if (sqlite3_changes(db_.handle()) == 0) return false;
+  auto stages = TRY(db_.prepare(
+      "UPDATE stage_results SET status = 'interrupted', detail = CASE status WHEN 'running' THEN"
+      " 'the run was interrupted while it ran' ELSE 'not started: the run was interrupted' END"
+      " WHERE run_id = ?1 AND status IN ('running', 'pending')"));
+  stages.bind(1, id);
+  TRY_CTX(stages.run(), "marking the stages of run " + id + " interrupted");
+  TRY(tx.commit());
+  return true;
+}
+
+Status SqliteMetadata::record_stage(const StageResult& r) {
+  auto st = TRY(db_.prepare(
       "INSERT INTO stage_results (run_id, stage, environment, image, digest, status, cached, cached_from,"
       " exit_code, duration_ms, attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms,"
       " original_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
@@ -153,8 +90,8 @@ Status RunStore::put_stage(const StageResult& r) {
   return {};
 }
 
-Status RunStore::put_build_step(const std::string& run_id, const BuildStepRecord& b) {
-  auto st = TRY(store_.db().prepare(
+Status SqliteMetadata::record_build_step(const std::string& run_id, const BuildStepRecord& b) {
+  auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO run_build_steps (run_id, image, step_index, step, status, cached, duration_ms,"
       " log_path, detail, kind, key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
   st.bind(1, run_id).bind(2, b.image).bind(3, std::int64_t{b.index}).bind(4, b.step).bind(5, b.status);
@@ -164,8 +101,8 @@ Status RunStore::put_build_step(const std::string& run_id, const BuildStepRecord
   return {};
 }
 
-Status RunStore::put_gate(const std::string& run_id, const GateRecord& g) {
-  auto st = TRY(store_.db().prepare(
+Status SqliteMetadata::record_gate(const std::string& run_id, const GateRecord& g) {
+  auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO run_gates (run_id, environment, how, detail, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
   st.bind(1, run_id).bind(2, g.environment).bind(3, g.how).bind(4, g.detail).bind(5, g.time_ms ? g.time_ms : now_ms());
   TRY_CTX(st.run(), "recording the gate of " + g.environment + " for run " + run_id);
@@ -197,10 +134,8 @@ RunRecord read_run(const Statement& st) {
   return r;
 }
 
-}  // namespace
-
-Result<std::vector<StageResult>> RunStore::stages_of(const std::string& run_id) {
-  auto st = TRY(store_.db().prepare(
+Result<std::vector<StageResult>> stages_of(MetaDb& db_, const std::string& run_id) {
+  auto st = TRY(db_.prepare(
       "SELECT run_id, stage, environment, image, digest, status, cached, cached_from, exit_code, duration_ms,"
       " attempts, allow_failure, detail, cache_key, log_path, artifacts_dir, started_ms, original_ms FROM stage_results"
       " WHERE run_id = ?1 ORDER BY rowid"));
@@ -231,18 +166,20 @@ Result<std::vector<StageResult>> RunStore::stages_of(const std::string& run_id) 
   return out;
 }
 
-Result<std::vector<RunImage>> RunStore::images_of(const std::string& run_id) {
-  auto st = TRY(store_.db().prepare("SELECT image, digest, built FROM run_images WHERE run_id = ?1 ORDER BY image"));
+Result<std::vector<RunImage>> images_of(MetaDb& db_, const std::string& run_id) {
+  auto st = TRY(db_.prepare("SELECT image, digest, built FROM run_images WHERE run_id = ?1 ORDER BY image"));
   st.bind(1, run_id);
   std::vector<RunImage> out;
   while (TRY(st.step())) out.push_back({st.column_text(0), st.column_text(1), st.column_int64(2) != 0});
   return out;
 }
 
-Status RunStore::fill(RunRecord& run) {
-  run.images = TRY(images_of(run.id));
-  run.stages = TRY(stages_of(run.id));
-  auto steps = TRY(store_.db().prepare(
+}  // namespace
+
+Status SqliteMetadata::fill(RunRecord& run) {
+  run.images = TRY(images_of(db_, run.id));
+  run.stages = TRY(stages_of(db_, run.id));
+  auto steps = TRY(db_.prepare(
       "SELECT image, step_index, step, status, cached, duration_ms, log_path, detail, kind, key FROM run_build_steps"
       " WHERE run_id = ?1 ORDER BY rowid"));
   steps.bind(1, run.id);
@@ -261,7 +198,7 @@ Status RunStore::fill(RunRecord& run) {
     b.key = steps.column_text(9);
     run.build_steps.push_back(std::move(b));
   }
-  auto gates = TRY(store_.db().prepare(
+  auto gates = TRY(db_.prepare(
       "SELECT environment, how, detail, time_ms FROM run_gates WHERE run_id = ?1 ORDER BY time_ms, rowid"));
   gates.bind(1, run.id);
   run.gates.clear();
@@ -270,11 +207,11 @@ Status RunStore::fill(RunRecord& run) {
   return {};
 }
 
-Result<RunRecord> RunStore::get(const std::string& part) {
+Result<RunRecord> SqliteMetadata::find_run(const std::string& part) {
   if (part.empty()) return fail(ErrorKind::invalid_input, "empty run id");
   // Exact id first; else the runs whose id starts or ends with `part`; else
   // those that contain it anywhere. The first tier with matches decides.
-  auto st = TRY(store_.db().prepare(std::string("SELECT ") + kRunColumns +
+  auto st = TRY(db_.prepare(std::string("SELECT ") + kRunColumns +
                                     " FROM runs WHERE instr(id, ?1) > 0 ORDER BY started_ms DESC, id DESC"));
   st.bind(1, part);
   std::vector<RunRecord> exact, ends, inside;
@@ -300,21 +237,28 @@ Result<RunRecord> RunStore::get(const std::string& part) {
   return run;
 }
 
-Result<std::vector<RunRecord>> RunStore::list(const std::string& image, int limit, const std::string& project) {
-  std::string sql = std::string("SELECT ") + kRunColumns +
-                    " FROM runs WHERE (?1 = '' OR id IN (SELECT run_id FROM run_images WHERE image = ?1))"
-                    " AND (?2 = '' OR project = ?2)";
-  sql += " ORDER BY started_ms DESC, id DESC LIMIT " + std::to_string(limit);
-  auto st = TRY(store_.db().prepare(sql));
-  st.bind(1, image).bind(2, project);
+Result<bool> SqliteMetadata::has_run(const std::string& run_id) {
+  auto st = TRY(db_.prepare("SELECT 1 FROM runs WHERE id = ?1"));
+  st.bind(1, run_id);
+  return st.step();
+}
+
+Result<std::vector<RunRecord>> SqliteMetadata::list_runs(const RunFilter& f) {
+  auto st = TRY(db_.prepare(std::string("SELECT ") + kRunColumns +
+                            " FROM runs WHERE (?1 = '' OR id IN (SELECT run_id FROM run_images WHERE image = ?1))"
+                            " AND (?2 = '' OR project = ?2) AND (?3 = '' OR status = ?3)"
+                            " ORDER BY started_ms DESC, id DESC LIMIT ?4 OFFSET ?5"));
+  st.bind(1, f.image).bind(2, f.project).bind(3, f.status);
+  st.bind(4, std::int64_t{f.limit}).bind(5, std::int64_t{f.offset});
   std::vector<RunRecord> out;
   while (TRY(st.step())) out.push_back(read_run(st));
-  for (auto& run : out) TRY(fill(run));
+  if (f.with_details)
+    for (auto& run : out) TRY(fill(run));
   return out;
 }
 
-Result<std::vector<std::string>> RunStore::projects(const std::string& image) {
-  auto st = TRY(store_.db().prepare(
+Result<std::vector<std::string>> SqliteMetadata::projects(const std::string& image) {
+  auto st = TRY(db_.prepare(
       "SELECT DISTINCT project FROM runs WHERE ?1 = '' OR id IN (SELECT run_id FROM run_images WHERE image = ?1)"
       " UNION SELECT DISTINCT project FROM environments WHERE ?1 = '' OR image = ?1 ORDER BY 1"));
   st.bind(1, image);
@@ -323,16 +267,35 @@ Result<std::vector<std::string>> RunStore::projects(const std::string& image) {
   return out;
 }
 
-Result<std::optional<RunRecord>> RunStore::newest_of_project(const std::string& project) {
-  auto st = TRY(store_.db().prepare(std::string("SELECT ") + kRunColumns +
-                                    " FROM runs WHERE project = ?1 ORDER BY started_ms DESC, id DESC LIMIT 1"));
-  st.bind(1, project);
-  if (!TRY(st.step())) return std::optional<RunRecord>();
-  return std::optional<RunRecord>(read_run(st));
+Result<std::vector<RunAge>> SqliteMetadata::runs_by_age() {
+  // In use: running or waiting, named by a pointer, or serving a stage-cache entry.
+  auto st = TRY(db_.prepare(
+      "SELECT id, started_ms, id IN (SELECT id FROM runs WHERE status IN ('running', 'waiting')"
+      " UNION SELECT run_id FROM environments UNION SELECT run_id FROM stage_cache) FROM runs"
+      " ORDER BY started_ms DESC, id DESC"));
+  std::vector<RunAge> out;
+  while (TRY(st.step())) out.push_back({st.column_text(0), st.column_int64(1), st.column_int64(2) != 0});
+  return out;
 }
 
-Result<std::optional<CachedStage>> RunStore::find_cached(const std::string& key) {
-  auto st = TRY(store_.db().prepare(
+Status SqliteMetadata::delete_runs(const std::vector<std::string>& run_ids) {
+  auto tx = TRY(db_.transaction());
+  // Every table of a run's own record; promotions stay: they are the audit trail.
+  for (const char* sql : {"DELETE FROM stage_results WHERE run_id = ?1", "DELETE FROM run_images WHERE run_id = ?1",
+                          "DELETE FROM run_build_steps WHERE run_id = ?1", "DELETE FROM run_gates WHERE run_id = ?1",
+                          "DELETE FROM runs WHERE id = ?1"}) {
+    auto del = TRY(db_.prepare(sql));
+    for (const auto& id : run_ids) {
+      TRY(del.reset());
+      del.bind(1, id);
+      TRY_CTX(del.run(), "deleting the records of run " + id);
+    }
+  }
+  return tx.commit();
+}
+
+Result<std::optional<CachedStage>> SqliteMetadata::find_cached_stage(const std::string& key) {
+  auto st = TRY(db_.prepare(
       "SELECT key, record, run_id, stage, exit_code, duration_ms, log_path, artifacts_dir, created_ms"
       " FROM stage_cache WHERE key = ?1"));
   st.bind(1, key);
@@ -350,8 +313,8 @@ Result<std::optional<CachedStage>> RunStore::find_cached(const std::string& key)
   return std::optional<CachedStage>(std::move(c));
 }
 
-Status RunStore::put_cached(const CachedStage& c) {
-  auto st = TRY(store_.db().prepare(
+Status SqliteMetadata::put_cached_stage(const CachedStage& c) {
+  auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO stage_cache (key, record, run_id, stage, exit_code, duration_ms, log_path,"
       " artifacts_dir, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   st.bind(1, c.key).bind(2, c.record).bind(3, c.run_id).bind(4, c.stage).bind(5, std::int64_t{c.exit_code});
@@ -359,15 +322,15 @@ Status RunStore::put_cached(const CachedStage& c) {
   return st.run();
 }
 
-Result<std::optional<std::string>> RunStore::watch_position(const std::string& repo, const std::string& branch) {
-  auto st = TRY(store_.db().prepare("SELECT commit_id FROM watch_positions WHERE repo = ?1 AND branch = ?2"));
+Result<std::optional<std::string>> SqliteMetadata::watch_position(const std::string& repo, const std::string& branch) {
+  auto st = TRY(db_.prepare("SELECT commit_id FROM watch_positions WHERE repo = ?1 AND branch = ?2"));
   st.bind(1, repo).bind(2, branch);
   if (!TRY(st.step())) return std::optional<std::string>();
   return std::optional<std::string>(st.column_text(0));
 }
 
-Status RunStore::set_watch_position(const std::string& repo, const std::string& branch, const std::string& commit) {
-  auto st = TRY(store_.db().prepare(
+Status SqliteMetadata::set_watch_position(const std::string& repo, const std::string& branch, const std::string& commit) {
+  auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO watch_positions (repo, branch, commit_id, updated_ms) VALUES (?1, ?2, ?3, ?4)"));
   st.bind(1, repo).bind(2, branch).bind(3, commit).bind(4, now_ms());
   return st.run();

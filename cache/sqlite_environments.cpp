@@ -1,31 +1,12 @@
-#include "cache/environment_store.h"
-
-#include "common/units.h"
-
-#include <time.h>
-
-#include <cstdio>
-
-#include "cache/run_store.h"
-#include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
-#include "cache/store.h"
+// SqliteMetadata (sqlite_metadata.h): environment pointers and the promotion
+// history. A pointer says which manifest digest of an image is in an
+// environment now, with the commit and run that put it there, when, and the
+// digest a rollback would restore. Every change is an event in `promotions`
+// (kind "promote" or "rollback"), so the history of each environment can be
+// replayed; projects never move each other's pointers.
+#include "cache/sqlite_metadata.h"
 
 namespace gantry::cache {
-
-std::string format_time_utc(std::int64_t ms) { return format_utc_time(ms / 1000); }
-
-nlohmann::json promotion_event_json(const PromotionEvent& e) {
-  return {{"id", e.id},
-          {"kind", e.kind},
-          {"project", e.project},
-          {"image", e.image},
-          {"environment", e.environment},
-          {"digest", e.digest},
-          {"previous_digest", e.replaced_digest},
-          {"commit", e.commit},
-          {"run", e.run_id},
-          {"time", format_time_utc(e.time_ms)}};
-}
 
 namespace {
 
@@ -93,64 +74,85 @@ Result<std::optional<EnvironmentPointer>> read_pointer_row(MetaDb& db, const std
   return std::optional<EnvironmentPointer>(read_pointer(st));
 }
 
-}  // namespace
-
-Result<std::optional<EnvironmentPointer>> EnvironmentStore::get(const std::string& project, const std::string& image,
-                                                                const std::string& environment) {
-  return read_pointer_row(store_.db(), project, image, environment);
+// Conflict unless the pointer holds `expected` ("" = no pointer).
+Status check_expected(const std::optional<EnvironmentPointer>& current, const std::optional<std::string>& expected,
+                      const std::string& what) {
+  if (!expected) return {};
+  const std::string now = current ? current->digest : "";
+  if (now == *expected) return {};
+  return fail(ErrorKind::conflict, what + ": the pointer moved meanwhile (expected " +
+                                       (expected->empty() ? std::string("none") : *expected) + ", now " +
+                                       (now.empty() ? std::string("none") : now) + ")");
 }
 
-Result<std::vector<EnvironmentPointer>> EnvironmentStore::list(const std::string& project, const std::string& image) {
+Result<bool> promoted_before(MetaDb& db, const std::string& project, const std::string& image,
+                             const std::string& environment, const std::string& digest) {
+  auto st = TRY(db.prepare(
+      "SELECT 1 FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND project = ?4 LIMIT 1"));
+  st.bind(1, image).bind(2, environment).bind(3, digest).bind(4, project);
+  return st.step();
+}
+
+}  // namespace
+
+Result<std::optional<EnvironmentPointer>> SqliteMetadata::environment_pointer(const std::string& project, const std::string& image,
+                                                                const std::string& environment) {
+  return read_pointer_row(db_, project, image, environment);
+}
+
+Result<std::vector<EnvironmentPointer>> SqliteMetadata::environment_pointers(const std::string& project, const std::string& image) {
   // Environments in the order they were first promoted to: the promotion order.
   std::string sql = std::string("SELECT ") + kPointerColumns +
                     " FROM environments e WHERE (?1 = '' OR image = ?1) AND (?2 = '' OR project = ?2)";
   sql += " ORDER BY project, image, (SELECT MIN(p.id) FROM promotions p WHERE p.project = e.project"
          " AND p.image = e.image AND p.environment = e.environment), environment";
-  auto st = TRY(store_.db().prepare(sql));
+  auto st = TRY(db_.prepare(sql));
   st.bind(1, image).bind(2, project);
   std::vector<EnvironmentPointer> out;
   while (TRY(st.step())) out.push_back(read_pointer(st));
   return out;
 }
 
-Result<std::optional<PromotionEvent>> EnvironmentStore::promote(const std::string& project, const std::string& image,
-                                                                const std::string& environment,
-                                                                const std::string& digest, const std::string& commit,
-                                                                const std::string& run_id) {
-  auto& db = store_.db();
-  auto tx = TRY(db.transaction());
-  auto current = TRY(read_pointer_row(db, project, image, environment));
-  if (current && current->digest == digest) return std::optional<PromotionEvent>();
+Result<std::optional<PromotionEvent>> SqliteMetadata::promote(const PointerMove& m) {
+  const std::string what = "promoting " + m.image + " " + m.digest + " to " + m.environment;
+  auto tx = TRY(db_.transaction());
+  auto current = TRY(read_pointer_row(db_, m.project, m.image, m.environment));
+  TRY(check_expected(current, m.expected_digest, what));
+  for (const auto& before : m.must_have_passed)
+    if (!TRY(promoted_before(db_, m.project, m.image, before, m.digest)))
+      return fail(ErrorKind::conflict, "refusing " + what + ": it has not passed " + before);
+  if (current && current->digest == m.digest) return std::optional<PromotionEvent>();
   PromotionEvent e;
   e.kind = "promote";
-  e.project = project;
-  e.image = image;
-  e.environment = environment;
-  e.digest = digest;
+  e.project = m.project;
+  e.image = m.image;
+  e.environment = m.environment;
+  e.digest = m.digest;
   e.replaced_digest = current ? current->digest : "";
   e.pointer_previous = e.replaced_digest;
-  e.commit = commit;
-  e.run_id = run_id;
+  e.commit = m.commit;
+  e.run_id = m.run_id;
   e.time_ms = now_ms();
-  e = TRY(apply_event(db, std::move(e)));
+  e = TRY(apply_event(db_, std::move(e)));
   TRY(tx.commit());
   return std::optional<PromotionEvent>(std::move(e));
 }
 
-Result<PromotionEvent> EnvironmentStore::rollback(const std::string& project, const std::string& image,
-                                                  const std::string& environment) {
-  auto& db = store_.db();
-  auto tx = TRY(db.transaction());
-  auto current = TRY(read_pointer_row(db, project, image, environment));
+Result<PromotionEvent> SqliteMetadata::rollback(const std::string& project, const std::string& image,
+                                                const std::string& environment,
+                                                const std::optional<std::string>& expected_digest) {
+    auto tx = TRY(db_.transaction());
+  auto current = TRY(read_pointer_row(db_, project, image, environment));
   if (!current)
     return fail(ErrorKind::not_found, "cannot roll back " + image + " in " + environment +
                                           ": it was never promoted there (see gantry env ls)");
   if (current->previous_digest.empty())
     return fail(ErrorKind::conflict, "cannot roll back " + image + " in " + environment + ": " +
                                          current->digest + " has no previous digest there");
+  TRY(check_expected(current, expected_digest, "rolling back " + image + " in " + environment));
   // The newest event before the current one that brought the target digest in:
   // it carries the commit, run and rollback target to restore.
-  auto st = TRY(db.prepare(std::string("SELECT ") + kEventColumns +
+  auto st = TRY(db_.prepare(std::string("SELECT ") + kEventColumns +
                            " FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND id < ?4"
                            " AND project = ?5 ORDER BY id DESC LIMIT 1"));
   st.bind(1, image).bind(2, environment).bind(3, current->previous_digest).bind(4, current->event_id);
@@ -170,26 +172,22 @@ Result<PromotionEvent> EnvironmentStore::rollback(const std::string& project, co
   e.commit = origin.commit;
   e.run_id = origin.run_id;
   e.time_ms = now_ms();
-  e = TRY(apply_event(db, std::move(e)));
+  e = TRY(apply_event(db_, std::move(e)));
   TRY(tx.commit());
   return e;
 }
 
-Result<bool> EnvironmentStore::was_promoted(const std::string& project, const std::string& image,
-                                            const std::string& environment, const std::string& digest) {
-  auto st = TRY(store_.db().prepare(
-      "SELECT 1 FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND project = ?4 LIMIT 1"));
-  st.bind(1, image).bind(2, environment).bind(3, digest).bind(4, project);
-  return st.step();
+Result<bool> SqliteMetadata::was_promoted(const std::string& project, const std::string& image,
+                                          const std::string& environment, const std::string& digest) {
+  return promoted_before(db_, project, image, environment, digest);
 }
 
-Result<std::vector<PromotionEvent>> EnvironmentStore::history(const std::string& project, const std::string& image,
-                                                              const std::string& run_id, int limit) {
-  std::string sql = std::string("SELECT ") + kEventColumns + " FROM promotions WHERE (?1 = '' OR image = ?1)" +
-                    " AND (?2 = '' OR run_id = ?2) AND (?3 = '' OR project = ?3) ORDER BY id DESC LIMIT " +
-                    std::to_string(limit);
-  auto st = TRY(store_.db().prepare(sql));
-  st.bind(1, image).bind(2, run_id).bind(3, project);
+Result<std::vector<PromotionEvent>> SqliteMetadata::promotion_history(const PromotionFilter& f) {
+  auto st = TRY(db_.prepare(std::string("SELECT ") + kEventColumns +
+                            " FROM promotions WHERE (?1 = '' OR image = ?1) AND (?2 = '' OR run_id = ?2)"
+                            " AND (?3 = '' OR project = ?3) AND (?4 = '' OR environment = ?4)"
+                            " ORDER BY id DESC LIMIT ?5"));
+  st.bind(1, f.image).bind(2, f.run_id).bind(3, f.project).bind(4, f.environment).bind(5, std::int64_t{f.limit});
   std::vector<PromotionEvent> out;
   while (TRY(st.step())) out.push_back(read_event(st));
   return out;
