@@ -6,7 +6,7 @@
 
 #include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
 #include "cache/meta_db.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 
 namespace gantry::cache {

@@ -28,7 +28,7 @@ namespace gantry::cache {
 class Store;
 
 struct QueueEntry {
-  std::string id;         // the run's id (RunStore::new_id format)
+  std::string id;         // the run's id (cache::new_run_id() format)
   std::int64_t seq = 0;   // request order (assigned by enqueue)
   std::string kind = "run";  // run | retry
   std::string repo_name;  // the server's name for the repository

@@ -6,8 +6,12 @@
 #include <unistd.h>
 
 #include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
+<<<<<<< HEAD
 #include "cache/meta_db.h"
 #include "cache/run_store.h"
+=======
+#include "cache/metadata.h"
+>>>>>>> 8f28c4e (server/: on the metadata interface (Store::metadata(), cache::new_run_id, cache::run_is_live) after rebasing on gantry serve)
 #include "common/file_util.h"
 #include "common/unique_fd.h"
 #include "server/server_core.h"
@@ -19,8 +23,8 @@ namespace {
 bool ended(const std::string& status) { return status != "pending" && status != "running"; }
 
 Result<cache::StageResult> find_stage(ServerCore& core, const std::string& id, const std::string& stage) {
-  cache::RunStore runs(core.store);
-  auto run = TRY(runs.get(id));
+  cache::Metadata& runs = core.store.metadata();
+  auto run = TRY(runs.find_run(id));
   for (auto& s : run.stages)
     if (s.stage == stage) return s;
   return fail(ErrorKind::not_found, "run " + run.id + " has no stage '" + stage + "'");

@@ -3,7 +3,7 @@
 
 #include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
 #include "cache/run_queue.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "server/server_core.h"
 #include "server/views.h"
 
@@ -63,8 +63,8 @@ Reply list_runs(ServerCore& core, const Request& req) {
 
 Reply get_run(ServerCore& core, const Request& req) {
   const std::string& id = req.params.at("id");
-  cache::RunStore runs(core.store);
-  auto run = runs.get(id);
+  cache::Metadata& runs = core.store.metadata();
+  auto run = runs.find_run(id);
   if (run) {
     auto doc = core.backend.run_json(*run);
     if (!doc) return error_response(doc.error());
@@ -79,8 +79,8 @@ Reply get_run(ServerCore& core, const Request& req) {
 }
 
 Reply run_graph(ServerCore& core, const Request& req) {
-  cache::RunStore runs(core.store);
-  auto run = runs.get(req.params.at("id"));
+  cache::Metadata& runs = core.store.metadata();
+  auto run = runs.find_run(req.params.at("id"));
   if (!run) return error_response(run.error());
   auto graph = core.backend.pipeline_graph(*run);
   if (!graph) return error_response(graph.error());
@@ -101,10 +101,11 @@ Reply queue_run(ServerCore& core, const Request& req) {
   const RepoConfig* repo = core.repo_named(name);
   if (!repo && !project->empty()) {
     // A project the store knows: the repository its newest run came from, if configured.
-    cache::RunStore runs(core.store);
-    if (auto newest = runs.newest_of_project(*project); newest && *newest)
+    cache::Metadata& runs = core.store.metadata();
+    if (auto newest = runs.list_runs({.project = *project, .limit = 1, .with_details = false});
+        newest && !newest->empty())
       for (const auto& r : core.config.repos)
-        if (r.location == (*newest)->repo || r.location == (*newest)->repo_url) repo = &r;
+        if (r.location == newest->front().repo || r.location == newest->front().repo_url) repo = &r;
   }
   if (!repo) return error_response(404, "not found", "no configured repository '" + name + "' (--repo)");
   cache::QueueEntry entry;
@@ -128,8 +129,8 @@ Reply cancel_run(ServerCore& core, const Request& req) {
 }
 
 Reply retry_run(ServerCore& core, const Request& req) {
-  cache::RunStore runs(core.store);
-  auto run = runs.get(req.params.at("id"));
+  cache::Metadata& runs = core.store.metadata();
+  auto run = runs.find_run(req.params.at("id"));
   if (!run) return error_response(run.error());
   if (run->status == "running")
     return error_response(409, "conflict", "run " + run->id + " is still running; retry it once it has ended");

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/run_queue.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "common/error.h"
 
 namespace gantry::server {

@@ -9,9 +9,10 @@
 
 #include <vector>
 
-#include "cache/environment_store.h"
 #include "cache/image_store.h"
 #include "cache/meta_db.h"  // before store.h: Store holds a unique_ptr<ImageStore>
+#include "cache/metadata.h"
+#include "cache/run_lock.h"
 #include "common/file_util.h"
 #include "common/unique_fd.h"
 #include "server/views.h"
@@ -63,13 +64,12 @@ RunSupervisor::~RunSupervisor() {
 
 Status RunSupervisor::recover() {
   cache::RunQueue queue(store_);
-  cache::RunStore runs(store_);
   auto was_running = TRY(queue.in_state("running"));
   for (const auto& entry : was_running) {
     // Its process died with the last server (PR_SET_PDEATHSIG); wait until
     // the kernel has released the run's lock.
     for (int i = 0; i < 100; ++i) {
-      auto live = runs.is_live(entry.id);
+      auto live = cache::run_is_live(store_, entry.id);
       if (!live || !*live) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -80,8 +80,8 @@ Status RunSupervisor::recover() {
     TRY(queue.finish(entry.id, "interrupted", "the server stopped while the run ran; POST /api/v1/runs/" +
                                                   entry.id + "/retry to run it again"));
   }
-  cache::EnvironmentStore envs(store_);
-  auto newest = TRY(envs.history("", "", "", 1));
+  cache::Metadata& envs = store_.metadata();
+  auto newest = TRY(envs.promotion_history({.limit = 1}));
   last_promotion_ = newest.empty() ? 0 : newest.front().id;
   auto queued = TRY(queue.in_state("queued"));
   if (!queued.empty()) serve_log()->info("{} queued run(s) resume", queued.size());
@@ -94,14 +94,14 @@ void RunSupervisor::start() {
 
 Status RunSupervisor::enqueue(cache::QueueEntry& entry) {
   cache::RunQueue queue(store_);
-  entry.id = cache::RunStore::new_id();
+  entry.id = cache::new_run_id();
   entry.state = "queued";
   // Ids carry the second and a random suffix: retry on the rare collision.
   for (int attempt = 0;; ++attempt) {
     auto st = queue.enqueue(entry);
     if (st) break;
     if (attempt >= 5) return st;
-    entry.id = cache::RunStore::new_id();
+    entry.id = cache::new_run_id();
   }
   events_.publish("run", summary_json(summary_of(entry)));
   wake();
@@ -125,8 +125,8 @@ Result<std::string> RunSupervisor::cancel(const std::string& id) {
       }
   }
   auto entry = TRY(queue.get(id));
-  cache::RunStore runs(store_);
-  auto run = runs.get(id);
+  cache::Metadata& runs = store_.metadata();
+  auto run = runs.find_run(id);
   if (!run && !entry) return fail(ErrorKind::not_found, "run " + id + " not found");
   if (run && run->id != id) return fail(ErrorKind::not_found, "run " + id + " not found (give the whole id)");
   const std::string status = run ? run->status : cache::queue_entry_status(entry->state, entry->error);
@@ -275,8 +275,8 @@ void RunSupervisor::on_exit(Child child, int wait_status) {
   const std::string& id = child.entry.id;
   std::unique_lock db(store_.db().mutex());
   cache::RunQueue queue(store_);
-  cache::RunStore runs(store_);
-  auto run = runs.get(id);
+  cache::Metadata& runs = store_.metadata();
+  auto run = runs.find_run(id);
   const bool recorded = run && run->id == id;
   std::string error;
   if (!recorded) error = child_error(store_.paths().run_dir(id) + "/serve.log", wait_status);
@@ -284,10 +284,10 @@ void RunSupervisor::on_exit(Child child, int wait_status) {
     const std::string why = "the server stopped (SIGTERM) and cancelled the run after its grace period; POST "
                             "/api/v1/runs/" + id + "/retry to run it again";
     if (recorded && run->status != "passed" && run->status != "waiting") {
-      Status st = runs.set_status(id, "interrupted", "", why, true);
+      Status st = runs.set_run_status(id, "interrupted", "", why, true);
       for (int i = 0; !st && i < 100; ++i) {  // SQLITE_BUSY on the shared connection: try again
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        st = runs.set_status(id, "interrupted", "", why, true);
+        st = runs.set_run_status(id, "interrupted", "", why, true);
       }
       if (!st) serve_log()->error("run {}: {}", id, st.error().message());
     }
@@ -315,10 +315,10 @@ void RunSupervisor::on_exit(Child child, int wait_status) {
 void RunSupervisor::publish_run(const std::string& id) {
   std::lock_guard db(store_.db().mutex());
   cache::RunQueue queue(store_);
-  cache::RunStore runs(store_);
+  cache::Metadata& runs = store_.metadata();
   auto entry = queue.get(id);
   const cache::QueueEntry* e = entry && *entry ? &**entry : nullptr;
-  auto run = runs.get(id);
+  auto run = runs.find_run(id);
   if (run && run->id == id) events_.publish("run", summary_json(summary_of(*run, e)));
   else if (e) events_.publish("run", summary_json(summary_of(*e)));
 }
@@ -333,9 +333,9 @@ void RunSupervisor::poll_changes() {
     ids = tracked_;
     for (const auto& [pid, child] : children_) ids.insert(child.entry.id);
   }
-  cache::RunStore runs(store_);
+  cache::Metadata& runs = store_.metadata();
   for (const auto& id : ids) {
-    auto run = runs.get(id);
+    auto run = runs.find_run(id);
     if (!run || run->id != id) continue;  // not recorded yet
     std::vector<nlohmann::json> stage_events;
     bool status_changed = false;
@@ -354,8 +354,8 @@ void RunSupervisor::poll_changes() {
     for (const auto& ev : stage_events) events_.publish("stage", ev);
     if (status_changed) publish_run(id);
   }
-  cache::EnvironmentStore envs(store_);
-  if (auto events = envs.history("", "", "", 50)) {
+  cache::Metadata& envs = store_.metadata();
+  if (auto events = envs.promotion_history({.limit = 50})) {
     for (auto it = events->rbegin(); it != events->rend(); ++it) {
       if (it->id <= last_promotion_) continue;
       last_promotion_ = it->id;

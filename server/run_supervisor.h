@@ -24,7 +24,7 @@
 #include <thread>
 
 #include "cache/run_queue.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "server/backend.h"
 #include "server/event_hub.h"

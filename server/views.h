@@ -3,9 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cache/environment_store.h"
+#include "cache/metadata.h"
 #include "cache/run_queue.h"
-#include "cache/run_store.h"
 
 namespace gantry::server {
 
