@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
-#include <regex>
+#include "common/image_ref.h"
 
 #include "common/digest.h"
 #include "common/project_name.h"
@@ -194,14 +194,7 @@ std::optional<std::string> normalize_tree_path(const std::string& base_dir, cons
   return out;
 }
 
-bool plausible_image_ref(const std::string& ref) {
-  // [host[:port]/]component(/component)*[:tag][@sha256:<64 hex>]
-  static const std::regex re(
-      R"(^(([A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]+)?|\[[0-9a-fA-F:]+\](:[0-9]+)?)/)?)"
-      R"([a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*)"
-      R"((:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$)");
-  return std::regex_match(ref, re);
-}
+bool plausible_image_ref(const std::string& ref) { return parse_image_ref(ref).has_value(); }
 
 // A key name of `signed_by`: letters, digits, '.', '_', '-', '/' (no "..").
 bool plausible_key_name(const std::string& name) {

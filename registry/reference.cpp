@@ -1,75 +1,22 @@
 #include "registry/reference.h"
 
-#include <regex>
+#include "common/image_ref.h"
 
 namespace gantry::registry {
-namespace {
-
-// From github.com/distribution/reference (regexp.go).
-const std::regex& component_re() {
-  static const std::regex re("[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*");
-  return re;
-}
-const std::regex& tag_re() {
-  static const std::regex re("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
-  return re;
-}
-const std::regex& host_re() {
-  // domain components or an IPv6 literal, then an optional port
-  static const std::regex re(
-      "(?:(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*"
-      "|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]+)?");
-  return re;
-}
-
-bool looks_like_host(const std::string& first) {
-  return first.find_first_of(".:") != std::string::npos || first == "localhost" || first.starts_with('[');
-}
-
-}  // namespace
-
 Result<RegistryRef> RegistryRef::parse(const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return fail(ErrorKind::invalid_input, "invalid image reference '" + text + "': " + why);
-  };
-  if (text.empty()) return bad("empty");
+  // common/image_ref.h: the one grammar; here a reference without a host is
+  // Docker Hub's, and a one-component Docker Hub repository is "library/...".
+  auto parts = TRY(parse_image_ref(text));
   RegistryRef ref;
-  std::string rest = text;
-  if (auto at = rest.find('@'); at != std::string::npos) {
-    auto d = Digest::parse(rest.substr(at + 1));
-    if (!d) return bad(d.error().message());
-    ref.digest = *d;
-    rest.resize(at);
-  }
-  auto slash = rest.rfind('/');
-  if (auto colon = rest.rfind(':'); colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    ref.tag = rest.substr(colon + 1);
-    rest.resize(colon);
-    if (!std::regex_match(ref.tag, tag_re())) return bad("bad tag '" + ref.tag + "'");
-  }
-  auto first_slash = rest.find('/');
-  if (first_slash != std::string::npos && looks_like_host(rest.substr(0, first_slash))) {
-    ref.host = rest.substr(0, first_slash);
-    ref.repository = rest.substr(first_slash + 1);
-    if (!std::regex_match(ref.host, host_re())) return bad("bad registry host '" + ref.host + "'");
-  } else {
-    ref.host = kDockerHubHost;
-    ref.repository = rest;
-  }
+  ref.host = parts.host.empty() ? kDockerHubHost : parts.host;
+  ref.repository = parts.path;
+  ref.tag = parts.tag;
+  ref.digest = parts.digest;
   if (ref.host == "index.docker.io" || ref.host == kDockerHubApiHost) ref.host = kDockerHubHost;
   if (ref.host == kDockerHubHost && ref.repository.find('/') == std::string::npos)
     ref.repository = "library/" + ref.repository;
-  if (ref.repository.empty()) return bad("no repository");
-  if (ref.repository.size() > 255) return bad("repository name longer than 255 characters");
-  std::size_t start = 0;
-  while (true) {
-    auto end = ref.repository.find('/', start);
-    std::string comp = ref.repository.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!std::regex_match(comp, component_re()))
-      return bad("bad repository component '" + comp + "' (lowercase letters, digits and . _ - only)");
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
+  if (ref.repository.size() > 255)
+    return fail(ErrorKind::invalid_input, "invalid image reference '" + text + "': repository name longer than 255 characters");
   if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
   return ref;
 }
@@ -90,9 +37,7 @@ RegistryRef RegistryRef::with_digest(const Digest& d) const {
 
 bool names_registry_host(const std::string& text) {
   auto slash = text.find('/');
-  if (slash == std::string::npos) return false;
-  std::string first = text.substr(0, slash);
-  return first.find_first_of(".:") != std::string::npos || first == "localhost" || first.starts_with('[');
+  return slash != std::string::npos && looks_like_registry_host(std::string_view(text).substr(0, slash));
 }
 
 std::string host_without_port(const std::string& host) {
