@@ -48,7 +48,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock loc
   store->mode_findings_ = TRY_CTX(check_store_modes(p, true), "store " + dir);
   for (const std::string& line : store->mode_findings_) spdlog::warn("store mode: {}", line);
   TRY_CTX(make_private_dir(p.root(), true), "store " + dir);
-  for (const std::string& d : {p.root() + "/blobs", p.blobs_dir(), p.layers_dir(), p.runs_dir(), p.tmp_root()})
+  for (const std::string& d : {p.blobs_root(), p.blobs_dir(), p.layers_dir(), p.runs_dir(), p.tmp_root()})
     TRY_CTX(make_private_dir(d, false), "store " + dir);
 
   // Store-wide lock: shared for every command, exclusive for gc.
@@ -84,7 +84,7 @@ Status Store::start_session() const {
   const StorePaths& p = paths_;
   for (int attempt = 0;; ++attempt) {
     session_ = unique_suffix();
-    std::string pending = p.tmp_root() + "/" + session_ + ".locking";
+    std::string pending = p.session_pending_lock(session_);
     session_lock_ = UniqueFd(::open(pending.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!session_lock_) return fail_sys("create", pending);
     TRY(flock_wait(session_lock_.get(), LOCK_EX, pending));
@@ -130,14 +130,14 @@ Result<int> Store::sweep_tmp() const {
     if (name.size() > 5 && name.ends_with(".lock")) {
       std::string session = name.substr(0, name.size() - 5);
       if (session == session_) continue;
-      UniqueFd fd(::open((root + "/" + name).c_str(), O_RDWR | O_CLOEXEC));
+      UniqueFd fd(::open(paths_.tmp_entry(name).c_str(), O_RDWR | O_CLOEXEC));
       if (!fd) continue;  // swept by someone else meanwhile
       if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) dead.push_back(session);
     } else if (name.ends_with(".locking")) {
       // A process died between creating and publishing its lock (a live one
       // holds the flock, or retries if we win the race for it).
-      UniqueFd fd(::open((root + "/" + name).c_str(), O_RDWR | O_CLOEXEC));
-      if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) stale_pending.push_back(root + "/" + name);
+      UniqueFd fd(::open(paths_.tmp_entry(name).c_str(), O_RDWR | O_CLOEXEC));
+      if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) stale_pending.push_back(paths_.tmp_entry(name));
     }
   }
   int swept = 0;

@@ -6,7 +6,10 @@
 //   <root>/blobs/sha256/<hex>          content-addressed blobs (layers, configs, manifests)
 //   <root>/layers/<diffid-hex>/        each layer unpacked once, an overlay lowerdir
 //   <root>/meta.db                     SQLite (WAL): tags, layers and the other modules' tables
-//   <root>/runs/<id>/                  per-run files (logs, artifacts), owned by run_store
+//   <root>/runs/<id>/                  per-run files, owned by the run (run_lock.h)
+//   <root>/runs/<id>/<stage>.log       a stage's output
+//   <root>/runs/<id>/build-<image>-<n>.log  the output of build step n (1-based) of an image
+//   <root>/runs/<id>/artifacts/<stage>/     the artifacts a stage collected
 //   <root>/secrets/                    0700: gantry's secret store (secret_store.h)
 //   <root>/secrets/values.json         0600: values set by `gantry secret set`
 //   <root>/secrets/hmac.key            0600: key of the keyed hashes of secret values in stage keys
@@ -20,6 +23,7 @@
 //   <root>/tmp/<session>/              one scratch dir per live process
 //   <root>/tmp/<session>.lock          held (flock) by that process; a lock that can be
 //                                      taken means its owner died: the next command sweeps both
+//   <root>/tmp/<session>.locking       a session lock not published yet (Store::start_session)
 //   <root>/tmp/containers/             every container's dir (executor's work_root: ctr-<id>/
 //                                      with its lock and cgroups record): never inside a
 //                                      session dir, whose sweep would lose the record of a
@@ -41,7 +45,8 @@ class StorePaths {
 
   const std::string& root() const { return root_; }
   std::string lock_file() const { return root_ + "/lock"; }
-  std::string blobs_dir() const { return root_ + "/blobs/sha256"; }
+  std::string blobs_root() const { return root_ + "/blobs"; }
+  std::string blobs_dir() const { return blobs_root() + "/sha256"; }
   std::string blob(const Digest& d) const { return blobs_dir() + "/" + d.hex(); }
   std::string layers_dir() const { return root_ + "/layers"; }
   // The unpacked tree of the layer whose uncompressed digest is diff_id.
@@ -54,12 +59,26 @@ class StorePaths {
   std::string secret_hmac_key() const { return secrets_dir() + "/hmac.key"; }
   std::string secrets_lock() const { return secrets_dir() + "/lock"; }
   std::string run_lock(const std::string& run_id) const { return run_dir(run_id) + "/lock"; }
+  std::string stage_log(const std::string& run_id, const std::string& stage) const {
+    return run_dir(run_id) + "/" + stage + ".log";
+  }
+  std::string build_step_log(const std::string& run_id, const std::string& image, int step_number) const {
+    return run_dir(run_id) + "/build-" + image + "-" + std::to_string(step_number) + ".log";
+  }
+  std::string stage_artifacts(const std::string& run_id, const std::string& stage) const {
+    return run_dir(run_id) + "/artifacts/" + stage;
+  }
   std::string git_dir() const { return root_ + "/git"; }
   std::string referrers_dir() const { return root_ + "/referrers"; }
   std::string referrers_of(const Digest& subject) const { return referrers_dir() + "/" + subject.hex(); }
   std::string tmp_root() const { return root_ + "/tmp"; }
   std::string session_dir(const std::string& session) const { return tmp_root() + "/" + session; }
   std::string session_lock(const std::string& session) const { return tmp_root() + "/" + session + ".lock"; }
+  std::string session_pending_lock(const std::string& session) const {
+    return tmp_root() + "/" + session + ".locking";
+  }
+  // Any entry of tmp/ by its name (the sweep reads the dir).
+  std::string tmp_entry(const std::string& name) const { return tmp_root() + "/" + name; }
   std::string containers_dir() const { return tmp_root() + "/containers"; }
 
  private:

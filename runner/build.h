@@ -58,7 +58,7 @@ struct StepOutcome {
   bool cached = false;
   double seconds = 0;
   std::optional<Digest> layer;  // the layer blob (none for config-only steps)
-  std::string log_path;         // the step's output, when BuildRequest::log_dir is set and it ran
+  std::string log_path;         // the step's output, when BuildRequest::log_run_id is set and it ran
   // A dry run (BuildRequest::dry_run): why the step would miss ("" = it would hit).
   std::string would_miss;
 };
@@ -101,9 +101,9 @@ struct BuildRequest {
   DefaultLimits limits = RunnerConfig::built_in_limits();
   // Filled as the build goes (also when it fails); optional.
   BuildCounters* counters = nullptr;
-  // When set, the output of every run step that runs is kept in
-  // LOG_DIR/build-IMAGE-N.log (N 1-based), as a stage's log is.
-  std::string log_dir;
+  // When set, the output of every run step that runs is kept in the run's
+  // build-step log (StorePaths::build_step_log), as a stage's log is.
+  std::string log_run_id;
   // Called as each step ends: passed (ran or cached) or failed. Optional;
   // may be called from several threads (one per image built at once).
   std::function<void(const cache::BuildStepRecord&)> on_step;

@@ -229,8 +229,8 @@ Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::Im
       req.reporter.task(task, TaskState::running, {});
       std::optional<cache::LayerDescriptor> layer;
       if (step.kind == StepKind::run) {
-        if (!req.log_dir.empty())
-          outcome.log_path = req.log_dir + "/build-" + image.name + "-" + std::to_string(i + 1) + ".log";
+        if (!req.log_run_id.empty())
+          outcome.log_path = store.paths().build_step_log(req.log_run_id, image.name, static_cast<int>(i + 1));
         auto made = run_build_step(store, {.layers = layers, .step = step, .state = state, .epoch = epoch,
                                            .task = task, .what = what, .init_binary = req.init_binary,
                                            .log_path = outcome.log_path,

@@ -112,7 +112,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     request.project = project;
     // Every step is recorded with the run (and a run step's output kept in
     // the run's directory) as it ends, so a failed build can be read later.
-    request.log_dir = ctx.run_dir;
+    request.log_run_id = ctx.run_id;
     request.deferred_cache = deferred_cache_lookup(store);
     std::mutex record_mutex;
     request.on_step = [&](const cache::BuildStepRecord& step) {

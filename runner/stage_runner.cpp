@@ -111,7 +111,7 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
   r.image = stage.image;
   r.allow_failure = stage.allow_failure;
   r.started_ms = cache::now_ms();
-  r.log_path = ctx.run_dir + "/" + stage.name + ".log";
+  r.log_path = ctx.store.paths().stage_log(ctx.run_id, stage.name);
   auto started = Clock::now();
   auto elapsed = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started); };
   auto failed = [&](const std::string& why) {
@@ -266,7 +266,7 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
       continue;
     }
     if (!stage.artifacts.empty()) {
-      std::string dest = ctx.run_dir + "/artifacts/" + stage.name;
+      std::string dest = ctx.store.paths().stage_artifacts(ctx.run_id, stage.name);
       (void)remove_tree(dest);
       if (auto st = collect_artifacts(stage.artifacts, result->upper_dir, spec.lowerdirs, dest); !st) {
         r.detail = st.error().message();
