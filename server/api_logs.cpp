@@ -6,12 +6,8 @@
 #include <unistd.h>
 
 #include "cache/image_store.h"  // before store.h: Store holds a unique_ptr<ImageStore>
-<<<<<<< HEAD
 #include "cache/meta_db.h"
-#include "cache/run_store.h"
-=======
 #include "cache/metadata.h"
->>>>>>> 8f28c4e (server/: on the metadata interface (Store::metadata(), cache::new_run_id, cache::run_is_live) after rebasing on gantry serve)
 #include "common/file_util.h"
 #include "common/unique_fd.h"
 #include "server/server_core.h"
