@@ -33,6 +33,7 @@
 #include "common/error.h"
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"
+#include "runner/container_launcher.h"
 #include "runner/reporter.h"
 #include "runner/runner_config.h"
 
@@ -99,6 +100,8 @@ struct BuildRequest {
   // The limits of every run step's container (the runner's; steps have no
   // `limits:` of their own).
   DefaultLimits limits = RunnerConfig::built_in_limits();
+  // Starts every run step's container (container_launcher.h).
+  ContainerLauncher* launcher = &executor_launcher();
   // Filled as the build goes (also when it fails); optional.
   BuildCounters* counters = nullptr;
   // When set, the output of every run step that runs is kept in the run's

@@ -96,229 +96,301 @@ std::shared_ptr<std::mutex> KeyLocks::get(const Digest& key) {
   return slot;
 }
 
-Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::ImageDef& image,
-                                     const BaseImage& base, BuildCounters& counters, KeyLocks& locks) {
-  cache::Store& store = req.store;
-  cache::Metadata& step_cache = store.metadata();  // the step cache
-  const std::int64_t epoch = TRY(build_epoch(req.pipeline));
+namespace {
 
-  ImageOutcome out{.name = image.name, .digest = Digest::of("")};
-  // Build history (for --explain) is kept per repository, file and image.
-  const std::string history = req.repo.path() + ":" + req.pipeline.file + ":" + image.name;
-  std::vector<TaskId> tasks;
-  for (std::size_t i = 0; i < image.steps.size(); ++i) {
-    tasks.push_back({image.name, "#" + std::to_string(i + 1) + " " + describe_step(image.steps[i])});
-    req.reporter.task(tasks.back(), TaskState::queued, {});
+// One step being built: what the phases of ImageBuild::build_step() share.
+struct StepWork {
+  std::size_t index;
+  const pipeline::Step& step;
+  std::string what;  // "image app, step #3 (run: make)" for errors
+  Clock::time_point start;
+  StepOutcome outcome;
+  std::vector<pipeline::CopyItem> items;  // a copy step's sources
+  cache::StepRecord record;
+  Digest key;
+  bool layer_gone = false;  // the cache had the step but its layer was removed
+};
+
+// One image, as a linear list of named phases (run()): queue its steps;
+// for each, key it and then reuse a hit, plan a miss (dry run) or run it;
+// then commit, tag and record the image.
+class ImageBuild {
+ public:
+  ImageBuild(const BuildRequest& req, const pipeline::ImageDef& image, const BaseImage& base, BuildCounters& counters,
+             KeyLocks& locks, std::int64_t epoch)
+      : req_(req), image_(image), base_(base), counters_(counters), locks_(locks), epoch_(epoch),
+        step_cache_(req.store.metadata()), out_{.name = image.name, .digest = Digest::of("")},
+        history_(req.repo.path() + ":" + req.pipeline.file + ":" + image.name),
+        state_(pipeline::initial_state(image, state_from_config(base.config.env, base.config.working_dir,
+                                                                base.config.user))),
+        parent_(base.parent), layers_(base.layers), stops_here_(image.name == req.stop_image && req.at_stop) {}
+
+  Result<ImageOutcome> run() {
+    queue_tasks();
+    for (std::size_t i = 0; i < image_.steps.size(); ++i) {
+      if (stops_here_ && static_cast<int>(i) + 1 == req_.stop_before) {
+        TRY(req_.at_stop(layers_, state_));
+        return out_;
+      }
+      TRY(build_step(i));
+    }
+    if (stops_here_ && static_cast<int>(image_.steps.size()) + 1 == req_.stop_before) {
+      TRY(req_.at_stop(layers_, state_));
+      return out_;
+    }
+    if (req_.dry_run && missed_) return out_;  // nothing to commit: the digest is not known before the build
+    return commit();
   }
 
-  // After a failure, the steps that will not run.
-  auto skip_after = [&](std::size_t failed) {
-    for (std::size_t j = failed + 1; j < tasks.size(); ++j)
-      req.reporter.task(tasks[j], TaskState::skipped, {}, "an earlier step failed");
-  };
+ private:
+  void queue_tasks() {
+    for (std::size_t i = 0; i < image_.steps.size(); ++i) {
+      tasks_.push_back({image_.name, "#" + std::to_string(i + 1) + " " + describe_step(image_.steps[i])});
+      req_.reporter.task(tasks_.back(), TaskState::queued, {});
+    }
+  }
+
   // Tells the caller (the run record) how a step ended.
-  auto notify = [&](const StepOutcome& outcome, const std::string& status, const std::string& detail) {
-    if (!req.on_step) return;
-    auto record = build_step_record(image.name, outcome);
+  void notify(const StepOutcome& outcome, const std::string& status, const std::string& detail) {
+    if (!req_.on_step) return;
+    auto record = build_step_record(image_.name, outcome);
     record.status = status;
     record.detail = detail;
-    req.on_step(record);
-  };
-  auto step_failed = [&](StepOutcome& outcome, std::size_t i, Clock::time_point start, const Error& error,
-                         const std::string& what) {
-    const std::string reason = short_reason(error.message(), what);
-    req.reporter.task(tasks[i], TaskState::failed, since(start), reason);
-    outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    notify(outcome, "failed", reason);
-    skip_after(i);
-  };
+    req_.on_step(record);
+  }
 
-  pipeline::BuildState state = pipeline::initial_state(
-      image, state_from_config(base.config.env, base.config.working_dir, base.config.user));
-  std::string parent = base.parent;
-  std::vector<cache::LayerDescriptor> layers = base.layers;
-  std::vector<Digest> keys;
-  bool missed = false;
+  // Reports the step failed and the steps after it skipped; returns the error.
+  Error step_failed(StepWork& w, Error error) {
+    const std::string reason = short_reason(error.message(), w.what);
+    req_.reporter.task(tasks_[w.index], TaskState::failed, since(w.start), reason);
+    w.outcome.seconds = std::chrono::duration<double>(Clock::now() - w.start).count();
+    notify(w.outcome, "failed", reason);
+    for (std::size_t j = w.index + 1; j < tasks_.size(); ++j)
+      req_.reporter.task(tasks_[j], TaskState::skipped, {}, "an earlier step failed");
+    return error;
+  }
 
-  const bool stops_here = image.name == req.stop_image && req.at_stop;
-  for (std::size_t i = 0; i < image.steps.size(); ++i) {
-    if (stops_here && static_cast<int>(i) + 1 == req.stop_before) {
-      TRY(req.at_stop(layers, state));
-      return out;
-    }
-    const pipeline::Step& step = image.steps[i];
-    const TaskId& task = tasks[i];
-    const auto start = Clock::now();
-    const std::string what = "image " + image.name + ", step #" + std::to_string(i + 1) + " (" +
-                             describe_step(step) + ")";
-
-    StepOutcome outcome{.index = static_cast<int>(i),
-                        .kind = std::string(pipeline::to_string(step.kind)),
-                        .description = describe_step(step),
-                        .key = Digest::of("")};
-    std::vector<pipeline::CopyItem> items;
+  Status build_step(std::size_t i) {
+    const pipeline::Step& step = image_.steps[i];
+    StepWork w{.index = i,
+               .step = step,
+               .what = "image " + image_.name + ", step #" + std::to_string(i + 1) + " (" + describe_step(step) + ")",
+               .start = Clock::now(),
+               .outcome = {.index = static_cast<int>(i),
+                           .kind = std::string(pipeline::to_string(step.kind)),
+                           .description = describe_step(step),
+                           .key = Digest::of("")},
+               .items = {},
+               .record = {},
+               .key = Digest::of("")};
     if (step.kind == StepKind::copy) {
-      auto planned = pipeline::plan_copy(req.repo, req.commit, step);
-      if (!planned) {
-        Error error = std::move(planned).error().context(what);
-        step_failed(outcome, i, start, error, what);
-        return fail(std::move(error));
-      }
-      items = std::move(*planned);
+      auto planned = pipeline::plan_copy(req_.repo, req_.commit, step);
+      if (!planned) return fail(step_failed(w, std::move(planned).error().context(w.what)));
+      w.items = std::move(*planned);
     }
-    const cache::StepRecord record = step_record(parent, step, state, items, epoch);
-    const Digest key = cache::step_key(record);
-    keys.push_back(key);
-    outcome.key = key;
+    w.record = step_record(parent_, step, state_, w.items, epoch_);
+    w.key = cache::step_key(w.record);
+    keys_.push_back(w.key);
+    w.outcome.key = w.key;
 
     // Held until the step is recorded: a parallel image with the same step waits.
-    auto key_lock = locks.get(key);
+    auto key_lock = locks_.get(w.key);
     std::lock_guard hold(*key_lock);
-    std::optional<cache::StepCacheEntry> hit;
-    bool layer_gone = false;
-    if (!req.no_cache) {
-      hit = TRY_CTX(step_cache.find_step(key), what);
-      if (hit && hit->layer && !store.blobs().has(hit->layer->digest)) {
-        layer_gone = true;  // removed behind the cache's back: build it again
-        hit.reset();
-      }
-      if (!hit && req.deferred_cache && !req.dry_run) {
-        auto pulled = req.deferred_cache(key);
-        if (!pulled)
-          spdlog::warn("{}: the shared step cache has this step but its layer could not be fetched, building it: {}",
-                       what, pulled.error().message());
-        else if (*pulled)
-          hit = std::move(*pulled);
-      }
-    }
-
+    auto hit = TRY(look_up(w));
     if (hit) {
-      counters.cache_hits++;
-      state = apply_config_change(std::move(state), hit->config_change);
-      if (hit->layer) {
-        layers.push_back(*hit->layer);
-        outcome.layer = hit->layer->digest;
-      }
-      outcome.cached = true;
-      outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      req.reporter.task(task, TaskState::cached, since(start), key.short_hex());
-      notify(outcome, "passed", "cached");
-    } else if (req.cached_only) {
+      use_hit(w, *hit);
+    } else if (req_.cached_only) {
       return fail(ErrorKind::not_found,
-                  what + " is no longer in the step cache (" +
-                      (layer_gone ? "its layer was removed" : "no step with its key was kept") +
+                  w.what + " is no longer in the step cache (" +
+                      (w.layer_gone ? "its layer was removed" : "no step with its key was kept") +
                       "): the state after it cannot be rebuilt without running it");
-    } else if (req.dry_run) {
-      counters.cache_misses++;
-      if (!missed) {
-        out.explain = TRY(explain_miss(step_cache, history, image.name, static_cast<int>(i), describe_step(step),
-                                       record, key, req.no_cache, layer_gone));
-        outcome.would_miss = out.explain.substr(out.explain.find(" missed: ") + 9);
-      } else {
-        outcome.would_miss = "an earlier step runs (its key follows theirs)";
-      }
-      missed = true;
-      out.would_build = true;
-      state = pipeline::apply_step(state, step);
+    } else if (req_.dry_run) {
+      TRY(plan_miss(w));
     } else {
-      counters.cache_misses++;
-      if (req.explain && !missed)
-        out.explain = TRY(explain_miss(step_cache, history, image.name, static_cast<int>(i), describe_step(step),
-                                       record, key, req.no_cache, layer_gone));
-      missed = true;
-      req.reporter.task(task, TaskState::running, {});
-      std::optional<cache::LayerDescriptor> layer;
-      if (step.kind == StepKind::run) {
-        if (!req.log_run_id.empty())
-          outcome.log_path = store.paths().build_step_log(req.log_run_id, image.name, static_cast<int>(i + 1));
-        auto made = run_build_step(store, {.layers = layers, .step = step, .state = state, .epoch = epoch,
-                                           .task = task, .what = what, .init_binary = req.init_binary,
-                                           .log_path = outcome.log_path,
-                                           .limits = req.limits},
-                                   req.reporter, counters);
-        if (!made) {
-          step_failed(outcome, i, start, made.error(), what);
-          return fail(std::move(made).error());
-        }
-        layer = *made;
-      } else if (step.kind == StepKind::copy) {
-        auto made = write_copy_layer(store, req.repo, items, step, epoch);
-        if (!made) {
-          Error error = std::move(made).error().context(what);
-          step_failed(outcome, i, start, error, what);
-          return fail(std::move(error));
-        }
-        layer = *made;
-      }
-      if (layer) {
-        counters.layers_written++;
-        counters.bytes_written += layer->size;
-        layers.push_back(*layer);
-        outcome.layer = layer->digest;
-      }
-      const pipeline::BuildState after = pipeline::apply_step(state, step);
-      cache::StepCacheEntry entry{.key = key,
-                                  .record = record.text(),
-                                  .layer = layer,
-                                  .config_change = config_change_of(step, state, after),
-                                  .image = history,
-                                  .step_index = static_cast<int>(i),
-                                  .created = static_cast<std::int64_t>(::time(nullptr))};
-      TRY_CTX(step_cache.put_step(entry), what);
-      state = after;
-      outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-      req.reporter.task(task, TaskState::passed, since(start), key.short_hex());
-      notify(outcome, "passed", "ran");
+      TRY(run_miss(w));
     }
-    parent = cache::parent_of_step(key);
-    out.steps.push_back(std::move(outcome));
+    parent_ = cache::parent_of_step(w.key);
+    out_.steps.push_back(std::move(w.outcome));
+    return {};
   }
 
-  if (stops_here && static_cast<int>(image.steps.size()) + 1 == req.stop_before) {
-    TRY(req.at_stop(layers, state));
-    return out;
-  }
-  if (req.dry_run && missed) return out;  // nothing to commit: the digest is not known before the build
-  // Everything the final config and layers follow from: the last step key
-  // (which chains the base and every step) and the image's own settings.
-  const Digest image_key = image_key_of(parent, image, epoch);
-  std::optional<Digest> known;
-  if (!req.no_cache && !missed) {
-    known = TRY_CTX(step_cache.manifest_for_image_key(image_key), "looking up image " + image.name);
-    if (known && !store.blobs().has(*known)) known.reset();
-  }
-  if (known) {
-    out.digest = *known;  // the same image, already stored: nothing to write
-  } else if (req.dry_run) {
-    out.would_build = true;  // every step hits, but the image itself is not stored: it would be committed
-    out.explain = image.name + ": every step is cached; the image would be committed again";
-    return out;
-  } else {
-    cache::ImageConfig config = final_config(base, image, state, out.steps, epoch);
-    out.digest = TRY_CTX(store.images().commit_image(std::move(config), layers), "committing image " + image.name);
-  }
-  counters.images_built++;
-  for (const auto& layer : layers) out.layers.push_back(layer.digest);
-  if (req.dry_run) {
-    if (out.explain.empty()) out.explain = image.name + ": every step is cached";
-    return out;  // no tags, no build record
-  }
-  if (req.tag) {
-    for (const std::string& tag : {req.commit.short_id, std::string("latest")}) {
-      TRY_CTX(store.images().tag(image.name, tag, out.digest, req.project), "tagging " + image.name + ":" + tag);
-      out.tags.push_back(image.name + ":" + tag);
+  // The step cache's entry for the key (its layer still stored), else the
+  // shared cache's, else none.
+  Result<std::optional<cache::StepCacheEntry>> look_up(StepWork& w) {
+    std::optional<cache::StepCacheEntry> hit;
+    if (req_.no_cache) return hit;
+    hit = TRY_CTX(step_cache_.find_step(w.key), w.what);
+    if (hit && hit->layer && !req_.store.blobs().has(hit->layer->digest)) {
+      w.layer_gone = true;  // removed behind the cache's back: build it again
+      hit.reset();
     }
+    if (!hit && req_.deferred_cache && !req_.dry_run) {
+      auto pulled = req_.deferred_cache(w.key);
+      if (!pulled)
+        spdlog::warn("{}: the shared step cache has this step but its layer could not be fetched, building it: {}",
+                     w.what, pulled.error().message());
+      else if (*pulled)
+        hit = std::move(*pulled);
+    }
+    return hit;
   }
-  auto last = TRY_CTX(step_cache.image_builds(history, 1), "reading the builds of " + image.name);
-  if (last.empty() || last[0].image_key != image_key || last[0].manifest_digest != out.digest)
-    TRY_CTX(step_cache.record_image_build({.image = history,
-                                     .manifest_digest = out.digest,
-                                     .step_keys = keys,
-                                     .created = static_cast<std::int64_t>(::time(nullptr)),
-                                     .image_key = image_key}),
-            "recording the build of " + image.name);
-  if (req.explain && !missed) out.explain = image.name + ": every step was cached";
-  return out;
+
+  void use_hit(StepWork& w, const cache::StepCacheEntry& hit) {
+    counters_.cache_hits++;
+    state_ = apply_config_change(std::move(state_), hit.config_change);
+    if (hit.layer) {
+      layers_.push_back(*hit.layer);
+      w.outcome.layer = hit.layer->digest;
+    }
+    w.outcome.cached = true;
+    w.outcome.seconds = std::chrono::duration<double>(Clock::now() - w.start).count();
+    req_.reporter.task(tasks_[w.index], TaskState::cached, since(w.start), w.key.short_hex());
+    notify(w.outcome, "passed", "cached");
+  }
+
+  Result<std::string> explain(const StepWork& w) {
+    return explain_miss(step_cache_, history_, image_.name, static_cast<int>(w.index), describe_step(w.step), w.record,
+                        w.key, req_.no_cache, w.layer_gone);
+  }
+
+  // A dry run: why the step would run; the state goes on as if it had.
+  Status plan_miss(StepWork& w) {
+    counters_.cache_misses++;
+    if (!missed_) {
+      out_.explain = TRY(explain(w));
+      w.outcome.would_miss = out_.explain.substr(out_.explain.find(" missed: ") + 9);
+    } else {
+      w.outcome.would_miss = "an earlier step runs (its key follows theirs)";
+    }
+    missed_ = true;
+    out_.would_build = true;
+    state_ = pipeline::apply_step(state_, w.step);
+    return {};
+  }
+
+  // The step's layer: a run step's container upper, a copy step's git
+  // objects; none for a config-only step.
+  Result<std::optional<cache::LayerDescriptor>> make_layer(StepWork& w) {
+    if (w.step.kind == StepKind::run) {
+      if (!req_.log_run_id.empty())
+        w.outcome.log_path =
+            req_.store.paths().build_step_log(req_.log_run_id, image_.name, static_cast<int>(w.index + 1));
+      auto made = run_build_step(req_.store,
+                                 {.layers = layers_, .step = w.step, .state = state_, .epoch = epoch_,
+                                  .task = tasks_[w.index], .what = w.what, .init_binary = req_.init_binary,
+                                  .log_path = w.outcome.log_path, .limits = req_.limits, .launcher = *req_.launcher},
+                                 req_.reporter, counters_);
+      if (!made) return fail(step_failed(w, std::move(made).error()));
+      return *made;
+    }
+    if (w.step.kind == StepKind::copy) {
+      auto made = write_copy_layer(req_.store, req_.repo, w.items, w.step, epoch_);
+      if (!made) return fail(step_failed(w, std::move(made).error().context(w.what)));
+      return *made;
+    }
+    return std::nullopt;
+  }
+
+  // Runs the step and records it in the step cache.
+  Status run_miss(StepWork& w) {
+    counters_.cache_misses++;
+    if (req_.explain && !missed_) out_.explain = TRY(explain(w));
+    missed_ = true;
+    req_.reporter.task(tasks_[w.index], TaskState::running, {});
+    const std::optional<cache::LayerDescriptor> layer = TRY(make_layer(w));
+    if (layer) {
+      counters_.layers_written++;
+      counters_.bytes_written += layer->size;
+      layers_.push_back(*layer);
+      w.outcome.layer = layer->digest;
+    }
+    const pipeline::BuildState after = pipeline::apply_step(state_, w.step);
+    cache::StepCacheEntry entry{.key = w.key,
+                                .record = w.record.text(),
+                                .layer = layer,
+                                .config_change = config_change_of(w.step, state_, after),
+                                .image = history_,
+                                .step_index = static_cast<int>(w.index),
+                                .created = static_cast<std::int64_t>(::time(nullptr))};
+    TRY_CTX(step_cache_.put_step(entry), w.what);
+    state_ = after;
+    w.outcome.seconds = std::chrono::duration<double>(Clock::now() - w.start).count();
+    req_.reporter.task(tasks_[w.index], TaskState::passed, since(w.start), w.key.short_hex());
+    notify(w.outcome, "passed", "ran");
+    return {};
+  }
+
+  // The image itself: found by its image key, else committed; then tagged
+  // and recorded as a build of its history.
+  Result<ImageOutcome> commit() {
+    cache::Store& store = req_.store;
+    // Everything the final config and layers follow from: the last step key
+    // (which chains the base and every step) and the image's own settings.
+    const Digest image_key = image_key_of(parent_, image_, epoch_);
+    std::optional<Digest> known;
+    if (!req_.no_cache && !missed_) {
+      known = TRY_CTX(step_cache_.manifest_for_image_key(image_key), "looking up image " + image_.name);
+      if (known && !store.blobs().has(*known)) known.reset();
+    }
+    if (known) {
+      out_.digest = *known;  // the same image, already stored: nothing to write
+    } else if (req_.dry_run) {
+      out_.would_build = true;  // every step hits, but the image itself is not stored: it would be committed
+      out_.explain = image_.name + ": every step is cached; the image would be committed again";
+      return out_;
+    } else {
+      cache::ImageConfig config = final_config(base_, image_, state_, out_.steps, epoch_);
+      out_.digest = TRY_CTX(store.images().commit_image(std::move(config), layers_), "committing image " + image_.name);
+    }
+    counters_.images_built++;
+    for (const auto& layer : layers_) out_.layers.push_back(layer.digest);
+    if (req_.dry_run) {
+      if (out_.explain.empty()) out_.explain = image_.name + ": every step is cached";
+      return out_;  // no tags, no build record
+    }
+    if (req_.tag) {
+      for (const std::string& tag : {req_.commit.short_id, std::string("latest")}) {
+        TRY_CTX(store.images().tag(image_.name, tag, out_.digest, req_.project), "tagging " + image_.name + ":" + tag);
+        out_.tags.push_back(image_.name + ":" + tag);
+      }
+    }
+    auto last = TRY_CTX(step_cache_.image_builds(history_, 1), "reading the builds of " + image_.name);
+    if (last.empty() || last[0].image_key != image_key || last[0].manifest_digest != out_.digest)
+      TRY_CTX(step_cache_.record_image_build({.image = history_,
+                                        .manifest_digest = out_.digest,
+                                        .step_keys = keys_,
+                                        .created = static_cast<std::int64_t>(::time(nullptr)),
+                                        .image_key = image_key}),
+              "recording the build of " + image_.name);
+    if (req_.explain && !missed_) out_.explain = image_.name + ": every step was cached";
+    return out_;
+  }
+
+  const BuildRequest& req_;
+  const pipeline::ImageDef& image_;
+  const BaseImage& base_;
+  BuildCounters& counters_;
+  KeyLocks& locks_;
+  const std::int64_t epoch_;
+  cache::Metadata& step_cache_;  // the step cache
+  ImageOutcome out_;
+  // Build history (for --explain) is kept per repository, file and image.
+  const std::string history_;
+  std::vector<TaskId> tasks_;
+  pipeline::BuildState state_;
+  std::string parent_;
+  std::vector<cache::LayerDescriptor> layers_;
+  std::vector<Digest> keys_;
+  bool missed_ = false;
+  const bool stops_here_;
+};
+
+}  // namespace
+
+Result<ImageOutcome> build_one_image(const BuildRequest& req, const pipeline::ImageDef& image,
+                                     const BaseImage& base, BuildCounters& counters, KeyLocks& locks) {
+  const std::int64_t epoch = TRY(build_epoch(req.pipeline));
+  return ImageBuild(req, image, base, counters, locks, epoch).run();
 }
 
 }  // namespace gantry::runner

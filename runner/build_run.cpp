@@ -69,7 +69,7 @@ Result<cache::LayerDescriptor> run_build_step(cache::Store& store, const RunStep
   };
 
   counters.containers_started++;
-  auto result = executor::run(spec);
+  auto result = req.launcher.run(spec, {});
   if (!result) {
     Error error = std::move(result).error().context(req.what + ": starting the container");
     if (log) log->line("gantry: " + error.message());

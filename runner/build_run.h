@@ -25,6 +25,7 @@ struct RunStepRequest {
   std::string init_binary;            // gantry-init; "" = next to this program
   std::string log_path;               // "" = no log kept; else every output line, and how it ended
   DefaultLimits limits;               // the runner's default limits (container_limits.h)
+  ContainerLauncher& launcher;        // starts the container
 };
 
 // Runs the step; its output goes to reporter.output(task, line). A non-zero

@@ -15,6 +15,7 @@
 #include "runner/build.h"
 #include "runner/build_step.h"
 #include "runner/cli.h"
+#include "runner/container_launcher.h"
 #include "runner/run_session.h"
 
 namespace gantry::runner {
@@ -55,7 +56,7 @@ Result<int> run_in_state(cache::Store& store, const std::vector<cache::LayerDesc
   spec.output = [](executor::Stream stream, std::string_view line) {
     (stream == executor::Stream::out ? std::cout : std::cerr) << line << std::endl;
   };
-  auto result = TRY_CTX(executor::run(spec), "starting the container");
+  auto result = TRY_CTX(executor_launcher().run(spec, {}), "starting the container");
   return result.exit_code;
 }
 

@@ -21,6 +21,7 @@
 #include "common/units.h"
 #include "executor/container.h"
 #include "runner/cli.h"
+#include "runner/container_launcher.h"
 
 namespace gantry::runner {
 namespace {
@@ -196,7 +197,7 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
     if (sigwait(&sigs, &sig) == 0) stop.request_stop();
   }).detach();
 
-  auto result = executor::run(spec, stop.get_token());
+  auto result = executor_launcher().run(spec, stop.get_token());
   if (!result) {
     std::cerr << "gantry: " << result.error().message() << "\n";
     return executor::start_failure_exit_code(result.error());

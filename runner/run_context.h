@@ -18,6 +18,7 @@
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"
 #include "attest/signing_key.h"
+#include "runner/container_launcher.h"
 #include "runner/project_policy.h"
 #include "runner/reporter.h"
 #include "runner/runner_config.h"
@@ -61,6 +62,7 @@ struct RunContext {
   bool no_cache = false;
   unsigned jobs = 2;
   std::string init_binary;  // gantry-init; "" = next to this program
+  ContainerLauncher* launcher = &executor_launcher();  // starts every stage container
   std::stop_token stop;
   // The runner's default limits of every stage container (a stage's own
   // `limits:` go over them; runner/container_limits.h).

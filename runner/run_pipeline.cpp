@@ -51,6 +51,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   ctx.no_cache = options.no_cache;
   ctx.jobs = default_jobs(options.jobs);
   ctx.init_binary = options.init_binary;
+  ctx.launcher = options.launcher;
   ctx.default_limits = options.runner_config.limits;
   ctx.stop = stop;
   ctx.signing_key = std::move(signing_key);
@@ -108,7 +109,8 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
                          .reporter = reporter,
                          .jobs = static_cast<int>(ctx.jobs),
                          .init_binary = options.init_binary,
-                         .limits = options.runner_config.limits};
+                         .limits = options.runner_config.limits,
+                         .launcher = options.launcher};
     request.project = project;
     // Every step is recorded with the run (and a run step's output kept in
     // the run's directory) as it ends, so a failed build can be read later.

@@ -27,6 +27,7 @@
 #include "cache/metadata.h"
 #include "cache/run_lock.h"
 #include "cache/store.h"
+#include "runner/container_launcher.h"
 #include "runner/reporter.h"
 #include "runner/runner_config.h"
 
@@ -49,6 +50,9 @@ struct RunOptions {
   // watch, retry): provenance records refs/heads/<branch> if the commit is on
   // it. "" = the branch `rev` names, if any.
   std::string branch;
+  // Starts every container of the run (build steps and stages); tests put a
+  // fake here (container_launcher.h).
+  ContainerLauncher* launcher = &executor_launcher();
 };
 
 // Errors (nothing recorded): an unknown revision, a bad pipeline file, an
@@ -67,6 +71,7 @@ struct PromoteOptions {
   std::string init_binary;  // gantry-init; "" = next to this program
   RunnerConfig runner_config;  // as RunOptions::runner_config
   std::string signing_key;     // as RunOptions::signing_key
+  ContainerLauncher* launcher = &executor_launcher();  // as RunOptions::launcher
 };
 
 // Runs the environment's stages on the run's digests (never rebuilding) and

@@ -163,6 +163,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   unsigned cores = std::thread::hardware_concurrency();
   ctx.jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? cores : 2);
   ctx.init_binary = o.init_binary;
+  ctx.launcher = o.launcher;
   ctx.default_limits = o.runner_config.limits;
   ctx.stop = stop;
   ctx.signing_key = TRY(load_signing_key(o.signing_key, o.runner_config));

@@ -102,201 +102,258 @@ cache::StageResult skip_stage(RunContext& ctx, const pipeline::StageDef& stage, 
   return r;
 }
 
-cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) {
-  TaskId task{stage.environment, stage.name};
-  cache::StageResult r;
-  r.run_id = ctx.run_id;
-  r.stage = stage.name;
-  r.environment = stage.environment;
-  r.image = stage.image;
-  r.allow_failure = stage.allow_failure;
-  r.started_ms = cache::now_ms();
-  r.log_path = ctx.store.paths().stage_log(ctx.run_id, stage.name);
-  auto started = Clock::now();
-  auto elapsed = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started); };
-  auto failed = [&](const std::string& why) {
-    r.status = "failed";
-    r.detail = ctx.masker.mask(why);
-    r.duration_ms = elapsed().count();
-    if (auto log = StageLog::open(r.log_path)) log->line("gantry: " + r.detail);
-    record(ctx, r);
-    ctx.reporter.task(task, TaskState::failed, elapsed(), r.detail);
-    return r;
-  };
+namespace {
 
-  auto image_it = ctx.images.find(stage.image);
-  if (image_it == ctx.images.end()) return failed("image " + stage.image + " is not part of this run");
-  const StageImage& image = image_it->second;
-  r.digest = image.digest.str();
-
-  // The key: image, definition, environment, workspace identity, needs' keys.
-  std::optional<WorkspaceView> view;
-  if (stage.workspace) {
-    auto v = ctx.workspaces->view(stage.tree_inputs);
-    if (!v) return failed("workspace: " + v.error().message());
-    view = std::move(*v);
-  }
-  std::map<std::string, std::string> need_keys;
-  std::vector<executor::BindMount> mounts;
-  {
-    std::lock_guard lock(ctx.mutex);
-    for (const auto& name : ancestors(ctx.pipeline, stage)) {
-      auto it = ctx.results.find(name);
-      if (it == ctx.results.end()) continue;
-      need_keys[name] = it->second.cache_key.empty() ? "uncached:" + it->second.run_id : it->second.cache_key;
-      if (!it->second.artifacts_dir.empty())
-        mounts.push_back({it->second.artifacts_dir, std::string(kArtifactsMount) + "/" + name, true});
-    }
-  }
-  bool use_cache = stage.cache && !ctx.no_cache;
-  std::map<std::string, std::string> secret_digests;
-  if (auto it = ctx.secrets.find(stage.name); it != ctx.secrets.end())
-    for (const auto& secret : it->second) secret_digests[secret.name] = secret.keyed_digest;
-  auto record_json = stage_key_record(stage, r.digest, stage.environment,
-                                      view ? view->identity : nlohmann::json(), need_keys, secret_digests);
-  std::string key = stage_key(record_json).str();
-  // Always recorded, so dependants key on it; only reused when caching is on.
-  r.cache_key = use_cache ? key : "";
-
-  cache::Metadata& meta = ctx.store.metadata();
-  if (use_cache) {
-    auto hit = meta.find_cached_stage(key);
-    if (!hit)  // never silently a miss: say why the stage runs again
-      ctx.reporter.note("warning: stage " + stage.name + ": the stage-cache look-up failed, running it: " +
-                        hit.error().message());
-    if (hit && *hit && ((*hit)->artifacts_dir.empty() || ::access((*hit)->artifacts_dir.c_str(), F_OK) == 0)) {
-      const auto& c = **hit;
-      r.status = "passed";
-      r.cached = true;
-      r.cached_from = c.run_id;
-      r.exit_code = c.exit_code;
-      // `seconds` is what this run spent (the look-up); the first run's time
-      // is kept apart so that adding up a run's seconds never lies.
-      r.duration_ms = elapsed().count();
-      r.original_ms = c.duration_ms;
-      r.log_path = c.log_path;
-      r.artifacts_dir = c.artifacts_dir;
-      r.detail = "cached from run " + c.run_id + " (took " + format_duration(std::chrono::milliseconds(c.duration_ms)) + " there)";
-      record(ctx, r);
-      ctx.reporter.task(task, TaskState::cached, elapsed(), r.detail);
-      return r;
-    }
+// One stage, as a linear list of named phases (run()): pin the image, key
+// the stage, reuse a cached result, mark it running, open its log, make the
+// container spec, run the attempts, record the outcome. Any phase's error
+// becomes a failed result naming it (failed()).
+class StageRun {
+ public:
+  StageRun(RunContext& ctx, const pipeline::StageDef& stage) : ctx_(ctx), stage_(stage), task_{stage.environment, stage.name} {
+    r_.run_id = ctx.run_id;
+    r_.stage = stage.name;
+    r_.environment = stage.environment;
+    r_.image = stage.image;
+    r_.allow_failure = stage.allow_failure;
+    r_.started_ms = cache::now_ms();
+    r_.log_path = ctx.store.paths().stage_log(ctx.run_id, stage.name);
   }
 
-  ctx.reporter.task(task, TaskState::running, {});
-  {
-    // Recorded as running (not in ctx.results: dependants key on final
-    // results only), so a run interrupted now names this stage.
-    cache::StageResult running = r;
-    running.status = "running";
-    if (auto st = meta.record_stage(running); !st) ctx.reporter.note("warning: " + st.error().message());
+  cache::StageResult run() {
+    auto image = pin_image();
+    if (!image) return failed(image.error().message());
+    if (auto st = compute_key(); !st) return failed(st.error().message());
+    if (auto hit = reuse_cached()) return *hit;
+    mark_running();
+    auto log = StageLog::open(r_.log_path);
+    if (!log) return failed(log.error().message());
+    auto spec = container_spec(**image);
+    if (!spec) return failed(spec.error().message());
+    run_attempts(*spec, *log);
+    return finish();
   }
-  auto log = StageLog::open(r.log_path);
-  if (!log) return failed(log.error().message());
 
-  executor::ContainerSpec spec;
-  auto lower = ctx.store.images().lowerdirs(image.image);
-  if (!lower) return failed("image " + stage.image + ": " + lower.error().message());
-  spec.lowerdirs = *lower;
-  spec.argv = {"/bin/sh", "-c", stage.script()};
-  spec.env = stage_env(ctx, stage, image);
-  spec.workdir = image.image.config.working_dir.empty() ? "/" : image.image.config.working_dir;
-  spec.user = image.image.config.user;
-  spec.hostname = sanitize_hostname(stage.name);
-  spec.network = stage.network == pipeline::NetworkMode::host ? executor::NetworkMode::host : executor::NetworkMode::none;
-  spec.limits = container_limits(ctx.default_limits, stage.limits);
-  spec.timeout = stage.timeout;
-  // Not the session scratch dir: the next command deletes that when this
-  // process dies, with the cgroups record sweep_leftovers() needs.
-  spec.work_root = ctx.store.paths().containers_dir();
-  spec.kept_upper_dir = ctx.store.tmp_dir();
-  spec.init_binary = ctx.init_binary;
-  spec.keep_upper = !stage.artifacts.empty();
-  if (view) {
-    auto dir = ctx.workspaces->materialize(stage.tree_inputs);
-    if (!dir) return failed("workspace: " + dir.error().message());
-    spec.mounts.push_back({*dir, kWorkspaceMount, true});
+ private:
+  std::chrono::milliseconds elapsed() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
   }
-  spec.mounts.insert(spec.mounts.end(), mounts.begin(), mounts.end());
-  // Masked on each stream as a whole (secret_mask.h): a value split over
-  // pieces of a long line or over lines is caught too.
-  auto shown = [&](std::string_view masked) {
-    log->line(masked);
-    ctx.reporter.output(task, masked);
-  };
-  MaskedStream out_stream(ctx.masker, shown), err_stream(ctx.masker, shown);
-  spec.output = [&](executor::Stream stream, std::string_view line) {
-    // The executor cuts a longer line into kMaxLineBytes pieces: the next piece continues it.
-    bool continued = line.size() == executor::kMaxLineBytes;
-    (stream == executor::Stream::err ? err_stream : out_stream).line(line, continued);
-  };
 
-  unsigned attempts = stage.retry + 1;
-  for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
-    r.attempts = static_cast<int>(attempt);
-    if (attempts > 1) log->line("gantry: attempt " + std::to_string(attempt) + " of " + std::to_string(attempts));
-    auto result = executor::run(spec, ctx.stop);
-    out_stream.finish();
-    err_stream.finish();
-    if (!result) {
-      r.exit_code = executor::start_failure_exit_code(result.error());
-      r.detail = ctx.masker.mask(result.error().message());
-      log->line("gantry: " + r.detail);
-      continue;
-    }
-    // The upper dir is ours now: removed when this scope ends.
-    struct UpperGuard {
-      std::string path;
-      ~UpperGuard() {
-        if (!path.empty()) (void)remove_tree(path);
+  cache::StageResult failed(const std::string& why) {
+    r_.status = "failed";
+    r_.detail = ctx_.masker.mask(why);
+    r_.duration_ms = elapsed().count();
+    if (auto log = StageLog::open(r_.log_path)) log->line("gantry: " + r_.detail);
+    record(ctx_, r_);
+    ctx_.reporter.task(task_, TaskState::failed, elapsed(), r_.detail);
+    return r_;
+  }
+
+  // The image's exact digest, as the run pinned it.
+  Result<const StageImage*> pin_image() {
+    auto it = ctx_.images.find(stage_.image);
+    if (it == ctx_.images.end()) return fail(ErrorKind::not_found, "image " + stage_.image + " is not part of this run");
+    r_.digest = it->second.digest.str();
+    return &it->second;
+  }
+
+  // The key: image, definition, environment, workspace identity, needs' keys
+  // (and the artifacts of the needs, mounted later).
+  Status compute_key() {
+    if (stage_.workspace) view_ = TRY_CTX(ctx_.workspaces->view(stage_.tree_inputs), "workspace");
+    std::map<std::string, std::string> need_keys;
+    {
+      std::lock_guard lock(ctx_.mutex);
+      for (const auto& name : ancestors(ctx_.pipeline, stage_)) {
+        auto it = ctx_.results.find(name);
+        if (it == ctx_.results.end()) continue;
+        need_keys[name] = it->second.cache_key.empty() ? "uncached:" + it->second.run_id : it->second.cache_key;
+        if (!it->second.artifacts_dir.empty())
+          need_mounts_.push_back({it->second.artifacts_dir, std::string(kArtifactsMount) + "/" + name, true});
       }
-    } upper{result->upper_dir};
-    r.exit_code = result->exit_code;
-    r.detail.clear();
-    if (result->timed_out) r.detail = "timed out after " + format_duration(*stage.timeout);
-    else if (result->oom_killed) r.detail = "killed: out of memory";
-    else if (result->cancelled) r.detail = "cancelled";
-    else if (result->exit_code != 0) r.detail = "exit code " + std::to_string(result->exit_code);
-    if (result->upper_full && !r.detail.empty())
-      r.detail += " (its writes filled the " + std::to_string(spec.limits.tmpfs_bytes.value_or(0) >> 20) +
-                  " MiB upper tmpfs: limits.tmpfs)";
-    if (!r.detail.empty()) {
-      log->line("gantry: " + r.detail);
-      if (result->cancelled) break;
-      continue;
     }
-    if (!stage.artifacts.empty()) {
-      std::string dest = ctx.store.paths().stage_artifacts(ctx.run_id, stage.name);
-      (void)remove_tree(dest);
-      if (auto st = collect_artifacts(stage.artifacts, result->upper_dir, spec.lowerdirs, dest); !st) {
-        r.detail = st.error().message();
-        log->line("gantry: " + r.detail);
+    use_cache_ = stage_.cache && !ctx_.no_cache;
+    std::map<std::string, std::string> secret_digests;
+    if (auto it = ctx_.secrets.find(stage_.name); it != ctx_.secrets.end())
+      for (const auto& secret : it->second) secret_digests[secret.name] = secret.keyed_digest;
+    record_json_ = stage_key_record(stage_, r_.digest, stage_.environment,
+                                    view_ ? view_->identity : nlohmann::json(), need_keys, secret_digests);
+    key_ = stage_key(record_json_).str();
+    // Always recorded, so dependants key on it; only reused when caching is on.
+    r_.cache_key = use_cache_ ? key_ : "";
+    return {};
+  }
+
+  // A passed result of the same key whose artifacts are still there.
+  std::optional<cache::StageResult> reuse_cached() {
+    if (!use_cache_) return std::nullopt;
+    auto hit = runs_.find_cached_stage(key_);
+    if (!hit)  // never silently a miss: say why the stage runs again
+      ctx_.reporter.note("warning: stage " + stage_.name + ": the stage-cache look-up failed, running it: " +
+                         hit.error().message());
+    if (!hit || !*hit || !((*hit)->artifacts_dir.empty() || ::access((*hit)->artifacts_dir.c_str(), F_OK) == 0))
+      return std::nullopt;
+    const auto& c = **hit;
+    r_.status = "passed";
+    r_.cached = true;
+    r_.cached_from = c.run_id;
+    r_.exit_code = c.exit_code;
+    // `seconds` is what this run spent (the look-up); the first run's time
+    // is kept apart so that adding up a run's seconds never lies.
+    r_.duration_ms = elapsed().count();
+    r_.original_ms = c.duration_ms;
+    r_.log_path = c.log_path;
+    r_.artifacts_dir = c.artifacts_dir;
+    r_.detail = "cached from run " + c.run_id + " (took " + format_duration(std::chrono::milliseconds(c.duration_ms)) + " there)";
+    record(ctx_, r_);
+    ctx_.reporter.task(task_, TaskState::cached, elapsed(), r_.detail);
+    return r_;
+  }
+
+  // Recorded as running (not in ctx.results: dependants key on final
+  // results only), so a run interrupted now names this stage.
+  void mark_running() {
+    ctx_.reporter.task(task_, TaskState::running, {});
+    cache::StageResult running = r_;
+    running.status = "running";
+    if (auto st = runs_.record_stage(running); !st) ctx_.reporter.note("warning: " + st.error().message());
+  }
+
+  Result<executor::ContainerSpec> container_spec(const StageImage& image) {
+    executor::ContainerSpec spec;
+    spec.lowerdirs = TRY_CTX(ctx_.store.images().lowerdirs(image.image), "image " + stage_.image);
+    spec.argv = {"/bin/sh", "-c", stage_.script()};
+    spec.env = stage_env(ctx_, stage_, image);
+    spec.workdir = image.image.config.working_dir.empty() ? "/" : image.image.config.working_dir;
+    spec.user = image.image.config.user;
+    spec.hostname = sanitize_hostname(stage_.name);
+    spec.network = stage_.network == pipeline::NetworkMode::host ? executor::NetworkMode::host : executor::NetworkMode::none;
+    spec.limits = container_limits(ctx_.default_limits, stage_.limits);
+    spec.timeout = stage_.timeout;
+    // Not the session scratch dir: the next command deletes that when this
+    // process dies, with the cgroups record sweep_leftovers() needs.
+    spec.work_root = ctx_.store.paths().containers_dir();
+    spec.kept_upper_dir = ctx_.store.tmp_dir();
+    spec.init_binary = ctx_.init_binary;
+    spec.keep_upper = !stage_.artifacts.empty();
+    if (view_) {
+      auto dir = TRY_CTX(ctx_.workspaces->materialize(stage_.tree_inputs), "workspace");
+      spec.mounts.push_back({dir, kWorkspaceMount, true});
+    }
+    spec.mounts.insert(spec.mounts.end(), need_mounts_.begin(), need_mounts_.end());
+    return spec;
+  }
+
+  // Why an attempt that ran failed ("" = it passed).
+  std::string attempt_failure(const executor::ContainerResult& result, const executor::ContainerSpec& spec) const {
+    std::string detail;
+    if (result.timed_out) detail = "timed out after " + format_duration(*stage_.timeout);
+    else if (result.oom_killed) detail = "killed: out of memory";
+    else if (result.cancelled) detail = "cancelled";
+    else if (result.exit_code != 0) detail = "exit code " + std::to_string(result.exit_code);
+    if (result.upper_full && !detail.empty())
+      detail += " (its writes filled the " + std::to_string(spec.limits.tmpfs_bytes.value_or(0) >> 20) +
+                " MiB upper tmpfs: limits.tmpfs)";
+    return detail;
+  }
+
+  // Up to retry + 1 attempts, until one passes (artifacts collected) or the
+  // run is cancelled. Sets r_.status "passed" on success.
+  void run_attempts(executor::ContainerSpec& spec, StageLog& log) {
+    // Masked on each stream as a whole (secret_mask.h): a value split over
+    // pieces of a long line or over lines is caught too.
+    auto shown = [&](std::string_view masked) {
+      log.line(masked);
+      ctx_.reporter.output(task_, masked);
+    };
+    MaskedStream out_stream(ctx_.masker, shown), err_stream(ctx_.masker, shown);
+    spec.output = [&](executor::Stream stream, std::string_view line) {
+      // The executor cuts a longer line into kMaxLineBytes pieces: the next piece continues it.
+      bool continued = line.size() == executor::kMaxLineBytes;
+      (stream == executor::Stream::err ? err_stream : out_stream).line(line, continued);
+    };
+
+    unsigned attempts = stage_.retry + 1;
+    for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
+      r_.attempts = static_cast<int>(attempt);
+      if (attempts > 1) log.line("gantry: attempt " + std::to_string(attempt) + " of " + std::to_string(attempts));
+      auto result = ctx_.launcher->run(spec, ctx_.stop);
+      out_stream.finish();
+      err_stream.finish();
+      if (!result) {
+        r_.exit_code = executor::start_failure_exit_code(result.error());
+        r_.detail = ctx_.masker.mask(result.error().message());
+        log.line("gantry: " + r_.detail);
         continue;
       }
-      r.artifacts_dir = dest;
+      // The upper dir is ours now: removed when this scope ends.
+      struct UpperGuard {
+        std::string path;
+        ~UpperGuard() {
+          if (!path.empty()) (void)remove_tree(path);
+        }
+      } upper{result->upper_dir};
+      r_.exit_code = result->exit_code;
+      r_.detail = attempt_failure(*result, spec);
+      if (!r_.detail.empty()) {
+        log.line("gantry: " + r_.detail);
+        if (result->cancelled) break;
+        continue;
+      }
+      if (!stage_.artifacts.empty()) {
+        std::string dest = ctx_.store.paths().stage_artifacts(ctx_.run_id, stage_.name);
+        (void)remove_tree(dest);
+        if (auto st = collect_artifacts(stage_.artifacts, result->upper_dir, spec.lowerdirs, dest); !st) {
+          r_.detail = st.error().message();
+          log.line("gantry: " + r_.detail);
+          continue;
+        }
+        r_.artifacts_dir = dest;
+      }
+      r_.status = "passed";
+      break;
     }
-    r.status = "passed";
-    break;
   }
-  r.duration_ms = elapsed().count();
-  if (r.status != "passed") {
-    r.status = "failed";
-    if (stage.allow_failure) r.detail += r.detail.empty() ? "failure allowed" : " (failure allowed)";
-  } else if (use_cache) {
-    cache::CachedStage c;
-    c.key = key;
-    c.record = record_json.dump();
-    c.run_id = ctx.run_id;
-    c.stage = stage.name;
-    c.exit_code = r.exit_code;
-    c.duration_ms = r.duration_ms;
-    c.log_path = r.log_path;
-    c.artifacts_dir = r.artifacts_dir;
-    if (auto st = meta.put_cached_stage(c); !st) ctx.reporter.note("warning: " + st.error().message());
+
+  // The final status (allow_failure noted), the stage-cache entry of a pass,
+  // the record and the report.
+  cache::StageResult finish() {
+    r_.duration_ms = elapsed().count();
+    if (r_.status != "passed") {
+      r_.status = "failed";
+      if (stage_.allow_failure) r_.detail += r_.detail.empty() ? "failure allowed" : " (failure allowed)";
+    } else if (use_cache_) {
+      cache::CachedStage c;
+      c.key = key_;
+      c.record = record_json_.dump();
+      c.run_id = ctx_.run_id;
+      c.stage = stage_.name;
+      c.exit_code = r_.exit_code;
+      c.duration_ms = r_.duration_ms;
+      c.log_path = r_.log_path;
+      c.artifacts_dir = r_.artifacts_dir;
+      if (auto st = runs_.put_cached_stage(c); !st) ctx_.reporter.note("warning: " + st.error().message());
+    }
+    record(ctx_, r_);
+    ctx_.reporter.task(task_, state_of(r_), elapsed(), r_.detail);
+    return r_;
   }
-  record(ctx, r);
-  ctx.reporter.task(task, state_of(r), elapsed(), r.detail);
-  return r;
-}
+
+  RunContext& ctx_;
+  const pipeline::StageDef& stage_;
+  const TaskId task_;
+  cache::Metadata& runs_ = ctx_.store.metadata();
+  cache::StageResult r_;
+  const Clock::time_point started_ = Clock::now();
+  std::optional<WorkspaceView> view_;
+  std::vector<executor::BindMount> need_mounts_;  // the needs' artifacts
+  bool use_cache_ = false;
+  nlohmann::json record_json_;
+  std::string key_;
+};
+
+}  // namespace
+
+cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage) { return StageRun(ctx, stage).run(); }
 
 }  // namespace gantry::runner
