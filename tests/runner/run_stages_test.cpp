@@ -9,22 +9,9 @@ namespace {
 
 class RunStagesTest : public RunFixture {};
 
-TEST_F(RunStagesTest, IndependentStagesRunInParallel_TheirTimesOverlap) {
-  commit({{".gantry.yml",
-           "stages:\n"
-           "  a: {image: busybox, run: sleep 1}\n"
-           "  b: {image: busybox, run: sleep 1}\n"}});
-  auto run = run_json({"--jobs", "2"});
-  ASSERT_EQ(run.value("status", ""), "passed");
-  const auto& a = stage(run, "a");
-  const auto& b = stage(run, "b");
-  auto a_start = a["started_ms"].get<std::int64_t>();
-  auto b_start = b["started_ms"].get<std::int64_t>();
-  auto a_end = a_start + static_cast<std::int64_t>(a["seconds"].get<double>() * 1000);
-  auto b_end = b_start + static_cast<std::int64_t>(b["seconds"].get<double>() * 1000);
-  EXPECT_LT(a_start, b_end);
-  EXPECT_LT(b_start, a_end);
-}
+// Parallel stages: tests/runner/fast/run_stages_fast_test.cpp
+// (IndependentStages_AreInFlightAtOnce) proves the overlap with the fake
+// launcher holding both containers until both run, not by timing.
 
 TEST_F(RunStagesTest, FailingStage_SkipsItsDependants_IndependentOnesFinish_NothingIsPromoted) {
   commit({{".gantry.yml",
