@@ -163,7 +163,7 @@ Status ImageStore::tag(const std::string& name, const std::string& tag, const Di
       "INSERT INTO tags (project, name, tag, digest, updated) VALUES (?1, ?2, ?3, ?4, ?5) "
       "ON CONFLICT(project, name, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated"));
   stmt.bind(1, project).bind(2, name).bind(3, tag).bind(4, manifest_digest.str());
-  stmt.bind(5, static_cast<std::int64_t>(::time(nullptr)));
+  stmt.bind(5, store_.clock().now_seconds());
   return stmt.run();
 }
 

@@ -17,8 +17,8 @@
 
 namespace gantry::cache {
 
-std::string new_run_id() {
-  std::time_t t = std::time(nullptr);
+std::string new_run_id(std::int64_t now_ms) {
+  std::time_t t = static_cast<std::time_t>(now_ms / 1000);
   std::tm utc{};
   ::gmtime_r(&t, &utc);
   std::random_device rd;

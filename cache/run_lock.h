@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <cstdint>
+
 #include "common/error.h"
 #include "common/unique_fd.h"
 
@@ -15,8 +17,9 @@ namespace gantry::cache {
 
 class Store;
 
-// A fresh run id: "<yyyymmdd>-<hhmmss>-<4 hex>" (UTC), sortable by start time.
-std::string new_run_id();
+// A fresh run id: "<yyyymmdd>-<hhmmss>-<4 hex>" (UTC at now_ms, the store's
+// clock), sortable by start time.
+std::string new_run_id(std::int64_t now_ms);
 
 class RunLock {
  public:

@@ -132,7 +132,7 @@ Result<std::optional<PromotionEvent>> SqliteMetadata::promote(const PointerMove&
   e.pointer_previous = e.replaced_digest;
   e.commit = m.commit;
   e.run_id = m.run_id;
-  e.time_ms = now_ms();
+  e.time_ms = clock_->now_ms();
   e = TRY(apply_event(db_, std::move(e)));
   TRY(tx.commit());
   return std::optional<PromotionEvent>(std::move(e));
@@ -171,7 +171,7 @@ Result<PromotionEvent> SqliteMetadata::rollback(const std::string& project, cons
   e.pointer_previous = origin.pointer_previous;
   e.commit = origin.commit;
   e.run_id = origin.run_id;
-  e.time_ms = now_ms();
+  e.time_ms = clock_->now_ms();
   e = TRY(apply_event(db_, std::move(e)));
   TRY(tx.commit());
   return e;

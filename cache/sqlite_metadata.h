@@ -31,12 +31,15 @@
 
 #include "cache/meta_db.h"
 #include "cache/metadata.h"
+#include "common/clock.h"
 
 namespace gantry::cache {
 
 class SqliteMetadata final : public Metadata {
  public:
-  explicit SqliteMetadata(MetaDb& db) : db_(db) {}
+  // `clock` is the owner's clock pointer (Store::clock_), read at each call,
+  // so Store::set_clock() reaches the times recorded here too.
+  SqliteMetadata(MetaDb& db, const Clock* const& clock) : db_(db), clock_(clock) {}
 
   Status create_run(const RunRecord& run) override;
   Status set_run_images(const std::string& run_id, const std::vector<RunImage>& images) override;
@@ -86,6 +89,7 @@ class SqliteMetadata final : public Metadata {
   Status fill(RunRecord& run);
   Status insert_images(const std::string& run_id, const std::vector<RunImage>& images);
   MetaDb& db_;
+  const Clock* const& clock_;
 };
 
 }  // namespace gantry::cache

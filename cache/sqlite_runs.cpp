@@ -5,7 +5,7 @@
 namespace gantry::cache {
 
 Status SqliteMetadata::create_run(const RunRecord& run) {
-    auto tx = TRY(db_.transaction());
+  auto tx = TRY(db_.transaction());
   auto st = TRY(db_.prepare(
       "INSERT INTO runs (id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment,"
       " error, started_ms, finished_ms, repo_url, retry_of, project)"
@@ -39,7 +39,7 @@ Status SqliteMetadata::set_run_status(const std::string& run_id, const std::stri
                             const std::string& waiting_environment, const std::string& error, bool finished) {
   auto st = TRY(db_.prepare(
       "UPDATE runs SET status = ?2, waiting_environment = ?3, error = ?4, finished_ms = ?5 WHERE id = ?1"));
-  st.bind(1, run_id).bind(2, status).bind(3, waiting_environment).bind(4, error).bind(5, finished ? now_ms() : 0);
+  st.bind(1, run_id).bind(2, status).bind(3, waiting_environment).bind(4, error).bind(5, finished ? clock_->now_ms() : 0);
   return st.run();
 }
 
@@ -55,7 +55,7 @@ Result<bool> SqliteMetadata::interrupt_run(const std::string& id, const std::str
   auto run = TRY(db_.prepare(
       "UPDATE runs SET status = 'interrupted', finished_ms = ?2, waiting_environment = '',"
       " error = ?3 WHERE id = ?1 AND status = 'running'"));
-  run.bind(1, id).bind(2, now_ms()).bind(3, error);
+  run.bind(1, id).bind(2, clock_->now_ms()).bind(3, error);
   TRY_CTX(run.run(), "marking run " + id + " interrupted");
   if (sqlite3_changes(db_.handle()) == 0) return false;
   auto stages = TRY(db_.prepare(
@@ -104,7 +104,7 @@ Status SqliteMetadata::record_build_step(const std::string& run_id, const BuildS
 Status SqliteMetadata::record_gate(const std::string& run_id, const GateRecord& g) {
   auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO run_gates (run_id, environment, how, detail, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
-  st.bind(1, run_id).bind(2, g.environment).bind(3, g.how).bind(4, g.detail).bind(5, g.time_ms ? g.time_ms : now_ms());
+  st.bind(1, run_id).bind(2, g.environment).bind(3, g.how).bind(4, g.detail).bind(5, g.time_ms ? g.time_ms : clock_->now_ms());
   TRY_CTX(st.run(), "recording the gate of " + g.environment + " for run " + run_id);
   return {};
 }
@@ -318,7 +318,7 @@ Status SqliteMetadata::put_cached_stage(const CachedStage& c) {
       "INSERT OR REPLACE INTO stage_cache (key, record, run_id, stage, exit_code, duration_ms, log_path,"
       " artifacts_dir, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   st.bind(1, c.key).bind(2, c.record).bind(3, c.run_id).bind(4, c.stage).bind(5, std::int64_t{c.exit_code});
-  st.bind(6, c.duration_ms).bind(7, c.log_path).bind(8, c.artifacts_dir).bind(9, c.created_ms ? c.created_ms : now_ms());
+  st.bind(6, c.duration_ms).bind(7, c.log_path).bind(8, c.artifacts_dir).bind(9, c.created_ms ? c.created_ms : clock_->now_ms());
   return st.run();
 }
 
@@ -332,7 +332,7 @@ Result<std::optional<std::string>> SqliteMetadata::watch_position(const std::str
 Status SqliteMetadata::set_watch_position(const std::string& repo, const std::string& branch, const std::string& commit) {
   auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO watch_positions (repo, branch, commit_id, updated_ms) VALUES (?1, ?2, ?3, ?4)"));
-  st.bind(1, repo).bind(2, branch).bind(3, commit).bind(4, now_ms());
+  st.bind(1, repo).bind(2, branch).bind(3, commit).bind(4, clock_->now_ms());
   return st.run();
 }
 

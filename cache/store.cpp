@@ -72,7 +72,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreLock loc
     store->blobs_ = BlobStore(store->paths_, p.tmp_root());
   }
   store->db_ = TRY_CTX(MetaDb::open(p.meta_db()), "store " + dir);
-  store->metadata_ = std::make_unique<SqliteMetadata>(*store->db_);
+  store->metadata_ = std::make_unique<SqliteMetadata>(*store->db_, store->clock_);
   return store;
 }
 

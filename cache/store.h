@@ -13,6 +13,7 @@
 #include "cache/blob_store.h"
 #include "cache/meta_db.h"
 #include "cache/store_paths.h"
+#include "common/clock.h"
 #include "common/file_util.h"
 #include "common/unique_fd.h"
 
@@ -80,6 +81,12 @@ class Store {
   const StoreOptions& options() const { return options_; }
   void set_options(const StoreOptions& options) { options_ = options; }
 
+  // The clock every time the store records comes from (run ids and times,
+  // promotion times, tag and cache-entry times): common/clock.h. Tests set a
+  // FakeClock; it must outlive the store.
+  const Clock& clock() const { return *clock_; }
+  void set_clock(const Clock& clock) { clock_ = &clock; }
+
  private:
   explicit Store(std::string root);
   Status start_session() const;  // creates tmp_dir() (lazily with StoreScratch::none)
@@ -95,6 +102,7 @@ class Store {
   StoreLock lock_mode_ = StoreLock::shared;
   std::vector<std::string> mode_findings_;
   StoreOptions options_;
+  const Clock* clock_ = &system_clock();
 };
 
 }  // namespace gantry::cache

@@ -15,14 +15,9 @@
 
 namespace gantry::runner {
 
-using Clock = std::chrono::steady_clock;
 using pipeline::StepKind;
 
 namespace {
-
-std::chrono::milliseconds since(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-}
 
 // The final config: the base's, with the build state and the image's
 // entrypoint, cmd and labels; history gets one entry per step.
@@ -103,7 +98,7 @@ struct StepWork {
   std::size_t index;
   const pipeline::Step& step;
   std::string what;  // "image app, step #3 (run: make)" for errors
-  Clock::time_point start;
+  Clock::Steady start;  // of the store's clock
   StepOutcome outcome;
   std::vector<pipeline::CopyItem> items;  // a copy step's sources
   cache::StepRecord record;
@@ -162,8 +157,8 @@ class ImageBuild {
   // Reports the step failed and the steps after it skipped; returns the error.
   Error step_failed(StepWork& w, Error error) {
     const std::string reason = short_reason(error.message(), w.what);
-    req_.reporter.task(tasks_[w.index], TaskState::failed, since(w.start), reason);
-    w.outcome.seconds = std::chrono::duration<double>(Clock::now() - w.start).count();
+    req_.reporter.task(tasks_[w.index], TaskState::failed, clock_.since(w.start), reason);
+    w.outcome.seconds = std::chrono::duration<double>(clock_.steady_now() - w.start).count();
     notify(w.outcome, "failed", reason);
     for (std::size_t j = w.index + 1; j < tasks_.size(); ++j)
       req_.reporter.task(tasks_[j], TaskState::skipped, {}, "an earlier step failed");
@@ -175,7 +170,7 @@ class ImageBuild {
     StepWork w{.index = i,
                .step = step,
                .what = "image " + image_.name + ", step #" + std::to_string(i + 1) + " (" + describe_step(step) + ")",
-               .start = Clock::now(),
+               .start = clock_.steady_now(),
                .outcome = {.index = static_cast<int>(i),
                            .kind = std::string(pipeline::to_string(step.kind)),
                            .description = describe_step(step),
@@ -243,8 +238,8 @@ class ImageBuild {
       w.outcome.layer = hit.layer->digest;
     }
     w.outcome.cached = true;
-    w.outcome.seconds = std::chrono::duration<double>(Clock::now() - w.start).count();
-    req_.reporter.task(tasks_[w.index], TaskState::cached, since(w.start), w.key.short_hex());
+    w.outcome.seconds = std::chrono::duration<double>(clock_.steady_now() - w.start).count();
+    req_.reporter.task(tasks_[w.index], TaskState::cached, clock_.since(w.start), w.key.short_hex());
     notify(w.outcome, "passed", "cached");
   }
 
@@ -311,11 +306,11 @@ class ImageBuild {
                                 .config_change = config_change_of(w.step, state_, after),
                                 .image = history_,
                                 .step_index = static_cast<int>(w.index),
-                                .created = static_cast<std::int64_t>(::time(nullptr))};
+                                .created = clock_.now_seconds()};
     TRY_CTX(step_cache_.put_step(entry), w.what);
     state_ = after;
-    w.outcome.seconds = std::chrono::duration<double>(Clock::now() - w.start).count();
-    req_.reporter.task(tasks_[w.index], TaskState::passed, since(w.start), w.key.short_hex());
+    w.outcome.seconds = std::chrono::duration<double>(clock_.steady_now() - w.start).count();
+    req_.reporter.task(tasks_[w.index], TaskState::passed, clock_.since(w.start), w.key.short_hex());
     notify(w.outcome, "passed", "ran");
     return {};
   }
@@ -359,7 +354,7 @@ class ImageBuild {
       TRY_CTX(step_cache_.record_image_build({.image = history_,
                                         .manifest_digest = out_.digest,
                                         .step_keys = keys_,
-                                        .created = static_cast<std::int64_t>(::time(nullptr)),
+                                        .created = clock_.now_seconds(),
                                         .image_key = image_key}),
               "recording the build of " + image_.name);
     if (req_.explain && !missed_) out_.explain = image_.name + ": every step was cached";
@@ -367,6 +362,7 @@ class ImageBuild {
   }
 
   const BuildRequest& req_;
+  const Clock& clock_ = req_.store.clock();  // step times, cache entries' ages (common/clock.h)
   const pipeline::ImageDef& image_;
   const BaseImage& base_;
   BuildCounters& counters_;

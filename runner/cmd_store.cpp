@@ -24,7 +24,7 @@ int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::Rete
   // Runs whose process died are "interrupted" before gc looks at runs.
   if (auto st = recover_dead_runs(**store); !st) return report_error(st.error());
   // Runs first: their images then stop being "recent run" roots.
-  auto runs = cache::prune_runs(**store, rule, dry_run, cache::now_ms());
+  auto runs = cache::prune_runs(**store, rule, dry_run, (*store)->clock().now_ms());
   if (!runs) return report_error(runs.error());
   auto r = cache::collect_garbage(**store, dry_run);
   if (!r) return report_error(r.error());

@@ -127,7 +127,7 @@ Status attest_passed_stages(RunContext& ctx, const std::string& environment) {
     }
     const auto statement = attest::test_result_statement(f);
     for (const auto& s : list)
-      TRY_CTX(attest::attach_statement(ctx.store, s.digest, statement, ctx.signing_key.get(), cache::now_ms()),
+      TRY_CTX(attest::attach_statement(ctx.store, s.digest, statement, ctx.signing_key.get(), ctx.store.clock().now_ms()),
               "test result of stage " + r.stage);
   }
   return {};

@@ -35,7 +35,8 @@ int run_exit_code(const cache::RunRecord& run) {
 
 Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& options, Reporter& reporter,
                                       std::stop_token stop) {
-  auto open_started = std::chrono::steady_clock::now();
+  const Clock& clock = store.clock();  // ids, times and durations (common/clock.h)
+  auto open_started = clock.steady_now();
   TRY(recover_dead_runs(store));
   auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
   auto commit = TRY(repo.resolve(options.rev));
@@ -58,15 +59,14 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   ctx.rev = options.branch.empty() ? options.rev : options.branch;
   ctx.runner_config = options.runner_config;
   ctx.next_phase("open");
-  ctx.phase_started_ms -= std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - open_started)
-                              .count();
+  ctx.phase_started_ms -= clock.since(open_started).count();
   // Every secret this invocation may need, before anything is recorded.
   TRY(resolve_secrets(ctx, 0, next_manual_gate(pipeline, 0, false)));
 
   cache::Metadata& meta = store.metadata();
   cache::RunRecord run;
-  run.id = options.run_id.empty() ? cache::new_run_id() : options.run_id;
+  run.started_ms = clock.now_ms();
+  run.id = options.run_id.empty() ? cache::new_run_id(run.started_ms) : options.run_id;
   run.repo = repo.location();  // absolute: promote/retry/rollback work from any directory
   run.repo_url = repo.remote_url();
   run.project = project;
@@ -74,7 +74,6 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   run.commit = commit.id;
   run.pipeline_file = options.file;
   run.pipeline_digest = pipeline.digest;
-  run.started_ms = cache::now_ms();
   run.retry_of = options.retry_of;
   ctx.run_id = run.id;
   ctx.run_dir = store.paths().run_dir(run.id);
@@ -97,7 +96,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
 
   // Build every image of the file; then pin each stage image to a digest.
   std::map<std::string, Digest> built;
-  const std::int64_t build_started_ms = cache::now_ms();
+  const std::int64_t build_started_ms = clock.now_ms();
   ctx.next_phase("build");
   if (!pipeline.images.empty()) {
     reporter.phase("build");
@@ -124,7 +123,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
     auto result = build_images(request);
     if (!result) return fail_run(result.error());
     for (const auto& image : result->images) built.emplace(image.name, image.digest);
-    if (auto st = attest_built_images(ctx, built, build_started_ms, cache::now_ms()); !st) return fail_run(st.error());
+    if (auto st = attest_built_images(ctx, built, build_started_ms, clock.now_ms()); !st) return fail_run(st.error());
   }
   std::vector<cache::RunImage> run_images;
   for (const auto& [name, digest] : built) {

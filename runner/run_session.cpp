@@ -31,8 +31,7 @@ Result<pipeline::GitRepo> open_run_repo(cache::Store& store, const cache::RunRec
 }
 
 void RunContext::next_phase(const std::string& next) {
-  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::steady_clock::now().time_since_epoch())
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(store.clock().steady_now().time_since_epoch())
                  .count();
   if (!current_phase.empty()) phase_ms.emplace_back(current_phase, now - phase_started_ms);
   current_phase = next;

@@ -19,8 +19,6 @@ namespace gantry::runner {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 using StageLog = LogFile;  // every line is masked before it gets here
 
 // Every stage the given one needs, directly or not.
@@ -96,7 +94,7 @@ cache::StageResult skip_stage(RunContext& ctx, const pipeline::StageDef& stage, 
   r.status = "skipped";
   r.allow_failure = stage.allow_failure;
   r.detail = "needs " + failed_need + " (failed)";
-  r.started_ms = cache::now_ms();
+  r.started_ms = ctx.store.clock().now_ms();
   record(ctx, r);
   ctx.reporter.task({stage.environment, stage.name}, TaskState::skipped, {}, r.detail);
   return r;
@@ -116,7 +114,7 @@ class StageRun {
     r_.environment = stage.environment;
     r_.image = stage.image;
     r_.allow_failure = stage.allow_failure;
-    r_.started_ms = cache::now_ms();
+    r_.started_ms = clock_.now_ms();
     r_.log_path = ctx.store.paths().stage_log(ctx.run_id, stage.name);
   }
 
@@ -135,9 +133,7 @@ class StageRun {
   }
 
  private:
-  std::chrono::milliseconds elapsed() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
-  }
+  std::chrono::milliseconds elapsed() const { return clock_.since(started_); }
 
   cache::StageResult failed(const std::string& why) {
     r_.status = "failed";
@@ -344,7 +340,8 @@ class StageRun {
   const TaskId task_;
   cache::Metadata& runs_ = ctx_.store.metadata();
   cache::StageResult r_;
-  const Clock::time_point started_ = Clock::now();
+  const Clock& clock_ = ctx_.store.clock();  // durations and times (common/clock.h)
+  const Clock::Steady started_ = clock_.steady_now();
   std::optional<WorkspaceView> view_;
   std::vector<executor::BindMount> need_mounts_;  // the needs' artifacts
   bool use_cache_ = false;

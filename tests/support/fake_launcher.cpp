@@ -138,6 +138,8 @@ Result<executor::ContainerResult> FakeLauncher::run(const executor::ContainerSpe
     for (const auto& line : script.out) spec.output(executor::Stream::out, line);
     for (const auto& line : script.err) spec.output(executor::Stream::err, line);
   }
+  if (clock) clock->advance(script.takes);
+  result.wall_time = script.takes;
   result.exit_code = script.exit_code;
   result.timed_out = script.timed_out;
   result.oom_killed = script.oom_killed;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "runner/container_launcher.h"
+#include "tests/support/fake_clock.h"
 
 namespace gantry::testing {
 
@@ -48,6 +49,9 @@ struct FakeContainer {
   // the wait with a cancelled result. "" and 0 = no wait.
   std::string hold;
   int release_when_in_flight = 0;
+  // How long the command "runs": FakeLauncher::clock (when set) is advanced
+  // by this much, so durations are exact.
+  std::chrono::milliseconds takes{0};
 };
 
 // What run() was called with (the output sink left out).
@@ -72,6 +76,8 @@ class FakeLauncher final : public runner::ContainerLauncher {
   // How long a held container waits before it gives up (a test bug: it
   // then fails with a start failure saying so).
   std::chrono::milliseconds hold_timeout{10000};
+  // Advanced by each container's `takes` (optional).
+  FakeClock* clock = nullptr;
 
   Result<executor::ContainerResult> run(const executor::ContainerSpec& spec, std::stop_token stop) override;
 

@@ -11,6 +11,8 @@ void FakeRunFixture::SetUp() {
   auto opened = cache::Store::open(dir_ / "store");
   ASSERT_TRUE(opened) << opened.error().message();
   store_ = std::move(*opened);
+  store_->set_clock(clock_);
+  fake_.clock = &clock_;
   make_image("busybox", {{"bin/sh", "not a shell: the fake launcher runs nothing\n"}, {"etc/os-release", "fake\n"}});
   auto init = run_command({"git", "init", "-q", "-b", "main", repo_});
   ASSERT_EQ(init.exit_code, 0) << init.err;
@@ -49,7 +51,9 @@ Result<cache::RunRecord> FakeRunFixture::run(unsigned jobs, bool no_cache) {
   options.no_cache = no_cache;
   options.runner_config = runner_config_;
   options.launcher = &fake_;
-  return runner::run_pipeline(*store_, options, reporter_);
+  auto record = runner::run_pipeline(*store_, options, reporter_);
+  clock_.advance(std::chrono::seconds(1));  // runs are apart in time, as they are in life
+  return record;
 }
 
 cache::RunRecord FakeRunFixture::run_ok(unsigned jobs, bool no_cache) {

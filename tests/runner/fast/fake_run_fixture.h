@@ -32,7 +32,8 @@ class FakeRunFixture : public ::testing::Test {
   // tagged NAME:latest in the store; returns its manifest digest.
   std::string make_image(const std::string& name, const std::map<std::string, std::string>& files);
 
-  // run_pipeline(): the repo at HEAD, the fake launcher, `jobs` at once.
+  // run_pipeline(): the repo at HEAD, the fake launcher, `jobs` at once;
+  // then the clock moves on by a second.
   Result<cache::RunRecord> run(unsigned jobs = 2, bool no_cache = false);
   // As run(), failing the test on an error (not on a failed run).
   cache::RunRecord run_ok(unsigned jobs = 2, bool no_cache = false);
@@ -49,6 +50,7 @@ class FakeRunFixture : public ::testing::Test {
 
   ScratchDir dir_;
   std::string repo_;
+  FakeClock clock_;  // the store's clock (before store_: it outlives it)
   std::unique_ptr<cache::Store> store_;
   FakeLauncher fake_;
   runner::RecordingReporter reporter_;
