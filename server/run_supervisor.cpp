@@ -94,14 +94,14 @@ void RunSupervisor::start() {
 
 Status RunSupervisor::enqueue(cache::QueueEntry& entry) {
   cache::RunQueue queue(store_);
-  entry.id = cache::new_run_id();
+  entry.id = cache::new_run_id(store_.clock().now_ms());
   entry.state = "queued";
   // Ids carry the second and a random suffix: retry on the rare collision.
   for (int attempt = 0;; ++attempt) {
     auto st = queue.enqueue(entry);
     if (st) break;
     if (attempt >= 5) return st;
-    entry.id = cache::new_run_id();
+    entry.id = cache::new_run_id(store_.clock().now_ms());
   }
   events_.publish("run", summary_json(summary_of(entry)));
   wake();
