@@ -1,6 +1,6 @@
 #include "tests/runner/fast/fake_run_fixture.h"
 
-#include "cache/environment_store.h"
+#include "cache/metadata.h"
 #include "cache/image_store.h"
 #include "cache/layer_writer.h"
 
@@ -83,19 +83,18 @@ Result<cache::PromotionEvent> FakeRunFixture::rollback(const std::string& image,
 }
 
 std::size_t FakeRunFixture::run_count() {
-  auto list = cache::RunStore(*store_).list({}, 100000);
+  auto list = store_->metadata().list_runs({.limit = 100000, .with_details = false});
   EXPECT_TRUE(list) << list.error().message();
   return list ? list->size() : 0;
 }
 
 std::map<std::string, std::string> FakeRunFixture::environments(const std::string& image) {
-  cache::EnvironmentStore envs(*store_);
   std::map<std::string, std::string> out;
-  auto runs = cache::RunStore(*store_).projects(image);
+  auto runs = store_->metadata().projects(image);
   EXPECT_TRUE(runs) << runs.error().message();
   if (!runs) return out;
   for (const auto& project : *runs) {
-    auto list = envs.list(project, image);
+    auto list = store_->metadata().environment_pointers(project, image);
     EXPECT_TRUE(list) << list.error().message();
     if (list)
       for (const auto& p : *list) out[image.empty() ? p.image + "@" + p.environment : p.environment] = p.digest;

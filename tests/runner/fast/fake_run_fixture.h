@@ -11,8 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cache/environment_store.h"
-#include "cache/run_store.h"
+#include "cache/metadata.h"
 #include "cache/store.h"
 #include "runner/reporter_recording.h"
 #include "runner/run_pipeline.h"

@@ -18,7 +18,7 @@ TEST_F(RunClockFast, RunIdAndTimes_ComeFromTheStoreClock) {
   EXPECT_TRUE(run.id.starts_with("20260102-030405-")) << run.id;
   EXPECT_EQ(run.started_ms, 1767323045123);
   EXPECT_EQ(stage(run, "unit").started_ms, 1767323045123);
-  auto envs = cache::EnvironmentStore(*store_).history(run.project, "busybox");
+  auto envs = store_->metadata().promotion_history({.project = run.project, .image = "busybox"});
   ASSERT_TRUE(envs) << envs.error().message();
   ASSERT_FALSE(envs->empty());
   for (const auto& event : *envs) EXPECT_EQ(event.time_ms, 1767323045123) << event.environment;
@@ -57,9 +57,9 @@ TEST_F(RunClockFast, Retention_PrunesRunsOlderThanKeepDays_BeyondKeepRuns) {
   ASSERT_TRUE(report) << report.error().message();
   EXPECT_EQ(report->runs_pruned, 2u);
   EXPECT_EQ(run_count(), 1u);
-  auto kept = cache::RunStore(*store_).get(ids[2]);
+  auto kept = store_->metadata().find_run(ids[2]);
   EXPECT_TRUE(kept) << "the newest run is kept by keep_runs although it is older than keep_days";
-  EXPECT_FALSE(cache::RunStore(*store_).get(ids[0]));
+  EXPECT_FALSE(store_->metadata().find_run(ids[0]));
 }
 
 }  // namespace
