@@ -82,6 +82,11 @@ class Metadata {
  public:
   virtual ~Metadata() = default;
 
+  // True when gantry processes on other hosts write the same record
+  // (PostgreSQL): a "running" run this store never started belongs to
+  // another host, whose liveness this host cannot see (run_lock.h).
+  virtual bool shared() const { return false; }
+
   // ---- runs ---------------------------------------------------------------
   // Inserts the run and its images (the id must be new).
   virtual Status create_run(const RunRecord& run) = 0;

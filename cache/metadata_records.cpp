@@ -26,4 +26,35 @@ nlohmann::json promotion_event_json(const PromotionEvent& e) {
           {"time", format_time_utc(e.time_ms)}};
 }
 
+Result<RunRecord> pick_run(const std::string& part, std::vector<RunRecord> containing) {
+  std::vector<RunRecord> exact, ends, inside;
+  for (auto& r : containing) {
+    if (r.id == part) exact.push_back(std::move(r));
+    else if (r.id.starts_with(part) || r.id.ends_with(part)) ends.push_back(std::move(r));
+    else inside.push_back(std::move(r));
+  }
+  std::vector<RunRecord>* found = !exact.empty() ? &exact : !ends.empty() ? &ends : &inside;
+  if (found->empty()) return fail(ErrorKind::not_found, "run '" + part + "' not found (see gantry history)");
+  if (found->size() > 1) {
+    std::string candidates;
+    constexpr std::size_t kShown = 10;
+    for (std::size_t i = 0; i < found->size() && i < kShown; ++i)
+      candidates += "\n  " + (*found)[i].id + "  " + (*found)[i].status + "  " + (*found)[i].commit.substr(0, 12);
+    if (found->size() > kShown) candidates += "\n  ... (" + std::to_string(found->size() - kShown) + " more)";
+    return fail(ErrorKind::invalid_input, "run '" + part + "' is ambiguous: " + std::to_string(found->size()) +
+                                              " runs match; give more of the id:" + candidates);
+  }
+  return std::move(found->front());
+}
+
+Status check_pointer_expected(const std::optional<EnvironmentPointer>& current,
+                              const std::optional<std::string>& expected, const std::string& what) {
+  if (!expected) return {};
+  const std::string now = current ? current->digest : "";
+  if (now == *expected) return {};
+  return fail(ErrorKind::conflict, what + ": the pointer moved meanwhile (expected " +
+                                       (expected->empty() ? std::string("none") : *expected) + ", now " +
+                                       (now.empty() ? std::string("none") : now) + ")");
+}
+
 }  // namespace gantry::cache

@@ -8,11 +8,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/error.h"
 
 namespace gantry::cache {
 
@@ -145,5 +148,16 @@ std::string format_time_utc(std::int64_t ms);
 // "promotion" events show it: {"id","kind","project","image","environment",
 // "digest","previous_digest","commit","run","time"}.
 nlohmann::json promotion_event_json(const PromotionEvent& e);
+
+// The rules every metadata backend applies the same way (metadata.h):
+// find_run()'s choice among the runs whose id contains `part` (newest first):
+// the exact id, else those that start or end with it, else the rest; the
+// first tier with matches decides; not_found, or invalid_input naming the
+// candidates when several match.
+Result<RunRecord> pick_run(const std::string& part, std::vector<RunRecord> containing);
+// A pointer move's compare-and-swap: conflict ("the pointer moved meanwhile")
+// unless the pointer holds `expected` ("" = no pointer); nullopt: any.
+Status check_pointer_expected(const std::optional<EnvironmentPointer>& current,
+                              const std::optional<std::string>& expected, const std::string& what);
 
 }  // namespace gantry::cache

@@ -62,6 +62,7 @@ Result<std::vector<std::string>> mark_dead_runs_interrupted(Store& store) {
     const std::string path = store.paths().run_lock(id);
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
     if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // live
+    if (!fd && meta.shared()) continue;  // another host's run (a shared record): not ours to judge
     const std::string error =
         "interrupted: the gantry process running it ended before the run finished (killed?); gantry retry " + id;
     if (TRY_CTX(meta.interrupt_run(id, error), "marking run " + id + " interrupted")) out.push_back(id);

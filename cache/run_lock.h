@@ -36,7 +36,8 @@ class RunLock {
 // True while a process holds the run's lock.
 Result<bool> run_is_live(Store& store, const std::string& run_id);
 
-// Every "running" run whose lock is free becomes "interrupted"
+// Every "running" run whose lock is free becomes "interrupted"; with a
+// shared record (Metadata::shared()) only the runs this store started
 // (Metadata::interrupt_run), its lock held meanwhile so it cannot come back
 // to life. Returns their ids.
 Result<std::vector<std::string>> mark_dead_runs_interrupted(Store& store);

@@ -74,17 +74,6 @@ Result<std::optional<EnvironmentPointer>> read_pointer_row(MetaDb& db, const std
   return std::optional<EnvironmentPointer>(read_pointer(st));
 }
 
-// Conflict unless the pointer holds `expected` ("" = no pointer).
-Status check_expected(const std::optional<EnvironmentPointer>& current, const std::optional<std::string>& expected,
-                      const std::string& what) {
-  if (!expected) return {};
-  const std::string now = current ? current->digest : "";
-  if (now == *expected) return {};
-  return fail(ErrorKind::conflict, what + ": the pointer moved meanwhile (expected " +
-                                       (expected->empty() ? std::string("none") : *expected) + ", now " +
-                                       (now.empty() ? std::string("none") : now) + ")");
-}
-
 Result<bool> promoted_before(MetaDb& db, const std::string& project, const std::string& image,
                              const std::string& environment, const std::string& digest) {
   auto st = TRY(db.prepare(
@@ -117,7 +106,7 @@ Result<std::optional<PromotionEvent>> SqliteMetadata::promote(const PointerMove&
   const std::string what = "promoting " + m.image + " " + m.digest + " to " + m.environment;
   auto tx = TRY(db_.transaction());
   auto current = TRY(read_pointer_row(db_, m.project, m.image, m.environment));
-  TRY(check_expected(current, m.expected_digest, what));
+  TRY(check_pointer_expected(current, m.expected_digest, what));
   for (const auto& before : m.must_have_passed)
     if (!TRY(promoted_before(db_, m.project, m.image, before, m.digest)))
       return fail(ErrorKind::conflict, "refusing " + what + ": it has not passed " + before);
@@ -149,7 +138,7 @@ Result<PromotionEvent> SqliteMetadata::rollback(const std::string& project, cons
   if (current->previous_digest.empty())
     return fail(ErrorKind::conflict, "cannot roll back " + image + " in " + environment + ": " +
                                          current->digest + " has no previous digest there");
-  TRY(check_expected(current, expected_digest, "rolling back " + image + " in " + environment));
+  TRY(check_pointer_expected(current, expected_digest, "rolling back " + image + " in " + environment));
   // The newest event before the current one that brought the target digest in:
   // it carries the commit, run and rollback target to restore.
   auto st = TRY(db_.prepare(std::string("SELECT ") + kEventColumns +

@@ -209,30 +209,12 @@ Status SqliteMetadata::fill(RunRecord& run) {
 
 Result<RunRecord> SqliteMetadata::find_run(const std::string& part) {
   if (part.empty()) return fail(ErrorKind::invalid_input, "empty run id");
-  // Exact id first; else the runs whose id starts or ends with `part`; else
-  // those that contain it anywhere. The first tier with matches decides.
   auto st = TRY(db_.prepare(std::string("SELECT ") + kRunColumns +
                                     " FROM runs WHERE instr(id, ?1) > 0 ORDER BY started_ms DESC, id DESC"));
   st.bind(1, part);
-  std::vector<RunRecord> exact, ends, inside;
-  while (TRY(st.step())) {
-    RunRecord r = read_run(st);
-    if (r.id == part) exact.push_back(std::move(r));
-    else if (r.id.starts_with(part) || r.id.ends_with(part)) ends.push_back(std::move(r));
-    else inside.push_back(std::move(r));
-  }
-  std::vector<RunRecord>* found = !exact.empty() ? &exact : !ends.empty() ? &ends : &inside;
-  if (found->empty()) return fail(ErrorKind::not_found, "run '" + part + "' not found (see gantry history)");
-  if (found->size() > 1) {
-    std::string candidates;
-    constexpr std::size_t kShown = 10;
-    for (std::size_t i = 0; i < found->size() && i < kShown; ++i)
-      candidates += "\n  " + (*found)[i].id + "  " + (*found)[i].status + "  " + (*found)[i].commit.substr(0, 12);
-    if (found->size() > kShown) candidates += "\n  ... (" + std::to_string(found->size() - kShown) + " more)";
-    return fail(ErrorKind::invalid_input, "run '" + part + "' is ambiguous: " + std::to_string(found->size()) +
-                                              " runs match; give more of the id:" + candidates);
-  }
-  RunRecord run = std::move(found->front());
+  std::vector<RunRecord> containing;
+  while (TRY(st.step())) containing.push_back(read_run(st));
+  RunRecord run = TRY(pick_run(part, std::move(containing)));
   TRY(fill(run));
   return run;
 }

@@ -1,6 +1,8 @@
 // The contract of the metadata interface (cache/metadata.h), run against every
-// backend: SQLite today; PostgreSQL (issue 17) adds a MetadataBackend line to
-// INSTANTIATE_TEST_SUITE_P below. Neither root nor a container is needed.
+// backend: SQLite, and PostgreSQL (pgstore/, issue 17) on a real server the
+// test starts itself (tests/support/pg_server.h; skipped, with the reason,
+// only where PostgreSQL's binaries are not installed). Neither root nor a
+// container is needed.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +16,8 @@
 
 #include "cache/metadata.h"
 #include "cache/store.h"
+#include "pgstore/pg_metadata.h"
+#include "tests/support/pg_server.h"
 #include "tests/support/test_support.h"
 
 namespace gantry::cache {
@@ -27,6 +31,8 @@ using gantry::testing::ScratchDir;
 struct MetadataBackend {
   std::string name;
   std::function<std::shared_ptr<Metadata>(const std::string& dir)> connect;
+  // Why this backend cannot run here ("" = it can): the test skips with it.
+  std::function<std::string()> unavailable = [] { return std::string(); };
 };
 
 std::shared_ptr<Metadata> connect_sqlite(const std::string& dir) {
@@ -38,6 +44,34 @@ std::shared_ptr<Metadata> connect_sqlite(const std::string& dir) {
   std::shared_ptr<Store> owner(std::move(*store));
   return std::shared_ptr<Metadata>(owner, &owner->metadata());
 }
+
+// One database per test dir on the process's PostgreSQL server, created on
+// the first connect (the test's own, before any child process connects).
+std::shared_ptr<Metadata> connect_postgres(const std::string& dir) {
+  auto& server = gantry::testing::shared_pg_server();
+  if (!server.running()) {
+    ADD_FAILURE() << "PostgreSQL did not start: " << server.error();
+    return nullptr;
+  }
+  const std::string marker = dir + "/pg-database";
+  std::string url;
+  if (::access(marker.c_str(), F_OK) == 0) {
+    url = gantry::testing::read_file_or_die(marker);
+  } else {
+    url = server.create_database("contract_" + std::to_string(::getpid()) + "_" +
+                                 std::to_string(std::hash<std::string>{}(dir) % 1000000007));
+    gantry::testing::write_file(marker, url);
+  }
+  auto meta = pgstore::PgMetadata::connect(url);
+  if (!meta) {
+    ADD_FAILURE() << meta.error().message();
+    return nullptr;
+  }
+  return std::shared_ptr<Metadata>(std::move(*meta));
+}
+
+// Only missing binaries skip; a server that failed to start fails in connect().
+std::string postgres_unavailable() { return gantry::testing::shared_pg_server().skip_reason(); }
 
 std::string digest(char c) { return "sha256:" + std::string(64, c); }
 
@@ -64,6 +98,7 @@ PointerMove move_to(const std::string& d, const std::string& run_id = "r1") {
 class MetadataContract : public ::testing::TestWithParam<MetadataBackend> {
  protected:
   void SetUp() override {
+    if (auto why = GetParam().unavailable(); !why.empty()) GTEST_SKIP() << why;
     meta_ = connect();
     ASSERT_TRUE(meta_);
   }
@@ -394,7 +429,8 @@ TEST_P(MetadataContract, StepCache_FirstWriterWins_PreviousAndImageBuilds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MetadataContract,
-                         ::testing::Values(MetadataBackend{"sqlite", connect_sqlite}),
+                         ::testing::Values(MetadataBackend{"sqlite", connect_sqlite},
+                                           MetadataBackend{"postgresql", connect_postgres, postgres_unavailable}),
                          [](const auto& param_info) { return param_info.param.name; });
 
 // SQLite only: a promotion whose second write fails leaves neither the event
