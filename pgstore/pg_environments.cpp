@@ -138,7 +138,7 @@ Result<std::optional<PromotionEvent>> PgMetadata::promote(const PointerMove& m) 
     e.pointer_previous = e.replaced_digest;
     e.commit = m.commit;
     e.run_id = m.run_id;
-    e.time_ms = cache::now_ms();
+    e.time_ms = clock_->now_ms();
     return std::optional<PromotionEvent>(TRY(apply_event(*conn_, std::move(e))));
   });
 }
@@ -176,7 +176,7 @@ Result<PromotionEvent> PgMetadata::rollback(const std::string& project, const st
     e.pointer_previous = origin.pointer_previous;
     e.commit = origin.commit;
     e.run_id = origin.run_id;
-    e.time_ms = cache::now_ms();
+    e.time_ms = clock_->now_ms();
     return apply_event(*conn_, std::move(e));
   });
 }

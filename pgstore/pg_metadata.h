@@ -22,6 +22,7 @@
 #include <string>
 
 #include "cache/metadata.h"
+#include "common/clock.h"
 #include "pgstore/pg_conn.h"
 
 namespace gantry::pgstore {
@@ -47,7 +48,8 @@ class PgMetadata final : public cache::Metadata {
   // Connects and migrates: invalid_input for a URL that is not postgresql://,
   // io naming the URL (password masked) when the server cannot be reached or
   // refuses the credentials, conflict for a schema from a newer gantry.
-  static Result<std::unique_ptr<PgMetadata>> connect(const std::string& url);
+  // `clock` gives the times recorded (the store's: Store::clock()).
+  static Result<std::unique_ptr<PgMetadata>> connect(const std::string& url, const Clock& clock = system_clock());
 
   PgConn& connection() { return *conn_; }
   bool shared() const override { return true; }
@@ -97,10 +99,11 @@ class PgMetadata final : public cache::Metadata {
   Status adopt_deferred_step(const StepCacheEntry& entry) override;
 
  private:
-  explicit PgMetadata(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
+  PgMetadata(std::unique_ptr<PgConn> conn, const Clock& clock) : conn_(std::move(conn)), clock_(&clock) {}
   Status fill(RunRecord& run);
   Status insert_images(const std::string& run_id, const std::vector<RunImage>& images);
   std::unique_ptr<PgConn> conn_;
+  const Clock* clock_;
 };
 
 }  // namespace gantry::pgstore

@@ -6,10 +6,10 @@
 
 namespace gantry::pgstore {
 
-Result<std::unique_ptr<PgMetadata>> PgMetadata::connect(const std::string& url) {
+Result<std::unique_ptr<PgMetadata>> PgMetadata::connect(const std::string& url, const Clock& clock) {
   auto conn = TRY(PgConn::connect(url));
   TRY(migrate(*conn));
-  return std::unique_ptr<PgMetadata>(new PgMetadata(std::move(conn)));
+  return std::unique_ptr<PgMetadata>(new PgMetadata(std::move(conn), clock));
 }
 
 Status PgMetadata::create_run(const RunRecord& run) {
@@ -42,7 +42,7 @@ Status PgMetadata::set_run_status(const std::string& run_id, const std::string& 
                                   const std::string& waiting_environment, const std::string& error, bool finished) {
   TRY_CTX(conn_->exec("UPDATE runs SET status = $2, waiting_environment = $3, error = $4, finished_ms = $5"
                       " WHERE id = $1",
-                      {run_id, status, waiting_environment, error, finished ? cache::now_ms() : std::int64_t{0}}),
+                      {run_id, status, waiting_environment, error, finished ? clock_->now_ms() : std::int64_t{0}}),
           "recording the status of run " + run_id);
   return {};
 }
@@ -58,7 +58,7 @@ Result<bool> PgMetadata::interrupt_run(const std::string& id, const std::string&
   return conn_->transaction([&]() -> Result<bool> {
     auto run = TRY_CTX(conn_->exec("UPDATE runs SET status = 'interrupted', finished_ms = $2,"
                                    " waiting_environment = '', error = $3 WHERE id = $1 AND status = 'running'",
-                                   {id, cache::now_ms(), error}),
+                                   {id, clock_->now_ms(), error}),
                        "marking run " + id + " interrupted");
     if (run.affected() == 0) return false;
     TRY_CTX(conn_->exec("UPDATE stage_results SET status = 'interrupted', detail = CASE status WHEN 'running'"
@@ -109,7 +109,7 @@ Status PgMetadata::record_gate(const std::string& run_id, const GateRecord& g) {
   TRY_CTX(conn_->exec("INSERT INTO run_gates (run_id, environment, how, detail, time_ms) VALUES ($1, $2, $3, $4, $5)"
                       " ON CONFLICT (run_id, environment) DO UPDATE SET how = excluded.how,"
                       " detail = excluded.detail, time_ms = excluded.time_ms",
-                      {run_id, g.environment, g.how, g.detail, g.time_ms ? g.time_ms : cache::now_ms()}),
+                      {run_id, g.environment, g.how, g.detail, g.time_ms ? g.time_ms : clock_->now_ms()}),
           "recording the gate of " + g.environment + " for run " + run_id);
   return {};
 }
@@ -295,7 +295,7 @@ Status PgMetadata::put_cached_stage(const CachedStage& c) {
                       " log_path = excluded.log_path, artifacts_dir = excluded.artifacts_dir,"
                       " created_ms = excluded.created_ms",
                       {c.key, c.record, c.run_id, c.stage, c.exit_code, c.duration_ms, c.log_path, c.artifacts_dir,
-                       c.created_ms ? c.created_ms : cache::now_ms()}),
+                       c.created_ms ? c.created_ms : clock_->now_ms()}),
           "caching the result of stage " + c.stage);
   return {};
 }
@@ -310,7 +310,7 @@ Status PgMetadata::set_watch_position(const std::string& repo, const std::string
   TRY_CTX(conn_->exec("INSERT INTO watch_positions (repo, branch, commit_id, updated_ms) VALUES ($1, $2, $3, $4)"
                       " ON CONFLICT (repo, branch) DO UPDATE SET commit_id = excluded.commit_id,"
                       " updated_ms = excluded.updated_ms",
-                      {repo, branch, commit, cache::now_ms()}),
+                      {repo, branch, commit, clock_->now_ms()}),
           "recording the watch position of " + repo + " " + branch);
   return {};
 }

@@ -19,6 +19,9 @@ inline constexpr int kExitUsage = 2;    // the command line is wrong
 struct GlobalOptions {
   std::string store_dir;  // resolved by resolve_store_dir() before any action runs
   std::string runner_config;  // --runner-config as given; load_runner_config() (runner_config.h) reads it
+  // --db, else $GANTRY_DB: the record on PostgreSQL (postgresql://...) instead of
+  // the store's meta.db; "" = meta.db. open_store() (store_open.h) applies it.
+  std::string db_url;
   int verbosity = 0;
 };
 

@@ -142,7 +142,7 @@ int cmd_watch(const GlobalOptions& global, WatchFlags f) {
   f.watch.run.runner_config = std::move(*config);
   InterruptGuard interrupt;
   auto reporter = make_reporter(f.watch.json);
-  return watch(global.store_dir, f.watch, *reporter, interrupt.token());
+  return watch(global, f.watch, *reporter, interrupt.token());
 }
 
 void add_signing_key_option(CLI::App* cmd, std::string& path) {

@@ -56,6 +56,10 @@ int cmd_serve(GlobalOptions global, const ServeFlags& flags, bool store_given) {
   if (!runner_config) return report_error(runner_config.error());
   auto store = open_store(global, *runner_config);
   if (!store) return report_error(store.error());
+  // The runs it starts (child `gantry run`s) record into the same database;
+  // by environment, not argv: the URL may carry a password (containers get
+  // none of gantry's environment).
+  if (!global.db_url.empty()) ::setenv("GANTRY_DB", global.db_url.c_str(), 1);
   auto backend = make_serve_backend(**store, global, std::move(*runner_config));
   if (auto st = server::serve(*config, **store, *backend); !st) return report_error(st.error());
   return kExitOk;

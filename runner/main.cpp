@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
   app.add_option("--runner-config", global.runner_config,
                  "The runner's own configuration: secrets, export dirs, push targets, limits (default: "
                  "$GANTRY_RUNNER_CONFIG, /etc/gantry/runner.yml as root, $XDG_CONFIG_HOME/gantry/runner.yml)");
+  app.add_option("--db", global.db_url,
+                 "The record (runs, stage results, environments, promotions, caches' keys) on PostgreSQL: "
+                 "postgresql://user:password@host[:port]/dbname (default: $GANTRY_DB; none: the store's meta.db). "
+                 "Blobs, layers and logs stay in the local store")
+      ->envname("GANTRY_DB");
   app.add_flag("-v,--verbose", global.verbosity, "More diagnostics (-vv for trace)");
 
   Cli cli{app, global, action};

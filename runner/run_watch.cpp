@@ -10,6 +10,7 @@
 #include "cache/store.h"
 #include "pipeline/git_repo.h"
 #include "runner/cli.h"
+#include "runner/store_open.h"
 #include "runner/run_session.h"
 
 namespace gantry::runner {
@@ -27,7 +28,7 @@ std::string repo_key(const std::string& spec) {
 }
 
 // One poll: runs every commit after the saved position. Returns runs started.
-Result<int> poll_once(const std::string& store_dir, const WatchOptions& o, Reporter& reporter, std::stop_token stop,
+Result<int> poll_once(const GlobalOptions& global, const WatchOptions& o, Reporter& reporter, std::stop_token stop,
                       int budget) {
   const std::string key = repo_key(o.run.repo);
   const std::string branch = o.branch.empty() ? "HEAD" : o.branch;
@@ -35,7 +36,8 @@ Result<int> poll_once(const std::string& store_dir, const WatchOptions& o, Repor
   {
     // The store is opened per poll: a long watch must not hold the store
     // lock while it sleeps (gc waits for it).
-    auto store = TRY(cache::Store::open(store_dir));
+    auto store = TRY(cache::Store::open(global.store_dir));
+    TRY(use_database(*store, global));
     auto repo = TRY(pipeline::GitRepo::open(o.run.repo, git_mirror_root(*store)));
     cache::Metadata& meta = store->metadata();
     auto position = TRY(meta.watch_position(key, branch));
@@ -51,7 +53,8 @@ Result<int> poll_once(const std::string& store_dir, const WatchOptions& o, Repor
   for (const auto& commit : todo) {
     if (stop.stop_requested() || (budget > 0 && started >= budget)) break;
     reporter.note("new commit " + commit.short_id + " " + commit.summary);
-    auto store = TRY(cache::Store::open(store_dir));
+    auto store = TRY(cache::Store::open(global.store_dir));
+    TRY(use_database(*store, global));
     RunOptions run = o.run;
     run.rev = commit.id;
     run.branch = o.branch.empty() ? "HEAD" : o.branch;  // provenance: the branch the commit came from
@@ -75,12 +78,12 @@ Result<int> poll_once(const std::string& store_dir, const WatchOptions& o, Repor
 
 }  // namespace
 
-int watch(const std::string& store_dir, const WatchOptions& o, Reporter& reporter, std::stop_token stop) {
+int watch(const GlobalOptions& global, const WatchOptions& o, Reporter& reporter, std::stop_token stop) {
   int total = 0;
   bool first = true;
   while (!stop.stop_requested()) {
     int budget = o.max_runs > 0 ? o.max_runs - total : 0;
-    auto started = poll_once(store_dir, o, reporter, stop, budget);
+    auto started = poll_once(global, o, reporter, stop, budget);
     if (!started) {
       // The first poll failing means the repository cannot be watched; later
       // failures (a fetch, a busy store) are retried at the next interval.

@@ -5,6 +5,8 @@
 // current tip (or at --since) without running it.
 #pragma once
 
+#include "runner/cli.h"
+
 #include <chrono>
 #include <stop_token>
 #include <string>
@@ -25,6 +27,7 @@ struct WatchOptions {
 };
 
 // Returns the exit code: 0, or 1 when the repository cannot be watched at all.
-int watch(const std::string& store_dir, const WatchOptions& options, Reporter& reporter, std::stop_token stop);
+// The store is global.store_dir, its record --db's when given (store_open.h).
+int watch(const GlobalOptions& global, const WatchOptions& options, Reporter& reporter, std::stop_token stop);
 
 }  // namespace gantry::runner
