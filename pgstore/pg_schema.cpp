@@ -161,6 +161,35 @@ constexpr PgMigration kMigrations[] = {
      "  repository TEXT NOT NULL,"
      "  insecure BOOLEAN NOT NULL,"
      "  created BIGINT NOT NULL);"},
+    // The fleet's job queue and its agents (pg_queue.h).
+    {"0300-jobs",
+     "CREATE SEQUENCE job_tokens;"  // fencing tokens: one per claim, never reused
+     "CREATE TABLE jobs ("
+     "  id BIGSERIAL PRIMARY KEY,"
+     "  run_id TEXT NOT NULL,"
+     "  name TEXT NOT NULL,"
+     "  payload TEXT NOT NULL,"
+     "  needs TEXT[] NOT NULL,"
+     "  labels TEXT[] NOT NULL,"  // runs_on: the agent needs every one
+     "  state TEXT NOT NULL,"     // waiting | queued | claimed | passed | failed | skipped
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  max_attempts INTEGER NOT NULL,"
+     "  agent TEXT NOT NULL DEFAULT '',"
+     "  token BIGINT NOT NULL DEFAULT 0,"  // the current claim's fencing token
+     "  lease_until_ms BIGINT NOT NULL DEFAULT 0,"
+     "  result TEXT NOT NULL DEFAULT '',"
+     "  queued_ms BIGINT NOT NULL,"
+     "  claimed_ms BIGINT NOT NULL DEFAULT 0,"
+     "  finished_ms BIGINT NOT NULL DEFAULT 0,"
+     "  UNIQUE (run_id, name));"
+     "CREATE INDEX jobs_queued ON jobs(id) WHERE state = 'queued';"
+     "CREATE INDEX jobs_run_state ON jobs(run_id, state);"
+     "CREATE INDEX jobs_claimed ON jobs(lease_until_ms) WHERE state = 'claimed';"
+     "CREATE TABLE agents ("
+     "  name TEXT PRIMARY KEY,"
+     "  labels TEXT[] NOT NULL,"
+     "  heartbeat_ms BIGINT NOT NULL,"
+     "  started_ms BIGINT NOT NULL);"},
 };
 
 // Every gantry process migrating one database at once takes turns on this
