@@ -20,6 +20,11 @@
 //   <root>/referrers/<subject-hex>/    OCI 1.1 referrers of a manifest (referrers.h): one
 //                                      descriptor file per referrer, named by its hex
 //   <root>/git/                        mirrors of repositories given by URL (pipeline/git_mirror)
+//   <root>/caches/<project>/<name>/    a cache directory (`caches:` of stages and run steps,
+//                                      cache_dirs.h): lock (flock: shared or exclusive per the
+//                                      cache's sharing) and data/ (mounted rw in containers);
+//                                      `private` extra instances are <name>@2/, <name>@3/...;
+//                                      never part of a layer or a key; gc leaves them (--caches)
 //   <root>/tmp/<session>/              one scratch dir per live process
 //   <root>/tmp/<session>.lock          held (flock) by that process; a lock that can be
 //                                      taken means its owner died: the next command sweeps both
@@ -71,6 +76,12 @@ class StorePaths {
   std::string git_dir() const { return root_ + "/git"; }
   std::string referrers_dir() const { return root_ + "/referrers"; }
   std::string referrers_of(const Digest& subject) const { return referrers_dir() + "/" + subject.hex(); }
+  std::string caches_dir() const { return root_ + "/caches"; }
+  std::string project_caches_dir(const std::string& project) const { return caches_dir() + "/" + project; }
+  // One instance of a cache: `instance` "" for the first, "@2", "@3"... for private extra ones.
+  std::string cache_dir(const std::string& project, const std::string& name, const std::string& instance = "") const {
+    return project_caches_dir(project) + "/" + name + instance;
+  }
   std::string tmp_root() const { return root_ + "/tmp"; }
   std::string session_dir(const std::string& session) const { return tmp_root() + "/" + session; }
   std::string session_lock(const std::string& session) const { return tmp_root() + "/" + session + ".lock"; }

@@ -29,6 +29,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -79,6 +80,12 @@ struct ContainerSpec {
   std::string hostname;                // "" → the container id
   std::vector<BindMount> mounts;
   NetworkMode network = NetworkMode::none;
+  // With network none: join this network namespace (an fd of
+  // NetworkNamespace, executor/netns.h) instead of a new one, e.g. a stage
+  // and its services sharing 127.0.0.1. -1 = a new namespace of its own.
+  int netns_fd = -1;
+  // Extra /etc/hosts lines {name, address} (service names -> 127.0.0.1).
+  std::vector<std::pair<std::string, std::string>> extra_hosts;
   Limits limits;
   std::optional<std::chrono::milliseconds> timeout;  // then everything in the container is killed
   OutputSink output;                   // null → output is discarded

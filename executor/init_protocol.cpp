@@ -61,6 +61,7 @@ std::string InitConfig::serialize() const {
     w.u32(m.read_only ? 1 : 0);
   }
   w.u32(host_network ? 1 : 0);
+  w.str(extra_hosts);
   w.str(seccomp_bpf);
   w.u64(caps_keep);
   w.u32(trace_phases ? 1 : 0);

@@ -65,6 +65,7 @@ struct InitConfig {
   std::string hostname;
   std::vector<InitMount> mounts;
   bool host_network = false;
+  std::string extra_hosts;             // lines appended to /etc/hosts ("ADDRESS\tNAME\n" each)
   std::string seccomp_bpf;             // raw BPF program, built once by the runner side
   std::uint64_t caps_keep = 0;         // bit N: capability N stays (bounding set; effective for root)
   bool trace_phases = false;           // the init reports phase messages

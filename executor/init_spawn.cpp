@@ -21,6 +21,7 @@ namespace {
 struct ChildArgs {
   const char* path;
   const std::vector<UniqueFd>* cgroup_procs;
+  int netns_fd;  // -1: the namespace clone() made
   InitFds fds;
   int devnull;
   // Set by the child before it exits instead of exec'ing (it shares our memory).
@@ -37,6 +38,8 @@ int child_main(void* p) {
     a->what = what;
     ::_exit(static_cast<int>(StartFailure::cannot_start));
   };
+  // A network namespace shared with other containers (a stage and its services).
+  if (a->netns_fd >= 0 && ::setns(a->netns_fd, CLONE_NEWNET) != 0) fail("joining the shared network namespace");
   for (const auto& fd : *a->cgroup_procs)
     if (::write(fd.get(), "0", 1) != 1) fail("joining the container's cgroup");
   // The cgroup namespace is rooted at the cgroups just joined.
@@ -66,7 +69,7 @@ const std::string& default_init_binary() {
   return path;
 }
 
-Result<SpawnedInit> spawn_init(const std::string& init_binary, bool host_network,
+Result<SpawnedInit> spawn_init(const std::string& init_binary, bool host_network, int netns_fd,
                                const std::vector<UniqueFd>& cgroup_procs, const InitFds& fds) {
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull) return fail_sys("open", "/dev/null");
@@ -76,10 +79,10 @@ Result<SpawnedInit> spawn_init(const std::string& init_binary, bool host_network
   constexpr std::size_t kStack = 64 * 1024;
   void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return fail_sys("mmap", "init spawn stack");
-  ChildArgs args{init_binary.c_str(), &cgroup_procs, fds, devnull_hi.get(), 0, nullptr};
+  ChildArgs args{init_binary.c_str(), &cgroup_procs, netns_fd, fds, devnull_hi.get(), 0, nullptr};
 
   int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
-  if (!host_network) flags |= CLONE_NEWNET;
+  if (!host_network && netns_fd < 0) flags |= CLONE_NEWNET;
   // Every signal blocked across the clone: no handler of ours may run in the
   // child while it shares our memory. The init sets its own mask.
   sigset_t all, old;

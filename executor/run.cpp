@@ -146,6 +146,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.hostname = hostname;
   for (const auto& m : spec.mounts) config.mounts.push_back({m.source, m.target, m.read_only});
   config.host_network = spec.network == NetworkMode::host;
+  for (const auto& [name, address] : spec.extra_hosts) config.extra_hosts += address + "\t" + name + "\n";
   config.seccomp_bpf = bpf;
   config.caps_keep = default_capability_mask();
   config.trace_phases = trace::enabled();
@@ -170,7 +171,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   auto start = Clock::now();
   trace::phase("clone");
   const std::string& init_binary = spec.init_binary.empty() ? default_init_binary() : spec.init_binary;
-  auto spawned = TRY(spawn_init(init_binary, config.host_network, cgroups.procs_fds(),
+  auto spawned = TRY(spawn_init(init_binary, config.host_network, spec.netns_fd, cgroups.procs_fds(),
                                 {out_hi.get(), err_hi.get(), config_hi.get(), status_hi.get()}));
   Supervised sup;
   sup.pid = spawned.pid;

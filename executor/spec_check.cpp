@@ -46,6 +46,11 @@ Status check_spec(const ContainerSpec& spec) {
   }
   if (spec.work_root.find_first_of(":,") != std::string::npos)
     return bad("work_root has ':' or ',' (overlayfs cannot take it): " + spec.work_root);
+  if (spec.netns_fd >= 0 && spec.network != NetworkMode::none)
+    return bad("joining a network namespace (netns_fd) needs network none");
+  for (const auto& [name, address] : spec.extra_hosts)
+    if (name.empty() || address.empty() || (name + address).find_first_of(" \t\n#") != std::string::npos)
+      return bad("bad /etc/hosts entry '" + name + "' -> '" + address + "'");
   if (!spec.workdir.empty() && spec.workdir[0] != '/') return bad("working directory must be absolute: " + spec.workdir);
   for (const auto& m : spec.mounts) {
     struct stat st;

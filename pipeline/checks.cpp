@@ -2,6 +2,8 @@
 // the runner's knowledge (validate_refs) or the commit (validate_against_tree).
 #include <algorithm>
 #include <map>
+#include <set>
+#include <tuple>
 
 #include "pipeline/dag.h"
 #include "pipeline/loader.h"
@@ -83,6 +85,17 @@ Diagnostics validate_refs(const Pipeline& p, const std::function<bool(const std:
   for (const auto& st : p.stages) {
     if (p.find_image(st.image)) continue;
     if (!exists(st.image)) diags.add(st.file, st.image_pos, "stages." + st.name + ".image", message(st.image));
+  }
+  std::set<std::tuple<std::string, int, int>> reported;  // a matrix's cells share their services
+  for (const auto& st : p.stages) {
+    for (std::size_t i = 0; i < st.services.size(); ++i) {
+      const auto& svc = st.services[i];
+      if (p.find_image(svc.image) || exists(svc.image)) continue;
+      const std::string& file = st.file.empty() ? p.file : st.file;
+      if (!reported.insert({file, svc.image_pos.line, svc.image_pos.column}).second) continue;
+      diags.add(file, svc.image_pos, "stages." + (st.matrix_of.empty() ? st.name : st.matrix_of) + ".services[" +
+                                           std::to_string(i) + "].image", message(svc.image));
+    }
   }
   diags.sort();
   return diags;

@@ -141,6 +141,7 @@ void parse_documents(const std::vector<Document>& docs, Pipeline& p, Diagnostics
     if (tops[i].images) parse_images(readers[i], *tops[i].images, p, image_names);
   for (std::size_t i = 0; i < docs.size(); ++i)
     if (tops[i].stages) parse_stages(readers[i], *tops[i].stages, p, stage_names);
+  expand_matrix_needs(p);  // after every file: a need may name a matrix stage of another file
   check_graphs(readers[0], p);
   check_requirements(readers[0], p);
 }

@@ -40,6 +40,28 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
 // " is also defined in FILE:L:C (...)" when `file` is another file than the
 // reader's (a clash between files merged by include:); "" otherwise.
 std::string also_in(const YamlReader& r, const std::string& file, SourcePos pos);
+// A stage's `services:` (a list of mappings or image strings).
+void parse_services(YamlReader& r, const Field& f, const Pipeline& p, StageDef& stage);
+// `caches: {NAME: /path, NAME: {path: /path, sharing: locked|shared|private}}`.
+std::vector<CacheMount> parse_caches(YamlReader& r, const Field& f);
+
+// A stage's `matrix:`: its variables with their values (in the order
+// written) and the combinations `exclude:` removes.
+inline constexpr std::size_t kMaxMatrixCells = 256;
+struct MatrixDef {
+  std::vector<std::pair<std::string, std::vector<std::string>>> vars;
+  std::vector<EnvList> excludes;  // each a subset of VAR=value pairs
+  SourcePos pos;                  // of the `matrix` key
+  std::string path;               // "stages.unit.matrix"
+};
+// nullopt after reporting: a non-list variable, an empty list, a bad
+// exclude, more than kMaxMatrixCells combinations.
+std::optional<MatrixDef> parse_matrix(YamlReader& r, const Field& f);
+// The stage's cells (name "unit [CC=gcc, OPT=-O0]", the variables appended to
+// env, matrix_of/matrix set); reports a matrix that exclude empties.
+std::vector<StageDef> expand_matrix(YamlReader& r, const StageDef& stage, const MatrixDef& m);
+// `needs: unit` where unit is a matrix stage → every cell of unit.
+void expand_matrix_needs(Pipeline& p);
 // Cycles between images and between stage needs; needs on later environments.
 void check_graphs(YamlReader& r, const Pipeline& p);
 // `require: passed:` names stages that exist and run before that promotion.

@@ -17,6 +17,26 @@ std::string_view to_string(StepKind kind) {
   return "?";
 }
 
+std::string_view to_string(CacheSharing sharing) {
+  switch (sharing) {
+    case CacheSharing::locked: return "locked";
+    case CacheSharing::shared: return "shared";
+    case CacheSharing::private_: return "private";
+  }
+  return "?";
+}
+
+std::string_view to_string(ProbeKind kind) {
+  switch (kind) {
+    case ProbeKind::none: return "none";
+    case ProbeKind::tcp: return "tcp";
+    case ProbeKind::http: return "http";
+    case ProbeKind::exec: return "exec";
+    case ProbeKind::log: return "log";
+  }
+  return "?";
+}
+
 std::string_view to_string(Gate gate) { return gate == Gate::manual ? "manual" : "auto"; }
 
 std::vector<std::string> Step::command() const {

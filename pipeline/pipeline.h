@@ -29,6 +29,24 @@ struct EnvVar {
 };
 using EnvList = std::vector<EnvVar>;  // in the order written
 
+// `caches:` on a run step or a stage: a persistent directory per project and
+// name (in the runner's store), mounted read-write at `path`. Never part of a
+// layer or of a step or stage key: what a command leaves there must not change
+// its result (docs/pipeline.md, "Cache directories").
+enum class CacheSharing {
+  locked,   // one container at a time; the others wait (the default)
+  shared,   // every container at once (the tool must cope: ccache, apt's own lock)
+  private_, // a container that finds it in use gets a fresh empty directory of its own
+};
+std::string_view to_string(CacheSharing sharing);
+struct CacheMount {
+  std::string name;  // letters, digits, '.', '_', '-' (no '/', no "..")
+  std::string path;  // absolute, not "/", in the container
+  CacheSharing sharing = CacheSharing::locked;
+  SourcePos pos;
+  bool operator==(const CacheMount&) const = default;
+};
+
 enum class StepKind { run, copy, env, workdir, user };
 std::string_view to_string(StepKind kind);
 
@@ -50,6 +68,7 @@ struct Step {
   // The command to execute: argv, or {"/bin/sh", "-c", script}.
   std::vector<std::string> command() const;
   NetworkMode network = NetworkMode::none;
+  std::vector<CacheMount> caches;  // run: cache directories (never in the step key)
 
   // run: variables for this step only (added to the image's effective env);
   // env step: variables set for every later step and in the image config.
@@ -104,6 +123,32 @@ struct Limits {
   std::optional<std::uint64_t> disk;   // bytes: the largest file written when the upper is on disk
 };
 
+// How a service says it is ready; the stage starts once every probe of its
+// services succeeded (probes are retried until the service's timeout).
+enum class ProbeKind { none, tcp, http, exec, log };
+std::string_view to_string(ProbeKind kind);
+struct ReadyProbe {
+  ProbeKind kind = ProbeKind::none;
+  std::uint16_t port = 0;          // tcp: connect to 127.0.0.1:port; http: the URL's port
+  std::string url;                 // http: "http://name-or-127.0.0.1[:port]/path", a 2xx/3xx answer
+  std::vector<std::string> argv;   // exec: a command in a fresh container of the service's image (exit 0)
+  std::string text;                // log: a line of the service's output contains it
+  bool operator==(const ReadyProbe&) const = default;
+};
+
+// `services:` on a stage: containers started before it, sharing its network
+// namespace (reachable on 127.0.0.1 and by name), stopped when it ends.
+struct ServiceDef {
+  std::string name;                  // a host name in the stage's /etc/hosts
+  SourcePos pos;
+  std::string image;                 // an image of the file, a store ref or a registry ref
+  SourcePos image_pos;
+  std::vector<std::string> command;  // empty = the image's entrypoint + cmd; a string s = {"/bin/sh", "-c", s}
+  EnvList env;
+  ReadyProbe ready;
+  std::chrono::milliseconds timeout{60000};  // for the probe to succeed
+};
+
 struct StageDef {
   std::string name;
   std::string file;    // the file it is written in: the pipeline file or one it includes
@@ -132,7 +177,18 @@ struct StageDef {
   // tree paths (normalised like copy sources); empty = the whole tree.
   std::vector<std::string> inputs;
   std::vector<std::string> tree_inputs;
+  // A cell of a `matrix:` stage: the stage's name as written ("unit") and the
+  // cell's variables in the matrix's order (also set in `env`); `name` is
+  // "unit [CC=gcc, OPT=-O0]". Empty for other stages.
+  std::string matrix_of;
+  EnvList matrix;
+  std::vector<ServiceDef> services;
+  std::vector<CacheMount> caches;
 };
+
+// A stage name as one file-name component (logs, artifacts): '/' and '%'
+// percent-encoded, so a matrix value like "/usr/bin/gcc" stays in its dir.
+std::string stage_file_name(std::string_view stage_name);
 
 enum class Gate { automatic, manual };
 std::string_view to_string(Gate gate);

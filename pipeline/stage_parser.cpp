@@ -12,7 +12,8 @@ namespace {
 
 const std::vector<std::string> kStageKeys = {"image",    "run",       "needs",   "environment", "env",
                                              "secrets",  "timeout",   "limits",  "network",     "artifacts",
-                                             "cache",    "allow_failure", "retry", "workspace",  "inputs"};
+                                             "cache",    "allow_failure", "retry", "workspace",  "inputs",
+                                             "matrix", "services", "caches"};
 const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus", "tmpfs", "disk"};
 
 std::vector<std::string> names_of(const std::vector<EnvironmentDef>& envs) {
@@ -111,7 +112,10 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
 
   for (const auto& st : *stages) {
     if (!r.check_name(st, st.key, /*lowercase=*/false)) continue;
-    if (const auto* other = p.find_stage(st.key)) {
+    const StageDef* other = p.find_stage(st.key);
+    for (const auto& s : p.stages)
+      if (!other && s.matrix_of == st.key) other = &s;
+    if (other) {
       r.error(st.key_pos, st.path, "stage '" + st.key + "'" + also_in(r, other->file, other->pos));
       continue;
     }
@@ -122,8 +126,13 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
     if (!p.environments.empty()) stage.environment = p.environments.front().name;
     auto entries = r.map(st, kStageKeys, {"image", "run"});
     if (!entries) continue;
+    std::optional<MatrixDef> matrix;
+    bool bad_matrix = false;
     for (const auto& e : *entries) {
-      if (e.key == "image") {
+      if (e.key == "matrix") {
+        matrix = parse_matrix(r, e);
+        bad_matrix = !matrix;
+      } else if (e.key == "image") {
         auto v = r.non_empty_string(e);
         if (!v) continue;
         stage.image = *v;
@@ -194,6 +203,10 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
         else if (v) stage.retry = static_cast<unsigned>(*v);
       } else if (e.key == "workspace") {
         if (auto v = r.boolean(e)) stage.workspace = *v;
+      } else if (e.key == "services") {
+        parse_services(r, e, p, stage);
+      } else if (e.key == "caches") {
+        stage.caches = parse_caches(r, e);
       } else if (e.key == "inputs") {
         if (auto v = r.string_or_list(e)) {
           stage.inputs = *v;
@@ -201,7 +214,15 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
         }
       }
     }
-    p.stages.push_back(std::move(stage));
+    if (!stage.services.empty() && stage.network == NetworkMode::host)
+      r.error(stage.pos, st.path, "a stage with services runs in its own network namespace: network: host and "
+                                  "services cannot go together");
+    if (bad_matrix) continue;
+    if (!matrix) {
+      p.stages.push_back(std::move(stage));
+      continue;
+    }
+    for (auto& cell : expand_matrix(r, stage, *matrix)) p.stages.push_back(std::move(cell));
   }
 }
 

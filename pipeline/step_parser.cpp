@@ -12,7 +12,7 @@ namespace gantry::pipeline {
 namespace {
 
 const std::vector<std::string> kKinds = {"run", "copy", "env", "workdir", "user"};
-const std::vector<std::string> kStepKeys = {"run", "copy", "env", "workdir", "user", "network", "chmod", "chown"};
+const std::vector<std::string> kStepKeys = {"run", "copy", "env", "workdir", "user", "network", "chmod", "chown", "caches"};
 
 std::optional<std::uint32_t> parse_chmod(YamlReader& r, const Field& f) {
   auto s = r.non_empty_string(f);
@@ -175,6 +175,9 @@ std::vector<Step> parse_steps(YamlReader& r, const Field& field, const std::stri
         if (!only_for(StepKind::run)) continue;
         if (auto v = r.env(e)) step.env = *v;
         else ok = false;
+      } else if (e.key == "caches") {
+        if (!only_for(StepKind::run)) continue;
+        step.caches = parse_caches(r, e);
       } else if (e.key == "chmod") {
         if (!only_for(StepKind::copy)) continue;
         if (auto v = parse_chmod(r, e)) step.chmod = *v;

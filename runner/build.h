@@ -127,6 +127,9 @@ struct BuildRequest {
   // The pipeline's project: the build tags are this project's, and `from:`
   // sees this project's build tags and the store-wide tags (cache::TagScope).
   std::string project;
+  // The project whose cache directories run steps' `caches:` mount: the
+  // runner's (ProjectAccess::project), never the file's `project:` key.
+  std::string cache_project;
 };
 
 // Builds the requested images. Errors: an unknown image name (not_found), a

@@ -273,7 +273,8 @@ class ImageBuild {
       auto made = run_build_step(req_.store,
                                  {.layers = layers_, .step = w.step, .state = state_, .epoch = epoch_,
                                   .task = tasks_[w.index], .what = w.what, .init_binary = req_.init_binary,
-                                  .log_path = w.outcome.log_path, .limits = req_.limits, .launcher = *req_.launcher},
+                                  .log_path = w.outcome.log_path, .limits = req_.limits, .launcher = *req_.launcher,
+                                  .cache_project = req_.cache_project},
                                  req_.reporter, counters_);
       if (!made) return fail(step_failed(w, std::move(made).error()));
       return *made;

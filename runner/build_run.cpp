@@ -5,6 +5,7 @@
 #include "cache/layer_unpacker.h"
 #include "common/file_util.h"
 #include "executor/container.h"
+#include "runner/cache_mounts.h"
 #include "runner/container_limits.h"
 #include "runner/build_step.h"
 #include "runner/log_file.h"
@@ -60,6 +61,17 @@ Result<cache::LayerDescriptor> run_build_step(cache::Store& store, const RunStep
 
   std::optional<LogFile> log;
   if (!req.log_path.empty()) log.emplace(TRY_CTX(LogFile::open(req.log_path), req.what + ": its log"));
+  // Cache directories: bind mounts, so nothing written there reaches the
+  // layer (only the mount point does, as an empty directory); not keyed.
+  if (!req.step.caches.empty() && req.cache_project.empty())
+    return fail(ErrorKind::internal, req.what + ": caches without a project");
+  auto caches = TRY_CTX(acquire_cache_mounts(store, req.cache_project, req.step.caches,
+                                             [&](const std::string& m) {
+                                               reporter.output(req.task, "gantry: " + m);
+                                               if (log) log->line("gantry: " + m);
+                                             }),
+                        req.what);
+  spec.mounts.insert(spec.mounts.end(), caches.mounts.begin(), caches.mounts.end());
   std::deque<std::string> tail;
   spec.output = [&](executor::Stream, std::string_view line) {
     reporter.output(req.task, line);

@@ -26,6 +26,7 @@ struct RunStepRequest {
   std::string log_path;               // "" = no log kept; else every output line, and how it ended
   DefaultLimits limits;               // the runner's default limits (container_limits.h)
   ContainerLauncher& launcher;        // starts the container
+  std::string cache_project;          // whose cache directories `caches:` mounts (BuildRequest::cache_project)
 };
 
 // Runs the step; its output goes to reporter.output(task, line). A non-zero

@@ -114,8 +114,8 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
   // The build tags and `from:` lookups belong to the pipeline's project, as
   // in `gantry run` (a claimed `project:` of another repository is refused).
   auto reporter = make_reporter(opt.json || opt.dry_run);
-  auto project = run_project(**store, *pipeline, *repo,
-                             project_access(*config, repo->location(), repo->remote_url()), *reporter);
+  const auto access = project_access(*config, repo->location(), repo->remote_url());
+  auto project = run_project(**store, *pipeline, *repo, access, *reporter);
   if (!project) return report_error(project.error());
   if (opt.dry_run) {
     reporter->finish();
@@ -134,6 +134,7 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
                          .jobs = opt.jobs,
                          .limits = config->limits,
                          .project = *project};
+    request.cache_project = access.project;
     request.deferred_cache = deferred_cache_lookup(**store);
     return build_images(request);
   };

@@ -93,6 +93,7 @@ struct QueryFlags {
   std::string env;
   std::string run;
   std::string stage;
+  std::string service;
   int limit = 20;
   bool json = false;
 };
@@ -262,9 +263,12 @@ void add_run_commands(Cli& cli) {
   cmd = cli.app.add_subcommand("logs", "Print the logs of a run's build steps and stages (secrets are masked as ***)");
   cmd->add_option("run", logs->run, "Run id (or any unique part of it: a prefix, the random suffix)")->required();
   cmd->add_option("stage", logs->stage, "Only this stage, or only the build steps of this image");
+  cmd->add_option("--service", logs->service, "The log of this service of STAGE (`services:`) instead of the stage's");
   cmd->callback([&global, &action, logs] {
     action = [&global, logs] {
-      return with_store(global, [&](cache::Store& s) { return print_logs(s, logs->run, logs->stage, std::cout); });
+      return with_store(global, [&](cache::Store& s) {
+        return print_logs(s, logs->run, logs->stage, std::cout, logs->service);
+      });
     };
   });
 

@@ -3,6 +3,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cache/cache_dirs.h"
 #include "cache/layer_verify.h"
 #include "cache/metadata.h"
 #include "cache/store.h"
@@ -18,7 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::RetentionRule& rule) {
+int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::RetentionRule& rule, bool caches) {
   auto store = cache::Store::open(g.store_dir, cache::StoreLock::exclusive);
   if (!store) return report_error(store.error());
   // Runs whose process died are "interrupted" before gc looks at runs.
@@ -28,6 +29,21 @@ int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::Rete
   if (!runs) return report_error(runs.error());
   auto r = cache::collect_garbage(**store, dry_run);
   if (!r) return report_error(r.error());
+  // Cache directories (`caches:`) only when asked: they are what makes the
+  // next build fast. One in use (by a container of another store user) stays.
+  std::uint64_t cache_bytes = 0;
+  if (caches) {
+    cache::CacheDirs dirs((*store)->paths());
+    if (dry_run) {
+      auto list = dirs.list();
+      if (!list) return report_error(list.error());
+      for (const auto& c : *list) cache_bytes += c.bytes;
+    } else {
+      auto freed = dirs.remove_all();
+      if (!freed) return report_error(freed.error());
+      cache_bytes = *freed;
+    }
+  }
   if (as_json) {
     std::cout << json{{"dry_run", dry_run},
                       {"blobs_kept", r->blobs_kept},
@@ -36,7 +52,8 @@ int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::Rete
                       {"bytes_freed", r->bytes_freed},
                       {"tmp_swept", r->tmp_swept},
                       {"runs_pruned", runs->runs_pruned},
-                      {"runs_kept_in_use", runs->runs_kept_in_use}}
+                      {"runs_kept_in_use", runs->runs_kept_in_use},
+                      {"cache_dir_bytes_freed", cache_bytes}}
                      .dump()
               << "\n";
   } else {
@@ -44,6 +61,7 @@ int run_gc(const GlobalOptions& g, bool dry_run, bool as_json, const cache::Rete
               << " bytes), " << r->layers_removed << " unpacked layers and " << runs->runs_pruned
               << " runs with their logs; kept " << r->blobs_kept << " blobs";
     if (runs->runs_kept_in_use) std::cout << " and " << runs->runs_kept_in_use << " old runs still in use";
+    if (caches) std::cout << "; " << (dry_run ? "would free " : "freed ") << cache_bytes << " bytes of cache directories";
     std::cout << "\n";
   }
   return kExitOk;
@@ -87,6 +105,7 @@ void add_store_commands(Cli& cli) {
   auto gc_dry = std::make_shared<bool>(false);
   auto gc_json = std::make_shared<bool>(false);
   auto rule = std::make_shared<cache::RetentionRule>();
+  auto gc_caches = std::make_shared<bool>(false);
   auto* gc = cli.app.add_subcommand(
       "gc", "Prune old runs and their logs, then remove blobs and unpacked layers no tag, environment, cache entry "
             "or recent run refers to (waits for other gantry processes on the store)");
@@ -97,8 +116,11 @@ void add_store_commands(Cli& cli) {
       ->check(CLI::NonNegativeNumber);
   gc->add_option("--keep-days", rule->keep_days, "Keep every run younger than D days (default 30)")
       ->check(CLI::NonNegativeNumber);
-  gc->parse_complete_callback([&cli, gc_dry, gc_json, rule] {
-    cli.action = [&cli, gc_dry, gc_json, rule] { return run_gc(cli.global, *gc_dry, *gc_json, *rule); };
+  gc->add_flag("--caches", *gc_caches, "Also remove the cache directories of `caches:` (gantry cache dirs ls)");
+  gc->parse_complete_callback([&cli, gc_dry, gc_json, rule, gc_caches] {
+    cli.action = [&cli, gc_dry, gc_json, rule, gc_caches] {
+      return run_gc(cli.global, *gc_dry, *gc_json, *rule, *gc_caches);
+    };
   });
 
   auto fsck_json = std::make_shared<bool>(false);

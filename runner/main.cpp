@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   add_key_commands(cli);
   add_verify_commands(cli);
   add_registry_commands(cli);  // keep after add_image_commands: adds image pull/push to its group
+  add_cache_dir_commands(cli);  // keep after add_registry_commands: adds `cache dirs` to its `cache`
 
   try {
     app.parse(argc, argv);

@@ -111,6 +111,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
                          .limits = options.runner_config.limits,
                          .launcher = options.launcher};
     request.project = project;
+    request.cache_project = ctx.access.project;
     // Every step is recorded with the run (and a run step's output kept in
     // the run's directory) as it ends, so a failed build can be read later.
     request.log_run_id = ctx.run_id;
@@ -135,14 +136,20 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   // Registry stage images were pulled by load_checked_pipeline; store ones see
   // this project's build tags and the store-wide tags.
   RegistryRefs stage_refs(store, &reporter, cache::TagScope::of(project));
+  // Stage images and service images (`services:`) not built by this run.
+  std::vector<std::pair<std::string, std::string>> refs;  // image, who uses it
   for (const auto& stage : pipeline.stages) {
-    if (ctx.images.count(stage.image)) continue;
-    auto digest = stage_refs.ensure(stage.image);
-    if (!digest) return fail_run(digest.error().context("stage " + stage.name));
-    auto image = load_stage_image(store, stage.image, *digest, false);
+    refs.emplace_back(stage.image, "stage " + stage.name);
+    for (const auto& svc : stage.services) refs.emplace_back(svc.image, "service " + svc.name + " of stage " + stage.name);
+  }
+  for (const auto& [ref, user] : refs) {
+    if (ctx.images.count(ref)) continue;
+    auto digest = stage_refs.ensure(ref);
+    if (!digest) return fail_run(digest.error().context(user));
+    auto image = load_stage_image(store, ref, *digest, false);
     if (!image) return fail_run(image.error());
-    ctx.images.emplace(stage.image, std::move(*image));
-    run_images.push_back({stage.image, digest->str(), false});
+    ctx.images.emplace(ref, std::move(*image));
+    run_images.push_back({ref, digest->str(), false});
   }
   TRY(meta.set_run_images(run.id, run_images));
   run.images = run_images;

@@ -1,5 +1,7 @@
 #include "runner/run_views.h"
 
+#include "runner/stage_services.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -183,9 +185,24 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
   return {};
 }
 
-Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out) {
+Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out,
+                  const std::string& service) {
   cache::Metadata& meta = store.metadata();
   auto run = TRY(meta.find_run(run_id));
+  if (!service.empty()) {
+    if (stage.empty()) return fail(ErrorKind::usage, "--service needs the STAGE it belongs to");
+    for (const auto& s : run.stages) {
+      if (s.stage != stage) continue;
+      if (s.log_path.empty()) return fail(ErrorKind::not_found, "stage " + stage + " has no log (" + s.detail + ")");
+      if (s.cached) out << "(cached: the log of run " << s.cached_from << ")\n";
+      auto text = read_file(service_log_path(s.log_path, service));
+      if (!text)
+        return fail(ErrorKind::not_found, "no log of service " + service + " in stage " + stage + " of run " + run.id);
+      out << *text;
+      return {};
+    }
+    return fail(ErrorKind::not_found, "no stage " + stage + " in run " + run.id);
+  }
   bool found = false;
   // The build steps' logs first (all, or one image's when `stage` names an
   // image and no stage), then the stages'.

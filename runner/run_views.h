@@ -23,6 +23,8 @@ Status print_history(cache::Store& store, const std::string& project, const std:
 // The run record (JSON) or a summary.
 Status print_run(cache::Store& store, const std::string& run_id, bool json, std::ostream& out);
 // The logs of every stage of the run (with a header each), or one stage's log.
-Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out);
+// `service` non-empty: the log of that service of `stage` (`services:`).
+Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out,
+                  const std::string& service = "");
 
 }  // namespace gantry::runner

@@ -9,7 +9,8 @@ Digest stage_key(const nlohmann::json& record) { return cache::typed_digest("gan
 nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::string& image_digest,
                                 const std::string& environment, const nlohmann::json& workspace_identity,
                                 const std::map<std::string, std::string>& need_keys,
-                                const std::map<std::string, std::string>& secret_digests) {
+                                const std::map<std::string, std::string>& secret_digests,
+                                const std::map<std::string, std::string>& service_digests) {
   nlohmann::json env = nlohmann::json::array();
   for (const auto& e : stage.env) env.push_back({e.name, e.value});
   nlohmann::json secrets = nlohmann::json::array();
@@ -34,6 +35,28 @@ nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::stri
       {"artifacts", stage.artifacts},
       {"workspace", stage.workspace},
   };
+  if (!stage.services.empty()) {
+    nlohmann::json services = nlohmann::json::array();
+    for (const auto& svc : stage.services) {
+      nlohmann::json svc_env = nlohmann::json::array();
+      for (const auto& e : svc.env) svc_env.push_back({e.name, e.value});
+      auto digest = service_digests.find(svc.name);
+      services.push_back({
+          {"name", svc.name},
+          {"image", digest == service_digests.end() ? nlohmann::json() : nlohmann::json(digest->second)},
+          {"command", svc.command},
+          {"env", svc_env},
+          {"ready",
+           {{"kind", std::string(pipeline::to_string(svc.ready.kind))},
+            {"port", svc.ready.port},
+            {"url", svc.ready.url},
+            {"argv", svc.ready.argv},
+            {"text", svc.ready.text}}},
+          {"timeout_ms", svc.timeout.count()},
+      });
+    }
+    def["services"] = services;
+  }
   nlohmann::json needs = nlohmann::json::object();
   for (const auto& [name, key] : need_keys) needs[name] = key;
   return {

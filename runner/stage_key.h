@@ -9,7 +9,13 @@
 //                  "hmac-sha256:<hex>"], ...] (each name with the HMAC-SHA256
 //                  of its value under the store's secret key, secrets/hmac.key;
 //                  NEVER the value nor a plain hash of it), "timeout_ms",
-//                  "limits", "network", "artifacts", "workspace"}
+//                  "limits", "network", "artifacts", "workspace"}, plus
+//                  "services" only when the stage has some (so the keys of
+//                  stages without services are unchanged: no format bump):
+//                  [{"name", "image": manifest digest, "command", "env",
+//                  "ready": {"kind", "port", "url", "argv", "text"},
+//                  "timeout_ms"}, ...]. Cache directories (`caches:`) are
+//                  never keyed (docs/pipeline.md).
 //   "environment"  the environment the stage belongs to (GANTRY_ENVIRONMENT)
 //   "workspace"    what it sees at /workspace: {"tree": oid} for the whole
 //                  base tree or {"entries": [[path, mode, oid], ...]} for
@@ -44,7 +50,8 @@ inline constexpr int kStageKeyFormat = 3;
 nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::string& image_digest,
                                 const std::string& environment, const nlohmann::json& workspace_identity,
                                 const std::map<std::string, std::string>& need_keys,
-                                const std::map<std::string, std::string>& secret_digests = {});
+                                const std::map<std::string, std::string>& secret_digests = {},
+                                const std::map<std::string, std::string>& service_digests = {});
 
 // The key of a stage-key record (above).
 Digest stage_key(const nlohmann::json& record);

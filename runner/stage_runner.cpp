@@ -10,10 +10,12 @@
 #include "common/unique_fd.h"
 #include "common/units.h"
 #include "executor/container.h"
+#include "runner/cache_mounts.h"
 #include "runner/container_limits.h"
 #include "runner/log_file.h"
 #include "runner/stage_artifacts.h"
 #include "runner/stage_key.h"
+#include "runner/stage_services.h"
 
 namespace gantry::runner {
 
@@ -115,7 +117,7 @@ class StageRun {
     r_.image = stage.image;
     r_.allow_failure = stage.allow_failure;
     r_.started_ms = clock_.now_ms();
-    r_.log_path = ctx.store.paths().stage_log(ctx.run_id, stage.name);
+    r_.log_path = ctx.store.paths().stage_log(ctx.run_id, pipeline::stage_file_name(stage.name));
   }
 
   cache::StageResult run() {
@@ -128,6 +130,7 @@ class StageRun {
     if (!log) return failed(log.error().message());
     auto spec = container_spec(**image);
     if (!spec) return failed(spec.error().message());
+    if (auto st = attach_caches_and_services(*spec, *log); !st) return failed(st.error().message());
     run_attempts(*spec, *log);
     return finish();
   }
@@ -165,15 +168,20 @@ class StageRun {
         if (it == ctx_.results.end()) continue;
         need_keys[name] = it->second.cache_key.empty() ? "uncached:" + it->second.run_id : it->second.cache_key;
         if (!it->second.artifacts_dir.empty())
-          need_mounts_.push_back({it->second.artifacts_dir, std::string(kArtifactsMount) + "/" + name, true});
+          need_mounts_.push_back(
+              {it->second.artifacts_dir, std::string(kArtifactsMount) + "/" + pipeline::stage_file_name(name), true});
       }
     }
     use_cache_ = stage_.cache && !ctx_.no_cache;
     std::map<std::string, std::string> secret_digests;
     if (auto it = ctx_.secrets.find(stage_.name); it != ctx_.secrets.end())
       for (const auto& secret : it->second) secret_digests[secret.name] = secret.keyed_digest;
-    record_json_ = stage_key_record(stage_, r_.digest, stage_.environment,
-                                    view_ ? view_->identity : nlohmann::json(), need_keys, secret_digests);
+    std::map<std::string, std::string> service_digests;
+    for (const auto& svc : stage_.services)
+      if (auto it = ctx_.images.find(svc.image); it != ctx_.images.end())
+        service_digests[svc.name] = it->second.digest.str();
+    record_json_ = stage_key_record(stage_, r_.digest, stage_.environment, view_ ? view_->identity : nlohmann::json(),
+                                    need_keys, secret_digests, service_digests);
     key_ = stage_key(record_json_).str();
     // Always recorded, so dependants key on it; only reused when caching is on.
     r_.cache_key = use_cache_ ? key_ : "";
@@ -240,6 +248,25 @@ class StageRun {
     return spec;
   }
 
+  // Cache directories (locked as their sharing says, never keyed) and
+  // services (started now; the stage joins their network namespace once
+  // every probe succeeded).
+  Status attach_caches_and_services(executor::ContainerSpec& spec, StageLog& log) {
+    auto note = [&](const std::string& line) {
+      log.line(line);
+      ctx_.reporter.output(task_, line);
+    };
+    caches_ = TRY(acquire_cache_mounts(ctx_.store, ctx_.access.project, stage_.caches,
+                                       [&](const std::string& m) { note("gantry: " + m); }, ctx_.stop));
+    spec.mounts.insert(spec.mounts.end(), caches_->mounts.begin(), caches_->mounts.end());
+    if (stage_.services.empty()) return {};
+    services_ = TRY_CTX(StageServices::start(ctx_, stage_, r_.log_path, note), "services");
+    TRY(services_->wait_ready(ctx_.stop));
+    spec.netns_fd = services_->netns_fd();
+    spec.extra_hosts = services_->hosts();
+    return {};
+  }
+
   // Why an attempt that ran failed ("" = it passed).
   std::string attempt_failure(const executor::ContainerResult& result, const executor::ContainerSpec& spec) const {
     std::string detail;
@@ -297,7 +324,7 @@ class StageRun {
         continue;
       }
       if (!stage_.artifacts.empty()) {
-        std::string dest = ctx_.store.paths().stage_artifacts(ctx_.run_id, stage_.name);
+        std::string dest = ctx_.store.paths().stage_artifacts(ctx_.run_id, pipeline::stage_file_name(stage_.name));
         (void)remove_tree(dest);
         if (auto st = collect_artifacts(stage_.artifacts, result->upper_dir, spec.lowerdirs, dest); !st) {
           r_.detail = st.error().message();
@@ -344,6 +371,8 @@ class StageRun {
   const Clock::Steady started_ = clock_.steady_now();
   std::optional<WorkspaceView> view_;
   std::vector<executor::BindMount> need_mounts_;  // the needs' artifacts
+  std::optional<CacheMounts> caches_;              // locked for the container's life
+  std::unique_ptr<StageServices> services_;        // stopped when the stage ends (every path)
   bool use_cache_ = false;
   nlohmann::json record_json_;
   std::string key_;

@@ -104,6 +104,7 @@ int parse_config(const char* data, size_t size, struct init_config* c) {
     r.ok = 0;
   }
   c->host_network = u32(&r) != 0;
+  c->extra_hosts = str(&r);
   c->seccomp_bpf = str_len(&r, &c->seccomp_len);
   c->caps_keep = u64(&r);
   c->trace_phases = u32(&r) != 0;

@@ -39,6 +39,7 @@ struct init_config {
   struct init_mount* mounts;
   size_t n_mounts;
   int host_network;
+  char* extra_hosts; /* lines appended to /etc/hosts */
   char* seccomp_bpf;
   size_t seccomp_len;
   uint64_t caps_keep;

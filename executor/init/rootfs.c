@@ -175,8 +175,9 @@ static int write_small_file(const char* dir, const char* name, const char* data,
 int write_etc_files(struct setup_ctx* ctx) {
   const struct init_config* c = ctx->config;
   char buf[8192];
-  int n = snprintf(buf, sizeof buf, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
-                   c->hostname);
+  int n = snprintf(buf, sizeof buf, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n%s",
+                   c->hostname, c->extra_hosts);
+  if (n < 0 || (size_t)n >= sizeof buf) return E2BIG;
   int err = write_small_file(c->etc_dir, "hosts", buf, (size_t)n);
   if (err) return err;
   n = snprintf(buf, sizeof buf, "%s\n", c->hostname);

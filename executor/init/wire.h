@@ -21,7 +21,7 @@
  *   str scratch_mount, u64 scratch_tmpfs_bytes, u64 file_size_limit,
  *   strs argv, strs env, str workdir, str user, str hostname,
  *   u32 mount count + {str source, str target, u32 read_only} each,
- *   u32 host_network, str seccomp_bpf (raw struct sock_filter array),
+ *   u32 host_network, str extra_hosts (lines appended to /etc/hosts), str seccomp_bpf (raw struct sock_filter array),
  *   u64 caps_keep (bit N: capability N stays for a root command),
  *   u32 trace_phases
  */
@@ -30,7 +30,7 @@
 
 #include <stdint.h>
 
-#define GANTRY_INIT_PROTOCOL 3u
+#define GANTRY_INIT_PROTOCOL 4u
 #define GANTRY_INIT_CONFIG_FD 3
 #define GANTRY_INIT_STATUS_FD 4
 /* The file name of the init, installed next to the gantry binary. */

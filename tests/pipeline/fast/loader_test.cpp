@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/digest.h"
+#include "tests/pipeline/expect_diagnostics.h"
 #include "tests/support/test_support.h"
 
 namespace gantry::pipeline {
@@ -243,25 +244,6 @@ TEST(Loader, BuildStateFollowsSteps) {
 
 // ---- errors ---------------------------------------------------------------
 
-struct Expected {
-  int line;
-  int column;
-  std::string text;  // "key: message", as after "file:line:col: "
-};
-
-void expect_diagnostics(const std::string& yaml, const std::vector<Expected>& expected) {
-  auto r = load_pipeline(yaml, ".gantry.yml");
-  ASSERT_FALSE(r) << "loaded without errors:\n" << yaml;
-  const auto& items = r.error().items();
-  std::string all = r.error().str();
-  ASSERT_EQ(items.size(), expected.size()) << all;
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    EXPECT_EQ(items[i].str(), ".gantry.yml:" + std::to_string(expected[i].line) + ":" +
-                                  std::to_string(expected[i].column) + ": " + expected[i].text)
-        << all;
-  }
-}
-
 TEST(LoaderErrors, InvalidYamlHasItsPosition) {
   expect_diagnostics("images:\n  app: {from: busybox\n", {{3, 1, "invalid YAML: end of map flow not found"}});
   expect_diagnostics("images: x: y\n", {{1, 10, "invalid YAML: illegal map value"}});
@@ -292,7 +274,7 @@ stages:
                       {9, 5,
                        "stages.unit.frobnicate: unknown key 'frobnicate'; expected one of image, run, needs, "
                        "environment, env, secrets, timeout, limits, network, artifacts, cache, allow_failure, "
-                       "retry, workspace or inputs"}});
+                       "retry, workspace, inputs, matrix, services or caches"}});
 }
 
 TEST(LoaderErrors, StepProblems) {
