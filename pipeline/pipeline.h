@@ -169,6 +169,9 @@ struct StageDef {
   Limits limits;
   NetworkMode network = NetworkMode::none;
   std::vector<std::string> artifacts;  // absolute paths in the container
+  // `reports: {junit: ...}`: JUnit XML files the stage writes (absolute; the
+  // file name may be a glob), read after it ends, passed or failed.
+  std::vector<std::string> junit_reports;
   bool cache = true;
   bool allow_failure = false;
   unsigned retry = 0;                  // extra attempts after a failure

@@ -13,8 +13,31 @@ namespace {
 const std::vector<std::string> kStageKeys = {"image",    "run",       "needs",   "environment", "env",
                                              "secrets",  "timeout",   "limits",  "network",     "artifacts",
                                              "cache",    "allow_failure", "retry", "workspace",  "inputs",
-                                             "matrix", "services", "caches"};
+                                             "matrix", "services", "caches", "reports"};
 const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus", "tmpfs", "disk"};
+
+// `reports: {junit: PATH | [PATH...]}`: absolute paths in the container; the
+// last component may be a glob (`/out/*.xml`), the directories before it not.
+void parse_reports(YamlReader& r, const Field& f, StageDef& stage) {
+  auto entries = r.map(f, {"junit"}, {"junit"});
+  if (!entries) return;
+  for (const auto& e : *entries) {
+    auto paths = r.string_or_list(e);
+    if (!paths) continue;
+    for (const auto& path : *paths) {
+      const auto slash = path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+      if (!path.starts_with('/') || slash + 1 >= path.size())
+        r.error(e, "expected an absolute path of a file in the container (e.g. /out/*.xml), got '" + path + "'");
+      else if (dir.find_first_of("*?[") != std::string::npos)
+        r.error(e, "'" + path + "': only the file name may be a pattern, not the directories before it");
+      else if (path.find("/../") != std::string::npos || path.find("/./") != std::string::npos || path.ends_with("/.."))
+        r.error(e, "'" + path + "': expected a path without '.' or '..' components");
+      else
+        stage.junit_reports.push_back(path);
+    }
+  }
+}
 
 std::vector<std::string> names_of(const std::vector<EnvironmentDef>& envs) {
   std::vector<std::string> out;
@@ -193,6 +216,8 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
         auto elements = r.list(e);
         for (const auto& a : elements.value_or(std::vector<Field>{}))
           if (auto v = r.absolute_path(a)) stage.artifacts.push_back(*v);
+      } else if (e.key == "reports") {
+        parse_reports(r, e, stage);
       } else if (e.key == "cache") {
         if (auto v = r.boolean(e)) stage.cache = *v;
       } else if (e.key == "allow_failure") {
