@@ -14,6 +14,7 @@
 //   <root>/secrets/values.json         0600: values set by `gantry secret set`
 //   <root>/secrets/hmac.key            0600: key of the keyed hashes of secret values in stage keys
 //   <root>/secrets/lock                flock around read-modify-write of values.json
+//   <root>/runs/<id>/<stage>.tests.json  the stage's test results (JUnit reports, per attempt)
 //   <root>/runs/<id>/lock              held (flock) by the process running the run; a run
 //                                      recorded "running" whose lock can be taken is dead:
 //                                      the next command that reads runs marks it "interrupted"
@@ -66,6 +67,10 @@ class StorePaths {
   std::string run_lock(const std::string& run_id) const { return run_dir(run_id) + "/lock"; }
   std::string stage_log(const std::string& run_id, const std::string& stage) const {
     return run_dir(run_id) + "/" + stage + ".log";
+  }
+  // A stage's test results (JUnit reports read after each attempt, runner/stage_tests.h).
+  std::string stage_tests(const std::string& run_id, const std::string& stage) const {
+    return run_dir(run_id) + "/" + stage + ".tests.json";
   }
   std::string build_step_log(const std::string& run_id, const std::string& image, int step_number) const {
     return run_dir(run_id) + "/build-" + image + "-" + std::to_string(step_number) + ".log";

@@ -13,6 +13,7 @@
 #include "runner/run_signals.h"
 #include "runner/run_views.h"
 #include "runner/run_watch.h"
+#include "runner/test_views.h"
 #include "runner/store_open.h"
 
 namespace gantry::runner {
@@ -96,6 +97,7 @@ struct QueryFlags {
   std::string service;
   int limit = 20;
   bool json = false;
+  bool flaky = false;
 };
 
 int cmd_rollback(const GlobalOptions& global, const QueryFlags& f) {
@@ -268,6 +270,32 @@ void add_run_commands(Cli& cli) {
     action = [&global, logs] {
       return with_store(global, [&](cache::Store& s) {
         return print_logs(s, logs->run, logs->stage, std::cout, logs->service);
+      });
+    };
+  });
+
+  auto tests = std::make_shared<QueryFlags>();
+  tests->limit = 100;
+  cmd = cli.app.add_subcommand("tests", "Test results of a run's stages (`reports: {junit: ...}`), failed tests first;\n"
+                                        "--flaky: the tests whose outcome changed for the same stage key");
+  cmd->add_option("run", tests->run, "Run id (or any unique part of it); optional with --flaky");
+  cmd->add_option("stage", tests->stage, "Only this stage");
+  cmd->add_flag("--flaky", tests->flaky, "List the flaky tests of the project's recent runs (or of RUN's project)");
+  cmd->add_option("--project", tests->project, "With --flaky: the project (default: the only one in the store)");
+  cmd->add_option("--limit,-n", tests->limit, "With --flaky: how many recent runs to examine (default 100)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", tests->json, "Print JSON (docs/run.md \"gantry tests\")");
+  cmd->callback([&global, &action, tests] {
+    action = [&global, tests] {
+      return with_store(global, [&](cache::Store& s) -> Status {
+        if (!tests->flaky) {
+          if (tests->run.empty()) return fail(ErrorKind::usage, "gantry tests: RUN is required (or --flaky)");
+          return print_tests(s, tests->run, tests->stage, tests->json, std::cout);
+        }
+        std::string project = tests->project;
+        if (project.empty() && !tests->run.empty()) project = TRY(s.metadata().find_run(tests->run)).project;
+        if (project.empty() && tests->run.empty()) project = TRY(pick_project(s, "", ""));
+        return print_flaky_tests(s, project, tests->limit, tests->json, std::cout);
       });
     };
   });

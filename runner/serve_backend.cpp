@@ -10,6 +10,7 @@
 #include "runner/run_pipeline.h"
 #include "runner/run_session.h"
 #include "runner/run_views.h"
+#include "runner/test_views.h"
 
 namespace gantry::runner {
 
@@ -52,6 +53,13 @@ class RunnerBackend : public server::Backend {
     const std::string project = TRY(pick_project(store_, wanted, ""));
     auto rows = TRY(printed_json([&](std::ostream& out) { return print_environments(store_, project, "", true, out); }));
     return nlohmann::json{{"project", project}, {"environments", std::move(rows)}};
+  }
+
+  Result<nlohmann::json> run_tests(const std::string& run_id) override { return run_tests_json(store_, run_id); }
+
+  Result<nlohmann::json> flaky_tests(const std::string& wanted, int runs) override {
+    const std::string project = TRY(pick_project(store_, wanted, ""));
+    return flaky_tests_json(store_, project, runs);
   }
 
   Result<nlohmann::json> history(const std::string& wanted, const std::string& image, int limit) override {

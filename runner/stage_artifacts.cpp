@@ -10,6 +10,7 @@
 #include "runner/stage_artifacts.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -205,6 +206,19 @@ Status copy_dir_at(const MergedDir& dirs, const struct stat& st, int dst_dir, co
   return {};
 }
 
+// The container's root directory: the upper dir, then the layers from the top.
+Result<MergedDir> merged_root(const std::string& upper_dir, const std::vector<std::string>& lowerdirs) {
+  std::vector<std::string> root_paths;
+  if (!upper_dir.empty()) root_paths.push_back(upper_dir);
+  root_paths.insert(root_paths.end(), lowerdirs.rbegin(), lowerdirs.rend());
+  MergedDir dirs;
+  for (const auto& root : root_paths) {
+    dirs.emplace_back(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dirs.back()) return fail_sys("open", root);
+  }
+  return dirs;
+}
+
 }  // namespace
 
 Status collect_artifacts(const std::vector<std::string>& paths, const std::string& upper_dir,
@@ -212,19 +226,11 @@ Status collect_artifacts(const std::vector<std::string>& paths, const std::strin
   TRY(make_dirs(dest_dir));
   UniqueFd dest(::open(dest_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dest) return fail_sys("open", dest_dir);
-  // Top first: the upper dir, then the layers from the top.
-  std::vector<std::string> root_paths;
-  if (!upper_dir.empty()) root_paths.push_back(upper_dir);
-  root_paths.insert(root_paths.end(), lowerdirs.rbegin(), lowerdirs.rend());
   for (const auto& path : paths) {
     auto comps = split_beneath_path(path);
     if (!comps || comps->empty())
       return fail(ErrorKind::invalid_input, "artifact '" + path + "': expected an absolute path inside the container");
-    MergedDir dirs;
-    for (const auto& root : root_paths) {
-      dirs.emplace_back(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!dirs.back()) return fail_sys("open", root);
-    }
+    MergedDir dirs = TRY(merged_root(upper_dir, lowerdirs));
     // Down the directories, as the container sees them, never through a link.
     Entry e;
     for (std::size_t i = 0; i < comps->size(); ++i) {
@@ -255,6 +261,58 @@ Status collect_artifacts(const std::vector<std::string>& paths, const std::strin
       TRY_CTX(copy_dir_at(e.dirs, e.st, to->get(), comps->back(), shown, 0), "artifact " + path);
   }
   return {};
+}
+
+Result<std::vector<ContainerFile>> read_container_files(const std::string& pattern, const std::string& upper_dir,
+                                                        const std::vector<std::string>& lowerdirs,
+                                                        std::size_t max_bytes, std::vector<std::string>& skipped) {
+  auto comps = split_beneath_path(pattern);
+  if (!comps || comps->empty())
+    return fail(ErrorKind::invalid_input, "'" + pattern + "': expected an absolute path inside the container");
+  MergedDir dirs = TRY(merged_root(upper_dir, lowerdirs));
+  // Down the directories (never through a link) to the one the pattern lists.
+  for (std::size_t i = 0; i + 1 < comps->size(); ++i) {
+    const std::string shown = join(*comps, i + 1);
+    auto e = TRY(look_up(dirs, (*comps)[i], shown));
+    if (e.kind == Entry::Kind::absent) return std::vector<ContainerFile>{};
+    if (e.kind != Entry::Kind::dir) {
+      skipped.push_back(shown + " is not a directory (a symlink is never followed)");
+      return std::vector<ContainerFile>{};
+    }
+    dirs = std::move(e.dirs);
+  }
+  std::set<std::string> names;
+  for (const auto& dir : dirs)
+    for (auto& name : TRY(names_in(dir.get(), join(*comps, comps->size() - 1))))
+      if (::fnmatch(comps->back().c_str(), name.c_str(), FNM_PERIOD) == 0) names.insert(std::move(name));
+  std::vector<ContainerFile> out;
+  for (const auto& name : names) {
+    const std::string shown = join(*comps, comps->size() - 1) + "/" + name;
+    auto e = TRY(look_up(dirs, name, shown));
+    if (e.kind == Entry::Kind::absent || e.kind == Entry::Kind::dir) continue;
+    if (!S_ISREG(e.st.st_mode)) {
+      skipped.push_back(shown + " is not a regular file (a symlink is never followed)");
+      continue;
+    }
+    if (static_cast<std::size_t>(e.st.st_size) > max_bytes) {
+      skipped.push_back(shown + " is larger than " + std::to_string(max_bytes >> 20) + " MiB");
+      continue;
+    }
+    UniqueFd in(::openat(e.leaf_parent, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!in) return fail_sys("open", shown);
+    std::string bytes(static_cast<std::size_t>(e.st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+      ssize_t n = ::read(in.get(), bytes.data() + got, bytes.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail_sys("read", shown);
+      if (n == 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    bytes.resize(got);
+    out.push_back({shown, std::move(bytes)});
+  }
+  return out;
 }
 
 }  // namespace gantry::runner

@@ -22,4 +22,20 @@ inline constexpr const char* kArtifactsMount = "/artifacts";
 Status collect_artifacts(const std::vector<std::string>& paths, const std::string& upper_dir,
                          const std::vector<std::string>& lowerdirs, const std::string& dest_dir);
 
+// A regular file read out of a container's merged view.
+struct ContainerFile {
+  std::string path;   // as the container sees it
+  std::string bytes;
+};
+
+// The regular files whose path matches `pattern` (absolute; only the last
+// component may be a glob, fnmatch(3)) in the merged view of upper_dir over
+// lowerdirs, sorted by name, each read whole. Nothing is followed: a
+// directory on the way that is a symlink, a matching symlink or a special
+// file is skipped with a line in `skipped`, as is a file over max_bytes. A
+// missing directory matches nothing.
+Result<std::vector<ContainerFile>> read_container_files(const std::string& pattern, const std::string& upper_dir,
+                                                        const std::vector<std::string>& lowerdirs,
+                                                        std::size_t max_bytes, std::vector<std::string>& skipped);
+
 }  // namespace gantry::runner

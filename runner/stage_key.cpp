@@ -35,6 +35,7 @@ nlohmann::json stage_key_record(const pipeline::StageDef& stage, const std::stri
       {"artifacts", stage.artifacts},
       {"workspace", stage.workspace},
   };
+  if (!stage.junit_reports.empty()) def["reports"] = {{"junit", stage.junit_reports}};
   if (!stage.services.empty()) {
     nlohmann::json services = nlohmann::json::array();
     for (const auto& svc : stage.services) {

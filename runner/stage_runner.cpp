@@ -16,6 +16,7 @@
 #include "runner/stage_artifacts.h"
 #include "runner/stage_key.h"
 #include "runner/stage_services.h"
+#include "runner/stage_tests.h"
 
 namespace gantry::runner {
 
@@ -34,6 +35,18 @@ std::set<std::string> ancestors(const pipeline::Pipeline& p, const pipeline::Sta
     if (const auto* s = p.find_stage(name)) todo.insert(todo.end(), s->needs.begin(), s->needs.end());
   }
   return out;
+}
+
+// GANTRY_ATTEMPT=N (1-based) in a container's environment: which attempt of
+// a stage with `retry:` this is (never part of the stage key).
+void set_attempt_env(std::vector<std::string>& env, unsigned attempt) {
+  const std::string entry = "GANTRY_ATTEMPT=" + std::to_string(attempt);
+  for (auto& e : env)
+    if (e.starts_with("GANTRY_ATTEMPT=")) {
+      e = entry;
+      return;
+    }
+  env.push_back(entry);
 }
 
 std::vector<std::string> stage_env(const RunContext& ctx, const pipeline::StageDef& stage, const StageImage& image) {
@@ -239,7 +252,7 @@ class StageRun {
     spec.work_root = ctx_.store.paths().containers_dir();
     spec.kept_upper_dir = ctx_.store.tmp_dir();
     spec.init_binary = ctx_.init_binary;
-    spec.keep_upper = !stage_.artifacts.empty();
+    spec.keep_upper = !stage_.artifacts.empty() || !stage_.junit_reports.empty();
     if (view_) {
       auto dir = TRY_CTX(ctx_.workspaces->materialize(stage_.tree_inputs), "workspace");
       spec.mounts.push_back({dir, kWorkspaceMount, true});
@@ -299,6 +312,7 @@ class StageRun {
     unsigned attempts = stage_.retry + 1;
     for (unsigned attempt = 1; attempt <= attempts; ++attempt) {
       r_.attempts = static_cast<int>(attempt);
+      set_attempt_env(spec.env, attempt);
       if (attempts > 1) log.line("gantry: attempt " + std::to_string(attempt) + " of " + std::to_string(attempts));
       auto result = ctx_.launcher->run(spec, ctx_.stop);
       out_stream.finish();
@@ -316,6 +330,7 @@ class StageRun {
           if (!path.empty()) (void)remove_tree(path);
         }
       } upper{result->upper_dir};
+      if (!stage_.junit_reports.empty()) read_tests(static_cast<int>(attempt), result->upper_dir, spec, log);
       r_.exit_code = result->exit_code;
       r_.detail = attempt_failure(*result, spec);
       if (!r_.detail.empty()) {
@@ -338,10 +353,36 @@ class StageRun {
     }
   }
 
+  // The attempt's JUnit reports (stage_tests.h): a problem with one is a
+  // warning in the log, never the stage's failure.
+  void read_tests(int attempt, const std::string& upper_dir, const executor::ContainerSpec& spec, StageLog& log) {
+    auto tests = read_attempt_tests(stage_.junit_reports, attempt, upper_dir, spec.lowerdirs);
+    for (const auto& w : tests.warnings) {
+      const std::string line = "gantry: warning: " + ctx_.masker.mask(w);
+      log.line(line);
+      ctx_.reporter.output(task_, line);
+    }
+    const TestReport& rep = tests.report;
+    const int failed = rep.count(TestStatus::failed) + rep.count(TestStatus::error);
+    const std::string line = "gantry: tests: " + std::to_string(rep.cases.size()) + " run, " + std::to_string(failed) +
+                             " failed, " + std::to_string(rep.count(TestStatus::skipped)) + " skipped";
+    log.line(line);
+    ctx_.reporter.output(task_, line);
+    tests_.attempts.push_back(std::move(tests));
+  }
+
   // The final status (allow_failure noted), the stage-cache entry of a pass,
   // the record and the report.
   cache::StageResult finish() {
     r_.duration_ms = elapsed().count();
+    if (!tests_.attempts.empty()) {
+      tests_.run_id = ctx_.run_id;
+      tests_.stage = stage_.name;
+      tests_.key = key_;
+      auto path = ctx_.store.paths().stage_tests(ctx_.run_id, pipeline::stage_file_name(stage_.name));
+      if (auto st = save_stage_tests(path, tests_); !st)
+        ctx_.reporter.note("warning: stage " + stage_.name + ": keeping its test results: " + st.error().message());
+    }
     if (r_.status != "passed") {
       r_.status = "failed";
       if (stage_.allow_failure) r_.detail += r_.detail.empty() ? "failure allowed" : " (failure allowed)";
@@ -373,6 +414,7 @@ class StageRun {
   std::vector<executor::BindMount> need_mounts_;  // the needs' artifacts
   std::optional<CacheMounts> caches_;              // locked for the container's life
   std::unique_ptr<StageServices> services_;        // stopped when the stage ends (every path)
+  StageTests tests_;                               // its JUnit reports, per attempt
   bool use_cache_ = false;
   nlohmann::json record_json_;
   std::string key_;

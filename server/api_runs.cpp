@@ -87,6 +87,24 @@ Reply run_graph(ServerCore& core, const Request& req) {
   return json_response(200, *graph);
 }
 
+Reply run_tests(ServerCore& core, const Request& req) {
+  auto doc = core.backend.run_tests(req.params.at("id"));
+  if (!doc) return error_response(doc.error());
+  return json_response(200, *doc);
+}
+
+Reply flaky_tests(ServerCore& core, const Request& req) {
+  int runs = 100;
+  if (auto limit = req.arg("limit"); !limit.empty()) {
+    auto [end, ec] = std::from_chars(limit.data(), limit.data() + limit.size(), runs);
+    if (ec != std::errc() || end != limit.data() + limit.size() || runs < 1 || runs > 1000)
+      return error_response(400, "bad request", "limit: expected a number from 1 to 1000, got '" + limit + "'");
+  }
+  auto doc = core.backend.flaky_tests(req.arg("project"), runs);
+  if (!doc) return error_response(doc.error());
+  return json_response(200, *doc);
+}
+
 Reply queue_run(ServerCore& core, const Request& req) {
   auto body = json_body(req);
   if (!body) return error_response(body.error());
@@ -187,6 +205,8 @@ void add_run_routes(Router& router, ServerCore& core) {
   router.add("POST", "/api/v1/runs", Access::write, [&core](Request& r) { return queue_run(core, r); });
   router.add("GET", "/api/v1/runs/{id}", Access::read, [&core](Request& r) { return get_run(core, r); });
   router.add("GET", "/api/v1/runs/{id}/graph", Access::read, [&core](Request& r) { return run_graph(core, r); });
+  router.add("GET", "/api/v1/runs/{id}/tests", Access::read, [&core](Request& r) { return run_tests(core, r); });
+  router.add("GET", "/api/v1/tests/flaky", Access::read, [&core](Request& r) { return flaky_tests(core, r); });
   router.add("POST", "/api/v1/runs/{id}/cancel", Access::write, [&core](Request& r) { return cancel_run(core, r); });
   router.add("POST", "/api/v1/runs/{id}/retry", Access::write, [&core](Request& r) { return retry_run(core, r); });
 }

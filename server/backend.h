@@ -47,6 +47,11 @@ class Backend {
   virtual Result<nlohmann::json> promote(const PromoteRequest& request, std::stop_token stop) = 0;
   // The rollback event as JSON.
   virtual Result<nlohmann::json> rollback(const RollbackRequest& request) = 0;
+  // The test results of a run's stages, as `gantry tests RUN --json`.
+  virtual Result<nlohmann::json> run_tests(const std::string& run_id) = 0;
+  // The flaky tests of a project's newest `runs` runs, as `gantry tests
+  // --flaky --json`; project "" = the only project.
+  virtual Result<nlohmann::json> flaky_tests(const std::string& project, int runs) = 0;
   // Marks dead "running" runs interrupted and sweeps what they left.
   virtual Status recover_dead_runs() = 0;
   // The command (argv, argv[0] the binary) that runs a queued entry as the
