@@ -268,11 +268,12 @@ async function runPage(id) {
   const head = el('div', { class: 'card' });
   const graphBox = el('div', { id: 'graph' });
   const images = el('div', { id: 'images' });
+  const tests = el('div', { id: 'tests' });
   const logTitle = el('h2', { id: 'log-title' }, 'Log');
   const log = el('pre', { class: 'log', id: 'log' }, 'Click a stage to see its log.');
   const actions = el('div', { class: 'actions' });
   view.replaceChildren(el('h1', {}, 'Run ', el('code', {}, id)), head, actions, el('h2', {}, 'Stages'), graphBox,
-    el('h2', {}, 'Images'), images, logTitle, log);
+    el('h2', {}, 'Images'), images, el('h2', {}, 'Tests'), tests, logTitle, log);
   let selected = null, abort = null;
 
   const renderHead = () => {
@@ -296,6 +297,22 @@ async function runPage(id) {
       el('td', { class: 'hide-narrow' }, (i.steps || []).filter((s) => s.cached).length + ' of ' + (i.steps || []).length + ' steps cached'))))));
   };
   const renderGraph = () => graphBox.replaceChildren(drawGraph(graph, run.stages, select));
+  // Test reports (`reports: {junit: ...}`): per stage, failed tests first.
+  const renderTests = async () => {
+    let doc;
+    try { doc = await api('/api/v1/runs/' + encodeURIComponent(id) + '/tests'); } catch { return; }
+    if (!doc.stages.length) { tests.replaceChildren(el('p', { class: 'muted' }, 'No stage of this run kept test reports.')); return; }
+    tests.replaceChildren(...doc.stages.map((s) => {
+      const failed = s.cases.filter((c) => c.status === 'failed' || c.status === 'error');
+      return el('div', { class: 'card tests', 'data-stage': s.stage },
+        el('strong', {}, s.stage), ' ', s.totals.tests + ' tests, ' + (s.totals.failed + s.totals.error) + ' failed, ' +
+          s.totals.skipped + ' skipped', s.cached_from ? ' (cached from run ' + s.cached_from + ')' : '',
+        ...failed.map((c) => el('details', { class: 'failed-test' }, el('summary', {}, badge(c.status), ' ', el('code', {}, c.id),
+          c.message ? ': ' + c.message : ''), el('pre', { class: 'log' }, c.output || ''))),
+        ...s.flaky.map((t) => el('div', { class: 'flaky' }, badge('flaky'), ' ', el('code', {}, t))),
+        ...s.warnings.map((w) => el('div', { class: 'muted' }, 'warning: ' + w)));
+    }));
+  };
 
   function select(stage) {
     selected = stage;
@@ -316,6 +333,7 @@ async function runPage(id) {
 
   renderHead();
   renderGraph();
+  renderTests();
   const running = run.stages.find((s) => s.status === 'running');
   if (running) select(running.name);
   const refresh = debounce(async () => {
@@ -324,6 +342,7 @@ async function runPage(id) {
       try { graph = await api('/api/v1/runs/' + encodeURIComponent(id) + '/graph'); renderGraph(); } catch { /* not yet */ }
     }
     renderHead();
+    renderTests();
   }, 150);
   const onEvent = (ev) => {
     if (ev.type === 'stage' && ev.data.run === id) {
