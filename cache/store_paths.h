@@ -20,6 +20,7 @@
 //                                      the next command that reads runs marks it "interrupted"
 //   <root>/referrers/<subject-hex>/    OCI 1.1 referrers of a manifest (referrers.h): one
 //                                      descriptor file per referrer, named by its hex
+//   <root>/locks/environments/<hex>   the turn queue of a project's environment (environment_turns.h)
 //   <root>/git/                        mirrors of repositories given by URL (pipeline/git_mirror)
 //   <root>/caches/<project>/<name>/    a cache directory (`caches:` of stages and run steps,
 //                                      cache_dirs.h): lock (flock: shared or exclusive per the
@@ -81,6 +82,9 @@ class StorePaths {
   std::string git_dir() const { return root_ + "/git"; }
   std::string referrers_dir() const { return root_ + "/referrers"; }
   std::string referrers_of(const Digest& subject) const { return referrers_dir() + "/" + subject.hex(); }
+  // The turn queue of an environment (environment_turns.h); `key` names the
+  // project and environment in a file name (hex).
+  std::string environment_queue(const std::string& key) const { return root_ + "/locks/environments/" + key; }
   std::string caches_dir() const { return root_ + "/caches"; }
   std::string project_caches_dir(const std::string& project) const { return caches_dir() + "/" + project; }
   // One instance of a cache: `instance` "" for the first, "@2", "@3"... for private extra ones.

@@ -2,6 +2,7 @@
 #include "pipeline/loader.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <limits>
 #include "common/image_ref.h"
@@ -19,7 +20,7 @@ const std::vector<std::string> kTopKeys = {"project", "images", "stages", "envir
 // What an included file may hold: project and epoch belong to the pipeline file.
 const std::vector<std::string> kIncludedTopKeys = {"images", "stages", "environments", "include"};
 const std::vector<std::string> kImageKeys = {"from", "env", "workdir", "user", "entrypoint", "cmd", "labels", "steps"};
-const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push", "require"};
+const std::vector<std::string> kEnvironmentKeys = {"name", "when", "export", "push", "require", "concurrency"};
 const std::vector<std::string> kRequireKeys = {"signed_by", "provenance", "passed"};
 const std::vector<std::string> kProvenanceKeys = {"repository", "branch"};
 
@@ -284,6 +285,18 @@ void parse_environments(YamlReader& r, const Field* field, Pipeline& p) {
           else if (v) env.push = *v;
         } else if (e.key == "require") {
           env.require = parse_require(r, e);
+        } else if (e.key == "concurrency") {
+          auto v = r.string(e);
+          if (v && *v == "unlimited") {
+            env.concurrency = 0;
+          } else if (v) {
+            int n = 0;
+            auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+            if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > 100)
+              r.error(e, "expected a number of runs from 1 to 100, or 'unlimited', got '" + *v + "'");
+            else
+              env.concurrency = n;
+          }
         }
       }
       if (env.name.empty()) continue;

@@ -221,6 +221,11 @@ struct EnvironmentDef {
   SourcePos export_pos;             // where `export:` / `push:` are written
   SourcePos push_pos;
   std::optional<EnvironmentRequire> require;
+  // `concurrency:` how many runs may run its stages and promote into it at
+  // once (others wait in order); 0 = unlimited. Unset: 1 for `when: manual`
+  // environments, else unlimited (slots()).
+  std::optional<int> concurrency;
+  int slots() const { return concurrency ? *concurrency : (when == Gate::manual ? 1 : 0); }
 };
 
 // A file the pipeline file includes (`include:`, docs/pipeline.md).

@@ -1,5 +1,7 @@
 #include "runner/run_session.h"
 
+#include "cache/environment_turns.h"
+
 #include <chrono>
 #include <algorithm>
 #include <set>
@@ -307,6 +309,26 @@ Status export_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& en
   return {};
 }
 
+// Waits for the run's turn at an environment with `concurrency:` (others run
+// its stages or promote into it): the run shows `waiting_environment` while
+// it waits (status still running) and the reporter says who is ahead.
+Result<cache::EnvironmentTurn> take_turn(RunContext& ctx, cache::RunRecord& run, const pipeline::EnvironmentDef& env,
+                                         int slots) {
+  cache::Metadata& meta = ctx.store.metadata();
+  bool waited = false;
+  auto turn = cache::EnvironmentTurn::take(
+      ctx.store, run.project, env.name, run.id, slots, ctx.stop, [&](const std::vector<std::string>& ahead) {
+        std::string who = "run " + ahead.front();
+        if (ahead.size() > 1) who += " and " + std::to_string(ahead.size() - 1) + " more ahead";
+        ctx.reporter.note("waiting for " + env.name + " (" + who + ")");
+        if (!waited) (void)meta.set_run_status(run.id, "running", env.name, "", false);
+        waited = true;
+      });
+  if (waited) (void)meta.set_run_status(run.id, "running", "", "", false);
+  if (!turn) return fail(std::move(turn).error().context(env.name));
+  return std::move(*turn);
+}
+
 Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool open_first,
                const std::vector<std::string>& promoted) {
   cache::Metadata& meta = ctx.store.metadata();
@@ -326,6 +348,9 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       TRY(meta.record_gate(run.id, {.environment = env.name, .how = "already-there", .detail = detail}));
       TRY(resolve_secrets(ctx, i, next_manual_gate(ctx.pipeline, i, true)));
     }
+    // One deploy at a time: held until this environment's promotion is done.
+    std::optional<cache::EnvironmentTurn> turn;
+    if (const int slots = env.slots(); slots > 0) turn.emplace(TRY(take_turn(ctx, run, env, slots)));
     ctx.next_phase(env.name);
     if (!ctx.pipeline.stages_of(env.name).empty()) ctx.reporter.phase(env.name);
     bool ok = TRY(run_environment_stages(ctx, env.name));

@@ -279,7 +279,7 @@ async function runPage(id) {
   const renderHead = () => {
     head.replaceChildren(el('dl', { class: 'meta' },
       el('dt', {}, 'Status'), el('dd', { id: 'run-status' }, badge(run.status),
-        run.waiting_environment ? ' at the manual gate of ' + run.waiting_environment : ''),
+        run.waiting_environment ? (run.status === 'running' ? ' waiting for its turn at ' : ' at the manual gate of ') + run.waiting_environment : ''),
       el('dt', {}, 'Project'), el('dd', {}, run.project || ''),
       el('dt', {}, 'Commit'), el('dd', {}, el('code', {}, run.commit || run.rev || ''), ' ', el('span', { class: 'subject' }, run.subject || '')),
       el('dt', {}, 'Started'), el('dd', {}, when(run.started)),
