@@ -8,6 +8,7 @@
 // of the project (a rerun on unchanged inputs).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "cache/metadata.h"
 #include "pipeline/pipeline.h"
 #include "runner/stage_tests.h"
 
