@@ -98,7 +98,10 @@ Status walk(int dirfd, const std::string& prefix, Merged& m, std::set<std::strin
       UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub) continue;
       char v = 0;
-      if (::fgetxattr(sub.get(), "trusted.overlay.opaque", &v, 1) == 1 && v == 'y') opaque_here.insert(path);
+      // trusted.* as root, user.* without (layer_unpacker, docs/rootless.md).
+      if ((::fgetxattr(sub.get(), "trusted.overlay.opaque", &v, 1) == 1 ||
+           ::fgetxattr(sub.get(), "user.overlay.opaque", &v, 1) == 1) && v == 'y')
+        opaque_here.insert(path);
       TRY(walk(sub.get(), path, m, opaque_here, depth + 1));
       continue;
     }

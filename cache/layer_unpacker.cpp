@@ -9,11 +9,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "cache/layer_path.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
 #include "common/rooted_path.h"
 #include "common/unique_fd.h"
+#include "common/userns.h"
 
 namespace gantry::cache {
 
@@ -50,6 +53,11 @@ class Extractor {
   Extractor(TarSource& src, std::string dest, UnpackOptions options)
       : src_(src), dest_(std::move(dest)), options_(options), chown_(options.preserve_owner && ::geteuid() == 0) {}
 
+  // Entries whose owner gantry's user namespace does not map (without root,
+  // docs/rootless.md): stored as root, the first one named.
+  std::size_t unmapped_owners() const { return unmapped_; }
+  const std::string& first_unmapped() const { return first_unmapped_; }
+
   Status run() {
     root_ = UniqueFd(::open(dest_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_) return fail_sys("open", dest_);
@@ -65,6 +73,20 @@ class Extractor {
 
  private:
   Error entry_error(ErrorKind kind, const std::string& why) { return Error(kind, why); }
+
+  // chown as the entry says. Without root an id the user namespace does not
+  // map fails with EINVAL: the entry keeps root (0:0 there), counted; the
+  // layer's digests are the tar's, unchanged (docs/rootless.md).
+  Status set_owner(int fd, const char* name, uid_t uid, gid_t gid, const std::string& path) {
+    if (!chown_) return {};
+    int rc = name ? ::fchownat(fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) : ::fchown(fd, uid, gid);
+    if (rc == 0) return {};
+    if (errno == EINVAL && userns::rootless()) {
+      if (unmapped_++ == 0) first_unmapped_ = path + " (" + std::to_string(uid) + ":" + std::to_string(gid) + ")";
+      return {};
+    }
+    return fail_sys("chown", path);
+  }
 
   // Opens the directory comps[0..n) below the root without following any
   // symlink (a symlink on the way is refused: it could escape the layer);
@@ -190,8 +212,7 @@ class Extractor {
         return fail(ErrorKind::invalid_input, "unsupported entry type " + std::to_string(type));
     }
     // Symlinks and special files: owner, xattrs and times by name, never followed.
-    if (chown_ && ::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-      return fail_sys("chown", clean);
+    TRY(set_owner(parent.get(), base.c_str(), uid, gid, clean));
     if (type != AE_IFLNK) TRY(set_xattrs_at(parent.get(), base, xattrs, clean));
     timespec times[2] = {mtime, mtime};
     if (::utimensat(parent.get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("utimes", clean);
@@ -222,7 +243,7 @@ class Extractor {
       }
     }
     if (::ftruncate(fd.get(), archive_entry_size(e)) != 0) return fail_sys("truncate", path);
-    if (chown_ && ::fchown(fd.get(), uid, gid) != 0) return fail_sys("chown", path);
+    TRY(set_owner(fd.get(), nullptr, uid, gid, path));
     if (::fchmod(fd.get(), perm) != 0) return fail_sys("chmod", path);
     TRY(set_xattrs_fd(fd.get(), xattrs, path));
     timespec times[2] = {mtime, mtime};
@@ -237,7 +258,9 @@ class Extractor {
       auto dir = TRY(open_dir(comps, comps.size(), true));
       UniqueFd rd(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!rd) return fail_sys("open", join(comps, comps.size()));
-      if (::fsetxattr(rd.get(), "trusted.overlay.opaque", "y", 1, 0) != 0)
+      // Without root the containers' overlay is mounted with userxattr.
+      const char* opaque = userns::rootless() ? "user.overlay.opaque" : "trusted.overlay.opaque";
+      if (::fsetxattr(rd.get(), opaque, "y", 1, 0) != 0)
         return fail_sys("set opaque xattr on", "/" + join(comps, comps.size()));
     }
     std::stable_sort(dirs_.begin(), dirs_.end(),
@@ -247,7 +270,7 @@ class Extractor {
       auto dir = TRY(open_dir(d.comps, d.comps.size(), false));
       UniqueFd rd(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!rd) return fail_sys("open", path);
-      if (chown_ && ::fchown(rd.get(), d.uid, d.gid) != 0) return fail_sys("chown", path);
+      TRY(set_owner(rd.get(), nullptr, d.uid, d.gid, path));
       if (::fchmod(rd.get(), d.mode) != 0) return fail_sys("chmod", path);
       TRY(set_xattrs_fd(rd.get(), d.xattrs, path));
       timespec times[2] = {d.mtime, d.mtime};
@@ -263,6 +286,8 @@ class Extractor {
   UniqueFd root_;
   std::vector<DeferredDir> dirs_;
   std::vector<std::vector<std::string>> opaque_;
+  std::size_t unmapped_ = 0;
+  std::string first_unmapped_;
 };
 
 }  // namespace
@@ -303,6 +328,10 @@ Result<std::optional<Digest>> unpack_tar(const std::string& archive_path, const 
   auto src = TRY(TarSource::open(archive_path, so));
   Extractor extractor(*src, dest, options);
   TRY(extractor.run());
+  if (extractor.unmapped_owners() > 0)
+    spdlog::warn("{}: {} entries are owned by ids gantry's user namespace does not map (first: {}); they are stored "
+                 "as root (docs/rootless.md: subordinate ids in /etc/subuid and /etc/subgid map them)",
+                 archive_path, extractor.unmapped_owners(), extractor.first_unmapped());
   return src->finish();
 }
 

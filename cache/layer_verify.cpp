@@ -16,6 +16,7 @@
 #include "cache/store_maintenance.h"
 #include "common/file_util.h"
 #include "common/unique_fd.h"
+#include "common/userns.h"
 
 namespace gantry::cache {
 
@@ -38,7 +39,8 @@ Result<std::string> hash_file(int dir_fd, const std::string& name, const std::st
 
 std::string opaque_mark(int fd) {
   char value[8];
-  ssize_t n = ::fgetxattr(fd, "trusted.overlay.opaque", value, sizeof value);
+  // Where layer_unpacker put it: user.overlay.* without root (docs/rootless.md).
+  ssize_t n = ::fgetxattr(fd, userns::rootless() ? "user.overlay.opaque" : "trusted.overlay.opaque", value, sizeof value);
   return n > 0 ? " opaque=" + std::string(value, static_cast<std::size_t>(n)) : std::string();
 }
 

@@ -245,3 +245,35 @@ Status remove_cgroup_dir(const std::string& dir) {
 }
 
 }  // namespace gantry::executor
+
+namespace gantry::executor {
+
+std::optional<std::string> rootless_cgroup_problem(const Limits& limits) {
+  struct Want {
+    bool wanted;
+    const char* controller;
+  };
+  const Want wants[] = {{limits.memory_bytes.has_value(), "memory"},
+                        {limits.pids.has_value(), "pids"},
+                        {limits.cpus.has_value(), "cpu"}};
+  const auto& hs = cgroup_hierarchies();
+  for (const auto& w : wants) {
+    if (!w.wanted) continue;
+    // The driver cgroup_drivers_for() would pick: v2 first.
+    const Hierarchy* chosen = nullptr;
+    for (const auto& h : hs)
+      if (h.v2 && has_controller(h, w.controller)) chosen = &h;
+    if (!chosen)
+      for (const auto& h : hs)
+        if (!h.v2 && has_controller(h, w.controller) && !chosen) chosen = &h;
+    if (!chosen) return std::string("no cgroup hierarchy has the ") + w.controller + " controller";
+    // gantry makes the containers' cgroups in its own one (v2: and enables
+    // the controllers for them): only a delegated cgroup lets it.
+    std::string probe = chosen->v2 ? chosen->own_dir + "/cgroup.subtree_control" : chosen->own_dir;
+    if (::access(probe.c_str(), W_OK) != 0)
+      return "gantry's cgroup " + chosen->own_dir + " (" + w.controller + ") is not delegated to this user";
+  }
+  return std::nullopt;
+}
+
+}  // namespace gantry::executor

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,5 +67,15 @@ class ContainerCgroups {
 
 // Removes a cgroup dir left by a crashed runner: kills its processes, rmdir.
 Status remove_cgroup_dir(const std::string& dir);
+
+}  // namespace gantry::executor
+
+namespace gantry::executor {
+
+// Without root (common/userns.h): why the cgroup limits in `limits` cannot
+// be enforced here (no hierarchy with the controller, or gantry's own cgroup
+// is not delegated to the user: not writable from its user namespace);
+// nullopt when they can, or when there are none.
+std::optional<std::string> rootless_cgroup_problem(const Limits& limits);
 
 }  // namespace gantry::executor

@@ -149,6 +149,13 @@ int start_failure_exit_code(const Error& error);
 // Thread-safe: run() may be called from several threads at once.
 Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop = {});
 
+// Without root (common/userns.h, docs/rootless.md) the memory, pids and cpus
+// limits need a cgroup delegated to the user. Where there is none, run()
+// says once (a warning) that they are not enforced and runs without them;
+// after set_require_limits(true) (`gantry --require-limits`) it refuses the
+// container instead (StartFailure::cannot_start). No effect as root.
+void set_require_limits(bool required);
+
 // Removes what a runner killed with SIGKILL left under work_root: container
 // dirs (ctr-*) no live process holds, and the cgroups they recorded. Safe to
 // call while other runners use the same work_root (their dirs are locked).

@@ -65,6 +65,7 @@ std::string InitConfig::serialize() const {
   w.str(seccomp_bpf);
   w.u64(caps_keep);
   w.u32(trace_phases ? 1 : 0);
+  w.u32(rootless ? 1 : 0);
   return w.take();
 }
 

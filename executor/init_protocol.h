@@ -69,6 +69,7 @@ struct InitConfig {
   std::string seccomp_bpf;             // raw BPF program, built once by the runner side
   std::uint64_t caps_keep = 0;         // bit N: capability N stays (bounding set; effective for root)
   bool trace_phases = false;           // the init reports phase messages
+  bool rootless = false;               // in gantry's user namespace (common/userns.h): overlay userxattr, ...
 
   // The bytes of wire.h's format.
   std::string serialize() const;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -25,6 +26,7 @@
 
 #include "common/file_util.h"
 #include "common/phase_trace.h"
+#include "common/userns.h"
 #include "executor/cgroup.h"
 #include "executor/container.h"
 #include "executor/container_dir.h"
@@ -103,7 +105,37 @@ struct Supervised {
   }
 };
 
+std::atomic<bool> g_require_limits{false};
+
+// Without root: the limits a delegated cgroup can carry, or none (said once),
+// or a refusal with --require-limits.
+Result<Limits> enforceable_limits(const Limits& wanted) {
+  if (!userns::rootless() || (!wanted.memory_bytes && !wanted.pids && !wanted.cpus)) return wanted;
+  auto problem = rootless_cgroup_problem(wanted);
+  if (!problem) return wanted;
+  if (g_require_limits)
+    return fail(Error(ErrorKind::invalid_input,
+                      "--require-limits: the container's memory/pids/cpu limits cannot be enforced without root: " +
+                          *problem + " (docs/rootless.md: run gantry in a delegated cgroup, e.g. systemd-run --user "
+                                     "--scope -p Delegate=yes gantry ...)",
+                      -static_cast<int>(StartFailure::cannot_start)));
+  static std::once_flag warned;
+  std::call_once(warned, [&] {
+    spdlog::warn("memory/pids/cpu limits are NOT enforced: gantry runs without root and {}; the containers run "
+                 "without them (docs/rootless.md: a delegated cgroup, e.g. systemd-run --user --scope -p "
+                 "Delegate=yes; --require-limits refuses instead)",
+                 *problem);
+  });
+  Limits out = wanted;
+  out.memory_bytes.reset();
+  out.pids.reset();
+  out.cpus.reset();
+  return out;
+}
+
 }  // namespace
+
+void set_require_limits(bool required) { g_require_limits = required; }
 
 Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   trace::phase("run");
@@ -115,7 +147,8 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   result.id = new_id();
   // A kept upper must be on disk; a thrown-away one lives in a tmpfs of the container.
   // Nothing on disk at all unless an upper is kept or cgroups must be recorded.
-  const auto& l = spec.limits;
+  const Limits limits = TRY(enforceable_limits(spec.limits));
+  const auto& l = limits;
   bool disk_upper = spec.keep_upper || spec.upper_on_disk;
   bool needs_disk = disk_upper || l.memory_bytes || l.pids || l.cpus;
   ContainerDir dir = ContainerDir::in_memory_only(spec.work_root, result.id);
@@ -125,7 +158,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   else
     TRY(make_dirs(ContainerDir::memory_mount_point(spec.work_root), 0755));
   std::string hostname = spec.hostname.empty() ? result.id : spec.hostname;
-  auto cgroups = TRY(ContainerCgroups::create(result.id, spec.limits, dir.cgroups_record()));
+  auto cgroups = TRY(ContainerCgroups::create(result.id, limits, dir.cgroups_record()));
 
   InitConfig config;
   config.id = result.id;
@@ -150,6 +183,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.seccomp_bpf = bpf;
   config.caps_keep = default_capability_mask();
   config.trace_phases = trace::enabled();
+  config.rootless = userns::rootless();
   auto memfd = TRY(config_memfd(config));
 
   int sv[2];

@@ -1,5 +1,7 @@
 #include "runner/cli.h"
 
+#include "common/userns.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,7 +15,8 @@ namespace {
 std::string chosen_store_dir(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* env = std::getenv("GANTRY_STORE"); env && *env) return env;
-  if (::geteuid() == 0) return "/var/lib/gantry";
+  // Root of gantry's own user namespace is a user (common/userns.h).
+  if (::geteuid() == 0 && !userns::rootless()) return "/var/lib/gantry";
   if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/gantry";
   const char* home = std::getenv("HOME");
   return std::string(home ? home : ".") + "/.local/share/gantry";

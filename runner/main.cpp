@@ -2,11 +2,15 @@
 // a small static program installed next to this binary (executor/init/).
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <exception>
 #include <iostream>
 
 #include "common/log.h"
 #include "common/phase_trace.h"
+#include "common/userns.h"
+#include "executor/container.h"
 #include "runner/cli.h"
 
 namespace {
@@ -46,6 +50,10 @@ int main(int argc, char** argv) {
                  "Blobs, layers and logs stay in the local store")
       ->envname("GANTRY_DB");
   app.add_flag("-v,--verbose", global.verbosity, "More diagnostics (-vv for trace)");
+  bool require_limits = false;
+  app.add_flag("--require-limits", require_limits,
+               "Without root: refuse a container whose memory/pids/cpu limits cannot be enforced (no delegated "
+               "cgroup) instead of warning once and running it without them (docs/rootless.md)");
 
   Cli cli{app, global, action};
   // Command groups (runner/cmd_*.cpp) register here.
@@ -69,9 +77,20 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
-  gantry::log::init(global.verbosity);
-  global.store_dir = resolve_store_dir(store_flag);
   if (!action) return kExitUsage;
+  // Without root: the command runs again as root of a user namespace of
+  // its own (common/userns.h, docs/rootless.md); this process only waits.
+  if (::geteuid() != 0) {
+    auto rc = gantry::userns::reexec_in_user_namespace(argv);
+    if (!rc) {
+      std::cerr << "gantry: cannot run without root: " << rc.error().message() << "\n";
+      return kExitFailure;
+    }
+    return *rc;
+  }
+  gantry::log::init(global.verbosity);
+  gantry::executor::set_require_limits(require_limits);
+  global.store_dir = resolve_store_dir(store_flag);
   int rc;
   try {
     rc = action();

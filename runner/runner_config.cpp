@@ -8,6 +8,7 @@
 
 #include "common/file_util.h"
 #include "common/units.h"
+#include "common/userns.h"
 
 namespace gantry::runner {
 
@@ -219,7 +220,7 @@ Result<RunnerConfig> load_runner_config_file(const std::string& path) {
 }
 
 std::string default_runner_config_path() {
-  if (::geteuid() == 0) return "/etc/gantry/runner.yml";
+  if (::geteuid() == 0 && !userns::rootless()) return "/etc/gantry/runner.yml";
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::string(xdg) + "/gantry/runner.yml";
   const char* home = std::getenv("HOME");
   return std::string(home ? home : ".") + "/.config/gantry/runner.yml";

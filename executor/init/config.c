@@ -108,6 +108,7 @@ int parse_config(const char* data, size_t size, struct init_config* c) {
   c->seccomp_bpf = str_len(&r, &c->seccomp_len);
   c->caps_keep = u64(&r);
   c->trace_phases = u32(&r) != 0;
+  c->rootless = u32(&r) != 0;
   if (!r.ok || r.pos != size || c->n_argv == 0 || c->n_lowerdirs == 0) return EINVAL;
   return 0;
 }

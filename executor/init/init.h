@@ -44,6 +44,7 @@ struct init_config {
   size_t seccomp_len;
   uint64_t caps_keep;
   int trace_phases;
+  int rootless; /* in gantry's user namespace, not the host's (docs/rootless.md) */
 };
 
 /* 0, or EINVAL when the data is not a config of this protocol version. */

@@ -155,7 +155,11 @@ _Noreturn void exec_command(const struct setup_ctx* ctx) {
   /* No ambient capabilities survive into the command. */
   (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   const struct resolved_user* u = &ctx->user;
-  if (syscall(SYS_setgroups, u->n_groups, u->groups) != 0) child_fail(GANTRY_STEP_set_groups, errno, kCannotStart);
+  /* A user namespace mapping only the user's id denies setgroups(2): the
+   * command keeps the one group it has (0 there), unless it asked for more. */
+  if (syscall(SYS_setgroups, u->n_groups, u->groups) != 0 &&
+      !(errno == EPERM && c->rootless && u->n_groups <= 1 && u->gid == 0))
+    child_fail(GANTRY_STEP_set_groups, errno, kCannotStart);
   if (syscall(SYS_setresgid, u->gid, u->gid, u->gid) != 0) child_fail(GANTRY_STEP_set_gid, errno, kCannotStart);
   /* Leaving uid 0 clears the permitted and effective sets (no keep-caps). */
   if (syscall(SYS_setresuid, u->uid, u->uid, u->uid) != 0) child_fail(GANTRY_STEP_set_uid, errno, kCannotStart);

@@ -234,13 +234,17 @@ static int mount_overlay(const struct init_config* c, size_t strip) {
    * volatile: no syncfs of the upper's whole filesystem when the container's
    * mount namespace goes away (that took 100s of ms on a busy disk); the
    * upper is scratch that never outlives a crash, so durability is not needed. */
-  char* opts = overlay_options(c, strip, ",volatile");
+  /* userxattr: in a user namespace overlay keeps its whiteout/opaque marks
+   * in user.overlay.* (trusted.* needs the host's CAP_SYS_ADMIN); the
+   * store's layers carry user.overlay.opaque there (cache/layer_unpacker). */
+  const char* extra = c->rootless ? ",userxattr,volatile" : ",volatile";
+  char* opts = overlay_options(c, strip, extra);
   if (!opts) return ENOMEM;
   int err = mount("overlay", c->rootfs, "overlay", MS_NODEV, opts) == 0 ? 0 : errno;
   free(opts);
   if (err != EINVAL) return err;
   /* Kernels before 5.10 do not know volatile. */
-  if (!(opts = overlay_options(c, strip, ""))) return ENOMEM;
+  if (!(opts = overlay_options(c, strip, c->rootless ? ",userxattr" : ""))) return ENOMEM;
   err = mount("overlay", c->rootfs, "overlay", MS_NODEV, opts) == 0 ? 0 : errno;
   free(opts);
   return err;
@@ -248,7 +252,7 @@ static int mount_overlay(const struct init_config* c, size_t strip) {
 
 int mount_rootfs(struct setup_ctx* ctx) {
   const struct init_config* c = ctx->config;
-  char* opts = overlay_options(c, 0, ",volatile");
+  char* opts = overlay_options(c, 0, ",userxattr,volatile");
   if (!opts) return ENOMEM;
   size_t len = strlen(opts);
   free(opts);
@@ -317,9 +321,13 @@ int mount_devpts(struct setup_ctx* ctx) {
   if (err) return err;
   if (mkdirat(dev, "pts", 0755) != 0)
     err = errno;
-  else if (!(err = mount_on("devpts", dev, "pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                            "newinstance,ptmxmode=0666,mode=0620,gid=5")))
-    err = symlinkat("pts/ptmx", dev, "ptmx") == 0 ? 0 : errno;
+  else {
+    err = mount_on("devpts", dev, "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    /* A user namespace that maps only the user's own id has no gid 5 (tty). */
+    if (err == EINVAL && ctx->config->rootless)
+      err = mount_on("devpts", dev, "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+    if (!err) err = symlinkat("pts/ptmx", dev, "ptmx") == 0 ? 0 : errno;
+  }
   close(dev);
   return err;
 }
@@ -341,6 +349,17 @@ int mount_sys(struct setup_ctx* ctx) {
   int err = ensure_in_root(ctx->rootfd, "sys", CREATE_DIR, &target);
   if (err) return err;
   err = mount_on("sysfs", target, NULL, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  if (err == EPERM && ctx->config->rootless && ctx->config->host_network) {
+    /* sysfs belongs to the network namespace: the host's (network: host)
+     * is not this user namespace's to mount. Its /sys, bound read-only. */
+    struct fd_path p;
+    if (mount("/sys", fd_path(&p, target, NULL), NULL, MS_BIND | MS_REC, NULL) != 0) {
+      err = errno;
+    } else {
+      close(target);
+      return make_readonly(ctx->rootfd, "sys");
+    }
+  }
   close(target);
   return err;
 }

@@ -23,7 +23,9 @@
  *   u32 mount count + {str source, str target, u32 read_only} each,
  *   u32 host_network, str extra_hosts (lines appended to /etc/hosts), str seccomp_bpf (raw struct sock_filter array),
  *   u64 caps_keep (bit N: capability N stays for a root command),
- *   u32 trace_phases
+ *   u32 trace_phases, u32 rootless (gantry's user namespace: overlay with
+ *   userxattr, /sys bound rather than mounted with the host's network, no
+ *   setgroups when the namespace denies it)
  */
 #ifndef GANTRY_EXECUTOR_INIT_WIRE_H
 #define GANTRY_EXECUTOR_INIT_WIRE_H
