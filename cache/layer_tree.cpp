@@ -119,7 +119,20 @@ struct TreeWalker {
 
     mode_t ae_type = type == S_IFDIR ? AE_IFDIR : type == S_IFREG ? AE_IFREG : type == S_IFLNK ? AE_IFLNK
                    : type == S_IFCHR ? AE_IFCHR : type == S_IFBLK ? AE_IFBLK : AE_IFIFO;
-    auto* e = TRY(im.begin(rel, ae_type, st.st_mode, st.st_uid, st.st_gid, st.st_mtime));
+    const EntryOverride* over = nullptr;
+    if (im.options.overrides) {
+      auto it = im.options.overrides->find(rel);
+      if (it != im.options.overrides->end()) over = &it->second;
+    }
+    if (over && over->device && type == S_IFREG) {  // a placeholder for a device node
+      auto* d = TRY(im.begin(rel, (over->device & S_IFMT) == S_IFBLK ? AE_IFBLK : AE_IFCHR, over->device, over->uid,
+                             over->gid, st.st_mtime));
+      archive_entry_set_rdev(d, over->rdev);
+      TRY(add_xattrs(d, abs));
+      return im.write_header(rel);
+    }
+    auto* e = TRY(im.begin(rel, ae_type, st.st_mode, over ? over->uid : st.st_uid, over ? over->gid : st.st_gid,
+                           st.st_mtime));
     TRY(add_xattrs(e, abs));
     switch (type) {
       case S_IFDIR: {

@@ -56,6 +56,8 @@ class Extractor {
   // Entries whose owner gantry's user namespace does not map (without root,
   // docs/rootless.md): stored as root, the first one named.
   std::size_t unmapped_owners() const { return unmapped_; }
+  std::size_t skipped_devices() const { return skipped_devices_; }
+  const std::string& first_device() const { return first_device_; }
   const std::string& first_unmapped() const { return first_unmapped_; }
 
   Status run() {
@@ -82,6 +84,12 @@ class Extractor {
     int rc = name ? ::fchownat(fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) : ::fchown(fd, uid, gid);
     if (rc == 0) return {};
     if (errno == EINVAL && userns::rootless()) {
+      if (options_.overrides) {
+        auto& o = (*options_.overrides)[path.starts_with('/') ? path.substr(1) : path];
+        o.uid = uid;
+        o.gid = gid;
+        return {};
+      }
       if (unmapped_++ == 0) first_unmapped_ = path + " (" + std::to_string(uid) + ":" + std::to_string(gid) + ")";
       return {};
     }
@@ -204,7 +212,24 @@ class Extractor {
       case AE_IFBLK:
       case AE_IFIFO: {
         mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
-        if (::mknodat(parent.get(), base.c_str(), kind | perm, archive_entry_rdev(e)) != 0) return fail_sys("mknod", clean);
+        if (::mknodat(parent.get(), base.c_str(), kind | perm, archive_entry_rdev(e)) != 0) {
+          // A user namespace makes no device node (only the host's CAP_MKNOD
+          // does): left out, counted (the containers' /dev is gantry's own).
+          if (errno == EPERM && kind != S_IFIFO && userns::rootless()) {
+            if (!options_.overrides) {
+              if (skipped_devices_++ == 0) first_device_ = clean;
+              return {};
+            }
+            UniqueFd placeholder(::openat(parent.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+            if (!placeholder) return fail_sys("create a placeholder for the device node", clean);
+            (*options_.overrides)[clean] = EntryOverride{uid, gid, kind | perm, archive_entry_rdev(e)};
+            // The owner as recorded; the placeholder keeps root's.
+            timespec ptimes[2] = {mtime, mtime};
+            if (::futimens(placeholder.get(), ptimes) != 0) return fail_sys("utimes", clean);
+            return {};
+          }
+          return fail_sys("mknod", clean);
+        }
         if (::fchmodat(parent.get(), base.c_str(), perm, 0) != 0) return fail_sys("chmod", clean);
         break;
       }
@@ -288,6 +313,8 @@ class Extractor {
   std::vector<std::vector<std::string>> opaque_;
   std::size_t unmapped_ = 0;
   std::string first_unmapped_;
+  std::size_t skipped_devices_ = 0;
+  std::string first_device_;
 };
 
 }  // namespace
@@ -332,6 +359,9 @@ Result<std::optional<Digest>> unpack_tar(const std::string& archive_path, const 
     spdlog::warn("{}: {} entries are owned by ids gantry's user namespace does not map (first: {}); they are stored "
                  "as root (docs/rootless.md: subordinate ids in /etc/subuid and /etc/subgid map them)",
                  archive_path, extractor.unmapped_owners(), extractor.first_unmapped());
+  if (extractor.skipped_devices() > 0)
+    spdlog::warn("{}: {} device nodes left out (first: {}): gantry without root cannot make them (docs/rootless.md)",
+                 archive_path, extractor.skipped_devices(), extractor.first_device());
   return src->finish();
 }
 

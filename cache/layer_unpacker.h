@@ -32,6 +32,11 @@ struct UnpackOptions {
   std::string media_type;
   // Bound on the uncompressed stream and on the sizes the entries declare.
   std::uint64_t max_bytes = UINT64_MAX;
+  // Without root: where to record what the tree cannot hold (an unmapped
+  // owner; a device node, then an empty placeholder file is made), for a
+  // tree that becomes a layer again (rootfs import). Null: owners are left
+  // as root and device nodes out, counted in one warning.
+  EntryOverrides* overrides = nullptr;
 };
 
 // Unpacks the tar at `archive_path` into the existing empty directory

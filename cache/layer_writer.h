@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <functional>
 #include <memory>
 #include <string>
@@ -39,9 +40,23 @@ struct LayerDescriptor {
   std::string media_type = kMediaTypeLayerGzip;
 };
 
+// What a tree on disk cannot hold without root (docs/rootless.md): an
+// entry's owner that gantry's user namespace does not map, or a device node
+// no user namespace may make (then an empty placeholder file is on disk).
+// Recorded when unpacking a rootfs tarball (UnpackOptions::overrides) and
+// applied when that tree becomes a layer, so the layer is the tar's, as root's.
+struct EntryOverride {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t device = 0;  // S_IFCHR/S_IFBLK | permissions when a placeholder stands for a device node; 0 otherwise
+  dev_t rdev = 0;
+};
+using EntryOverrides = std::map<std::string, EntryOverride>;  // by layer path ("a/b", no leading '/')
+
 struct LayerOptions {
   std::int64_t epoch = 0;      // mtimes above it are clamped to it (seconds)
   int compression_level = 1;   // zlib level 1-9; part of what the digest depends on
+  const EntryOverrides* overrides = nullptr;  // add_tree: owners/devices the tree on disk could not hold
 };
 
 // Reads up to `size` bytes into buf; returns bytes read (0 = end) or an error.

@@ -273,9 +273,10 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
 
 // One layer from a rootfs directory; a default config (PATH set).
 Result<Digest> import_rootfs_dir(Store& store, const std::string& root, const ImportOptions& options,
-                                 const std::string& source_name = "") {
+                                 const std::string& source_name = "", const EntryOverrides* overrides = nullptr) {
   LayerOptions lo;
   lo.epoch = options.epoch;
+  lo.overrides = overrides;
   LayerDescriptor layer = TRY(write_layer_from_dir(store, root, lo));
   ImageConfig config;
   config.created = format_utc_time(options.epoch);
@@ -293,8 +294,12 @@ Result<Digest> import_rootfs(Store& store, const std::string& tarball, const Imp
   UnpackOptions unpack;
   unpack.convert_whiteouts = false;
   unpack.max_bytes = store.options().max_layer_bytes;
+  // Without root, what the tree cannot hold (owners the user namespace does
+  // not map, device nodes) goes into the layer from the tar's headers.
+  EntryOverrides overrides;
+  unpack.overrides = &overrides;
   TRY(unpack_tar(tarball, root, unpack));
-  return import_rootfs_dir(store, root, options, tarball);
+  return import_rootfs_dir(store, root, options, tarball, &overrides);
 }
 
 }  // namespace
