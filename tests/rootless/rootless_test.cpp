@@ -310,6 +310,29 @@ TEST_P(RootlessTest, OwnersComeFromTheTarHeadersNotTheDisk) {
   }
 }
 
+// Issue 10.1 without root: the artifact copy runs as root of gantry's user
+// namespace, which is the user on the host, so a symlink the stage makes to
+// the user's own files (an ssh key, a token) must not be followed either.
+TEST_P(RootlessTest, ArtifactThroughASymlinkToTheUsersHomeNeverCopiesIt) {
+  ASSERT_FALSE(user_busybox().empty());
+  std::string secret = "rootless-canary-" + std::to_string(::getpid());
+  write_file(user_->home() + "/canary", secret);
+  ASSERT_EQ(::chown((user_->home() + "/canary").c_str(), user_->uid(), 0), 0);
+  ASSERT_EQ(::chmod((user_->home() + "/canary").c_str(), 0600), 0);
+  std::string repo = scratch_ / "leak-repo";
+  write_file(repo + "/.gantry.yml", "images:\n  app: {from: busybox}\nstages:\n  leak:\n    image: app\n"
+                                    "    run: ln -s " + user_->home() + " /out\n    artifacts: [/out/canary]\n");
+  auto committed = run_shell("set -e; cd '" + repo + "'; git init -q -b main; git add -A; "
+                             "git -c user.name=t -c user.email=t@example.org commit -q -m leak");
+  ASSERT_EQ(committed.exit_code, 0) << committed.err;
+  give_copy(repo, user_->home() + "/leak-repo", *user_);
+  auto run = user_->gantry({"run", "leak-repo"});
+  EXPECT_NE(run.exit_code, 0) << run.out;
+  EXPECT_NE((run.out + run.err).find("goes through a symlink"), std::string::npos) << run.out << run.err;
+  auto grep = run_command({"grep", "-rl", secret, user_->store()});
+  EXPECT_EQ(grep.out, "") << "the user's file reached the store";
+}
+
 TEST_P(RootlessTest, LimitsWithoutADelegatedCgroupWarnOnceOrAreRefused) {
   ASSERT_FALSE(user_busybox().empty());
   auto warned = user_->gantry({"exec", "--memory", "64M", "--pids", "32", "busybox", "--", "true"});
