@@ -23,7 +23,7 @@
  *   u32 mount count + {str source, str target, u32 read_only} each,
  *   u32 host_network, str extra_hosts (lines appended to /etc/hosts), str seccomp_bpf (raw struct sock_filter array),
  *   u64 caps_keep (bit N: capability N stays for a root command),
- *   u32 trace_phases, u32 rootless (gantry's user namespace: overlay with
+ *   u32 trace_phases, u32 rootless (5) (gantry's user namespace: overlay with
  *   userxattr, /sys bound rather than mounted with the host's network, no
  *   setgroups when the namespace denies it)
  */
@@ -32,7 +32,7 @@
 
 #include <stdint.h>
 
-#define GANTRY_INIT_PROTOCOL 4u
+#define GANTRY_INIT_PROTOCOL 5u
 #define GANTRY_INIT_CONFIG_FD 3
 #define GANTRY_INIT_STATUS_FD 4
 /* The file name of the init, installed next to the gantry binary. */
