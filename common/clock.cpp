@@ -1,5 +1,7 @@
 #include "common/clock.h"
 
+#include <thread>
+
 namespace gantry {
 
 std::int64_t SystemClock::now_ms() const {
@@ -8,6 +10,8 @@ std::int64_t SystemClock::now_ms() const {
 }
 
 Clock::Steady SystemClock::steady_now() const { return std::chrono::steady_clock::now(); }
+
+void SystemClock::sleep_for(std::chrono::milliseconds duration) const { std::this_thread::sleep_for(duration); }
 
 const Clock& system_clock() {
   static const SystemClock clock;

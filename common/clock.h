@@ -1,6 +1,7 @@
 // The seam for time (docs/architecture.md, "Seams"): run ids, the start and
 // end times recorded in meta.db, stage and step durations, cache entries'
-// ages and the retention of `gantry store gc` all read one Clock. The gantry
+// ages, the retention of `gantry store gc` and the registry client's retry
+// backoff all read one Clock. The gantry
 // binary uses system_clock(); tests pass a FakeClock
 // (tests/support/fake_clock.h) they set and advance, so ids, times and
 // durations are exact instead of "about now".
@@ -19,6 +20,8 @@ class Clock {
   virtual std::int64_t now_ms() const = 0;
   // Monotonic time, for durations: never jumps with the wall clock.
   virtual Steady steady_now() const = 0;
+  // Waits (a backoff between retries); a fake clock advances instead.
+  virtual void sleep_for(std::chrono::milliseconds duration) const = 0;
 
   std::int64_t now_seconds() const { return now_ms() / 1000; }
   // Milliseconds since `start` (a steady_now() of this clock).
@@ -32,6 +35,7 @@ class SystemClock final : public Clock {
  public:
   std::int64_t now_ms() const override;
   Steady steady_now() const override;
+  void sleep_for(std::chrono::milliseconds duration) const override;
 };
 
 // The process's SystemClock (the default of every clock pointer).

@@ -154,6 +154,20 @@ std::vector<std::string> HttpResponse::all(std::string_view name) const {
   return out;
 }
 
+namespace {
+class CurlTransport final : public Transport {
+ public:
+  std::unique_ptr<HttpConnection> open(const HttpOptions& options) override {
+    return std::make_unique<HttpClient>(options);
+  }
+};
+}  // namespace
+
+Transport& curl_transport() {
+  static CurlTransport transport;
+  return transport;
+}
+
 HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
   global_init();
   curl_ = curl_easy_init();

@@ -1,13 +1,18 @@
-// A small HTTP client over libcurl for the registry protocol: one reusable
-// easy handle per HttpClient (connections stay alive between requests),
-// bodies streamed from a file descriptor or memory, response bodies streamed
-// into a callback, redirects on request, TLS verified with the system CAs
-// plus an extra CA file. Not thread-safe: one HttpClient per thread.
+// The network seam of registry/ (docs/architecture.md, "Seams"): the
+// registry client speaks HTTP only through a Transport, which opens
+// HttpConnections. The real one is libcurl (curl_transport(), HttpClient):
+// one reusable easy handle per HttpClient (connections stay alive between
+// requests), bodies streamed from a file descriptor or memory, response
+// bodies streamed into a callback, redirects on request, TLS verified with
+// the system CAs plus an extra CA file. Tests put a scripted fake in its
+// place (tests/support/fake_transport.h). A connection is not thread-safe:
+// one per thread; a Transport is.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,22 +62,41 @@ struct HttpResponse {
   bool ok() const { return status >= 200 && status < 300; }
 };
 
-class HttpClient {
+// One connection (keep-alive) to whatever host the requests name.
+class HttpConnection {
  public:
-  explicit HttpClient(HttpOptions options = {});
-  ~HttpClient();
-  HttpClient(const HttpClient&) = delete;
-  HttpClient& operator=(const HttpClient&) = delete;
-
+  virtual ~HttpConnection() = default;
   // Performs the request. Transport failures (refused, TLS, reset, short
   // body) are io errors "METHOD URL: <reason>"; a sink's error is returned
   // as is. Any HTTP status is a successful Result: the caller judges it.
-  Result<HttpResponse> perform(const HttpRequest& request);
-
+  virtual Result<HttpResponse> perform(const HttpRequest& request) = 0;
   // True when the last transport failure was a TLS handshake problem or a
   // plain-HTTP answer to a TLS hello (used for the loopback http fallback).
-  bool last_error_was_tls() const { return last_error_tls_; }
-  bool last_error_was_connect() const { return last_error_connect_; }
+  virtual bool last_error_was_tls() const = 0;
+  virtual bool last_error_was_connect() const = 0;
+};
+
+// Opens connections with these options; thread-safe.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::unique_ptr<HttpConnection> open(const HttpOptions& options) = 0;
+};
+
+// The libcurl transport (the default of RegistryOptions::transport).
+Transport& curl_transport();
+
+// The libcurl connection.
+class HttpClient final : public HttpConnection {
+ public:
+  explicit HttpClient(HttpOptions options = {});
+  ~HttpClient() override;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  Result<HttpResponse> perform(const HttpRequest& request) override;
+  bool last_error_was_tls() const override { return last_error_tls_; }
+  bool last_error_was_connect() const override { return last_error_connect_; }
 
   const HttpOptions& options() const { return options_; }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -90,17 +89,17 @@ Result<std::unique_ptr<RegistryClient>> RegistryClient::connect(const std::strin
   return client;
 }
 
-std::unique_ptr<HttpClient> RegistryClient::acquire() {
+std::unique_ptr<HttpConnection> RegistryClient::acquire() {
   std::lock_guard lock(mutex_);
   if (!idle_.empty()) {
     auto c = std::move(idle_.back());
     idle_.pop_back();
     return c;
   }
-  return std::make_unique<HttpClient>(options_.http);
+  return transport().open(options_.http);
 }
 
-void RegistryClient::release(std::unique_ptr<HttpClient> client) {
+void RegistryClient::release(std::unique_ptr<HttpConnection> client) {
   std::lock_guard lock(mutex_);
   idle_.push_back(std::move(client));
 }
@@ -113,7 +112,7 @@ Status RegistryClient::ping() {
   options_.http.verify_tls = !insecure;
   options_.http.ca_file = options_.ca_file;
 
-  auto client = std::make_unique<HttpClient>(options_.http);
+  auto client = transport().open(options_.http);
   std::string https = "https://" + api;
   std::string http = "http://" + api;
   auto is_registry_answer = [](const Result<HttpResponse>& a) {
@@ -282,7 +281,7 @@ Result<HttpResponse> RegistryClient::perform_with_retries(const HttpRequest& req
                         : r->status == 502 || r->status == 503 || r->status == 504;
     if (r) release(std::move(client));  // a broken connection is not reused
     if (!transient || !idempotent || delivered || attempt >= 2) return r;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 + 400 * attempt));
+    clock().sleep_for(std::chrono::milliseconds(200 + 400 * attempt));
   }
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "registry/credentials.h"
 #include "registry/http_client.h"
@@ -29,6 +30,10 @@ struct RegistryOptions {
   int parallel = 4;                              // concurrent blob transfers
   std::uint64_t chunk_size = 0;                  // 0: monolithic uploads; else PATCH chunks of this size
   bool progress = true;                          // progress lines on a terminal (stderr)
+  // The seams (docs/architecture.md): null = libcurl and the system clock.
+  // Not owned: they outlive every client made with these options.
+  Transport* transport = nullptr;  // HTTP
+  const Clock* clock = nullptr;    // the backoff between retries
 };
 
 // A copy of the counters below, as plain numbers.
@@ -104,8 +109,10 @@ class RegistryClient {
  private:
   RegistryClient(std::string host, RegistryOptions options, bool push);
   struct Lease;
-  std::unique_ptr<HttpClient> acquire();
-  void release(std::unique_ptr<HttpClient> client);
+  std::unique_ptr<HttpConnection> acquire();
+  void release(std::unique_ptr<HttpConnection> client);
+  Transport& transport() const { return options_.transport ? *options_.transport : curl_transport(); }
+  const Clock& clock() const { return options_.clock ? *options_.clock : system_clock(); }
   Status ping();
   Result<HttpResponse> perform_with_retries(const HttpRequest& request);
   Result<std::string> authorization(const std::vector<std::string>& repos, bool refresh);
@@ -123,7 +130,7 @@ class RegistryClient {
   TransferStats stats_;
 
   std::mutex mutex_;  // guards everything below
-  std::vector<std::unique_ptr<HttpClient>> idle_;
+  std::vector<std::unique_ptr<HttpConnection>> idle_;
   std::string auth_scheme_;  // "", "basic", "bearer"
   std::string realm_, service_;
   std::optional<Credentials> credentials_;
