@@ -9,6 +9,7 @@
 #include <array>
 #include <memory>
 
+#include "common/fault_injection.h"
 #include "common/file_util.h"
 
 namespace gantry::cache {
@@ -61,6 +62,12 @@ void BlobWriter::abort() {
 
 Status BlobWriter::write(const void* data, std::size_t size) {
   if (!fd_) return fail(ErrorKind::internal, "blob writer used after commit or abort");
+  if (size_ == 0 && size > 0) {  // one fault point per blob, not per chunk
+    if (auto st = fault::point(fault::Op::write, tmp_path_); !st) {
+      abort();
+      return st;
+    }
+  }
   hash_.update(data, size);
   TRY(write_all(fd_.get(), static_cast<const char*>(data), size, tmp_path_));
   // Start writeback of each 8 MiB as it completes, so the fsync at commit
@@ -83,6 +90,14 @@ Result<Digest> BlobWriter::commit(std::optional<Digest> expected) {
     return fail(ErrorKind::corrupt, "blob content does not match its digest: expected " + expected->str() +
                                         ", got " + actual.str() + " (" + std::to_string(size_) + " bytes)");
   }
+  auto injected = [this](fault::Op op, const std::string& where) -> Status {
+    if (auto st = fault::point(op, where); !st) {
+      abort();
+      return st;
+    }
+    return {};
+  };
+  TRY(injected(fault::Op::fsync, tmp_path_));
   if (::fsync(fd_.get()) != 0) {
     int err = errno;
     abort();
@@ -90,6 +105,7 @@ Result<Digest> BlobWriter::commit(std::optional<Digest> expected) {
   }
   fd_.reset();
   std::string final_path = paths_->blob(actual);
+  TRY(injected(fault::Op::rename, final_path));
   if (::rename(tmp_path_.c_str(), final_path.c_str()) != 0) {
     int err = errno;
     abort();

@@ -14,6 +14,7 @@
 #include "cache/layer_path.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
+#include "common/fault_injection.h"
 #include "common/rooted_path.h"
 #include "common/unique_fd.h"
 #include "common/userns.h"
@@ -397,6 +398,7 @@ Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const L
 Result<std::string> publish_unpacked(Store& store, TempDir& unpacked, const Digest& diff_id) {
   const std::string final_dir = store.paths().layer_dir(diff_id);
   std::string root = unpacked.path() + "/root";
+  TRY(fault::point(fault::Op::rename, final_dir));
   if (::rename(root.c_str(), final_dir.c_str()) != 0) {
     if (errno == EEXIST || errno == ENOTEMPTY) return final_dir;  // another process unpacked it first
     return fail_sys("rename to", final_dir);

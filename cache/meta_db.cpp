@@ -1,5 +1,6 @@
 #include "cache/meta_db.h"
 
+#include "common/fault_injection.h"
 #include "common/project_name.h"
 
 #include <set>
@@ -44,6 +45,10 @@ Statement& Statement::bind_null(int index) {
 
 Result<bool> Statement::step() {
   std::lock_guard lock(db_->mutex());
+  // A write outside a transaction commits on its own: a fault point
+  // (common/fault_injection.h) before it, like Transaction::commit's.
+  if (!sqlite3_stmt_busy(stmt_) && !sqlite3_stmt_readonly(stmt_) && sqlite3_get_autocommit(sqlite3_db_handle(stmt_)))
+    TRY(fault::point(fault::Op::db_commit, db_->path()));
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -85,6 +90,10 @@ Transaction::~Transaction() {
 Status Transaction::commit() {
   if (done_) return fail(ErrorKind::internal, "transaction on " + db_->path() + " already finished");
   done_ = true;
+  if (auto injected = fault::point(fault::Op::db_commit, db_->path()); !injected) {
+    (void)db_->exec("ROLLBACK");
+    return injected;
+  }
   Status st = db_->exec("COMMIT");
   if (!st) (void)db_->exec("ROLLBACK");
   return st;

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "common/fault_injection.h"
 #include "common/read_fd.h"
 #include "common/unique_fd.h"
 
@@ -34,6 +35,7 @@ std::string unique_suffix() {
 Status fsync_dir(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return fail_sys("open", dir);
+  TRY(fault::point(fault::Op::dir_fsync, dir));
   if (::fsync(fd.get()) != 0) return fail_sys("fsync", dir);
   return {};
 }
@@ -49,6 +51,15 @@ Status write_file_atomic(const std::string& path, std::string_view data, const s
     ::unlink(tmp.c_str());
     return fail_sys("fchmod", tmp, err);
   }
+  // The failure of a fault point (common/fault_injection.h) is handled like the real one below.
+  auto injected = [&](fault::Op op, const std::string& where) -> Status {
+    if (auto st = fault::point(op, where); !st) {
+      ::unlink(tmp.c_str());
+      return st;
+    }
+    return {};
+  };
+  TRY(injected(fault::Op::write, tmp));
   const char* p = data.data();
   std::size_t left = data.size();
   while (left > 0) {
@@ -62,12 +73,14 @@ Status write_file_atomic(const std::string& path, std::string_view data, const s
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+  TRY(injected(fault::Op::fsync, tmp));
   if (::fsync(fd.get()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     return fail_sys("fsync", tmp, err);
   }
   fd.reset();
+  TRY(injected(fault::Op::rename, path));
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
