@@ -8,6 +8,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "cache/image_store.h"
 #include "cache/store.h"
 #include "registry/registry_client.h"
 #include "registry/transfer.h"
