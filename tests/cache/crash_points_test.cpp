@@ -40,8 +40,11 @@ std::uint64_t crash_at_every_point(const std::string& work, const std::string& s
       EXPECT_EQ(r.out, reference.out);
       return n - 1;
     }
-    if (mode == "crash") EXPECT_EQ(r.exit_code, 128 + 9) << "not killed at the point:\n" << r.err;
-    else EXPECT_NE(r.err.find("injected fault " + std::to_string(n)), std::string::npos) << r.err;
+    if (mode == "crash") {
+      EXPECT_EQ(r.exit_code, 128 + 9) << "not killed at the point:\n" << r.err;
+    } else {
+      EXPECT_NE(r.err.find("injected fault " + std::to_string(n)), std::string::npos) << r.err;
+    }
     auto fsck = run_gantry(store, {"fsck"});
     EXPECT_EQ(fsck.exit_code, 0) << r.err << "\nfsck:\n" << fsck.out << fsck.err;
     if (r.exit_code != 0) {

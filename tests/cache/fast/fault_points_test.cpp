@@ -73,13 +73,16 @@ Sweep fail_at_every_point(const std::string& work, const std::string& source) {
       }
       expect_fsck_clean(*store, "after the failed import");
     }
-    for (const auto& name : leftovers(dir))
+    for (const auto& name : leftovers(dir)) {
       EXPECT_EQ(name.find("blob-"), std::string::npos) << "half-written blob left: " << name;
+    }
     // The next command (a new process would open the store again) works.
     auto store = testing::open_store(dir);
     auto again = import_image(*store, source, "app:1");
     EXPECT_TRUE(again) << again.error().message();
-    if (again) EXPECT_EQ(*again, expected);
+    if (again) {
+      EXPECT_EQ(*again, expected);
+    }
     expect_fsck_clean(*store, "after the next import");
     if (n > 500) {
       ADD_FAILURE() << "the import never completed without reaching the fault point";
@@ -115,8 +118,12 @@ TEST(FaultPoints, ABlobWriteFailingAtAnyPoint_LeavesNoBlobAndNoTempFile) {
     auto put = store->blobs().put(data);
     ASSERT_FALSE(put) << "point " << n;
     fault::disarm();
-    if (n < 4) EXPECT_FALSE(store->blobs().has(Digest::of(data))) << "point " << n;
-    for (const auto& name : leftovers(dir / "s")) EXPECT_EQ(name.find("blob-"), std::string::npos) << name;
+    if (n < 4) {
+      EXPECT_FALSE(store->blobs().has(Digest::of(data))) << "point " << n;
+    }
+    for (const auto& name : leftovers(dir / "s")) {
+      EXPECT_EQ(name.find("blob-"), std::string::npos) << name;
+    }
   }
   fault::arm(5);
   EXPECT_TRUE(store->blobs().put(data));
