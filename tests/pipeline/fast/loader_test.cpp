@@ -274,7 +274,7 @@ stages:
                       {9, 5,
                        "stages.unit.frobnicate: unknown key 'frobnicate'; expected one of image, run, needs, "
                        "environment, env, secrets, timeout, limits, network, artifacts, cache, allow_failure, "
-                       "retry, workspace, inputs, matrix, services or caches"}});
+                       "retry, workspace, inputs, matrix, services, caches or reports"}});
 }
 
 TEST(LoaderErrors, StepProblems) {
