@@ -16,6 +16,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -38,7 +39,9 @@ for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disa
             "--no-first-run", "--disable-extensions", "--disable-background-networking"):
     options.add_argument(arg)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(driver, 120, poll_frequency=0.1)
+# The page re-renders parts of itself as events arrive (the run's head, its
+# tests): an element found a moment ago may be replaced; look again.
+wait = WebDriverWait(driver, 120, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
 
 
 def shot(name):
