@@ -342,14 +342,16 @@ async function runPage(id) {
       try { graph = await api('/api/v1/runs/' + encodeURIComponent(id) + '/graph'); renderGraph(); } catch { /* not yet */ }
     }
     renderHead();
-    renderTests();
   }, 150);
+  // Test results change only when a stage ends: read them then, not on every event.
+  const refreshTests = debounce(renderTests, 300);
   const onEvent = (ev) => {
     if (ev.type === 'stage' && ev.data.run === id) {
       const svgRoot = graphBox.querySelector('svg');
       if (svgRoot && svgRoot.querySelector(`g.stage[data-stage="${CSS.escape(ev.data.stage)}"]`)) setStageState(svgRoot, ev.data);
       else refresh();
       if (ev.data.status === 'running' && !selected) select(ev.data.stage);
+      if (!['running', 'pending', 'queued'].includes(ev.data.status)) refreshTests();
     }
     if ((ev.type === 'run' && ev.data.id === id) || (ev.type === 'promotion' && ev.data.run === id)) refresh();
   };
