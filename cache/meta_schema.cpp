@@ -264,6 +264,10 @@ constexpr Migration kMigrations[] = {
      "CREATE INDEX serve_queue_state ON serve_queue(state, seq);"
      "CREATE INDEX serve_queue_commit ON serve_queue(repo_name, commit_id);"
      "CREATE UNIQUE INDEX serve_queue_delivery ON serve_queue(source, delivery) WHERE delivery != '';"},
+    // Refused promotions (cache/metadata.h, Metadata::refuse): an event of kind
+    // "refused" that moved no pointer, with the rule that failed and why.
+    {"0107-promotion-refusals",
+     "ALTER TABLE promotions ADD COLUMN reason TEXT NOT NULL DEFAULT '';"},
     // Other modules add their blocks below (step_cache, runs, stage_results,
     // environments, promotions, ...).
 };
@@ -271,7 +275,7 @@ constexpr Migration kMigrations[] = {
 constexpr GcRoot kGcRoots[] = {
     {"tags", "SELECT digest FROM tags"},
     {"environments", "SELECT digest FROM environments"},
-    {"promotions", "SELECT digest FROM promotions"},  // rollback targets
+    {"promotions", "SELECT digest FROM promotions WHERE kind != 'refused'"},  // rollback targets
     {"recent runs", "SELECT digest FROM run_images WHERE run_id IN (SELECT id FROM runs ORDER BY started_ms DESC LIMIT 100)"},
     {"step_cache", "SELECT layer_digest FROM step_cache WHERE layer_digest IS NOT NULL"},
     // Other modules add one line per table that references images or blobs.

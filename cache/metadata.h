@@ -54,23 +54,6 @@ struct PromotionFilter {
   int limit = 100;
 };
 
-// Moving an environment pointer to `digest` (a promotion).
-struct PointerMove {
-  std::string project;
-  std::string image;
-  std::string environment;
-  std::string digest;
-  std::string commit;
-  std::string run_id;
-  // Compare-and-swap: the digest the pointer must hold for the move to happen
-  // ("" = the environment has no pointer yet); nullopt = whatever it holds
-  // (the move is still serialized with every other one).
-  std::optional<std::string> expected_digest;
-  // The rule: `digest` must have been promoted into each of these
-  // environments before (a digest never skips an environment).
-  std::vector<std::string> must_have_passed;
-};
-
 // A run that gc's retention rule weighs (store_maintenance.h).
 struct RunAge {
   std::string id;
@@ -141,6 +124,10 @@ class Metadata {
   // then the order environments were first promoted to.
   virtual Result<std::vector<EnvironmentPointer>> environment_pointers(const std::string& project,
                                                                        const std::string& image = {}) = 0;
+  // Records a refused promotion of move.digest (a rule named in `reason`
+  // failed): a "refused" event in the history that moves no pointer. The rule
+  // (`must_have_passed`, was_promoted) and rollback never count it.
+  virtual Result<PromotionEvent> refuse(const PointerMove& move, const std::string& reason) = 0;
   // Moves the pointer and records a "promote" event, in one transaction.
   // nullopt (nothing recorded) when the pointer already holds the digest;
   // conflict when the pointer is not at move.expected_digest, or the digest

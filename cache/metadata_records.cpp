@@ -13,8 +13,48 @@ std::int64_t now_ms() {
 
 std::string format_time_utc(std::int64_t ms) { return format_utc_time(ms / 1000); }
 
+PromotionEvent promotion_event(const PointerMove& m, const std::optional<EnvironmentPointer>& current,
+                               std::int64_t time_ms) {
+  PromotionEvent e;
+  e.kind = "promote";
+  e.project = m.project;
+  e.image = m.image;
+  e.environment = m.environment;
+  e.digest = m.digest;
+  e.replaced_digest = current ? current->digest : "";
+  e.pointer_previous = e.replaced_digest;
+  e.commit = m.commit;
+  e.run_id = m.run_id;
+  e.time_ms = time_ms;
+  return e;
+}
+
+PromotionEvent refusal_event(const PointerMove& m, const std::optional<EnvironmentPointer>& current,
+                             const std::string& reason, std::int64_t time_ms) {
+  PromotionEvent e = promotion_event(m, current, time_ms);
+  e.kind = "refused";
+  e.pointer_previous = "";  // no pointer takes it: never a rollback target
+  e.reason = reason;
+  return e;
+}
+
+PromotionEvent rollback_event(const EnvironmentPointer& current, const PromotionEvent& origin, std::int64_t time_ms) {
+  PromotionEvent e;
+  e.kind = "rollback";
+  e.project = current.project;
+  e.image = current.image;
+  e.environment = current.environment;
+  e.digest = current.previous_digest;
+  e.replaced_digest = current.digest;
+  e.pointer_previous = origin.pointer_previous;
+  e.commit = origin.commit;
+  e.run_id = origin.run_id;
+  e.time_ms = time_ms;
+  return e;
+}
+
 nlohmann::json promotion_event_json(const PromotionEvent& e) {
-  return {{"id", e.id},
+  nlohmann::json doc = {{"id", e.id},
           {"kind", e.kind},
           {"project", e.project},
           {"image", e.image},
@@ -24,6 +64,8 @@ nlohmann::json promotion_event_json(const PromotionEvent& e) {
           {"commit", e.commit},
           {"run", e.run_id},
           {"time", format_time_utc(e.time_ms)}};
+  if (e.kind == "refused") doc["reason"] = e.reason;
+  return doc;
 }
 
 Result<RunRecord> pick_run(const std::string& part, std::vector<RunRecord> containing) {

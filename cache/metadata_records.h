@@ -126,7 +126,7 @@ struct EnvironmentPointer {
 
 struct PromotionEvent {
   std::int64_t id = 0;
-  std::string kind;  // "promote" | "rollback"
+  std::string kind;  // "promote" | "rollback" | "refused" (moved no pointer)
   std::string project;
   std::string image;
   std::string environment;
@@ -136,7 +136,36 @@ struct PromotionEvent {
   std::string commit;
   std::string run_id;
   std::int64_t time_ms = 0;
+  std::string reason;  // "refused": the rule that failed and why ("" otherwise)
 };
+
+// Moving an environment pointer to `digest` (a promotion).
+struct PointerMove {
+  std::string project;
+  std::string image;
+  std::string environment;
+  std::string digest;
+  std::string commit;
+  std::string run_id;
+  // Compare-and-swap: the digest the pointer must hold for the move to happen
+  // ("" = the environment has no pointer yet); nullopt = whatever it holds
+  // (the move is still serialized with every other one).
+  std::optional<std::string> expected_digest;
+  // The rule: `digest` must have been promoted into each of these
+  // environments before (a digest never skips an environment).
+  std::vector<std::string> must_have_passed;
+};
+
+// The events every backend records, built the same way: a promotion of
+// move.digest over the pointer as it is (`current`); a refusal of it (the
+// pointer stays; replaced_digest names what the environment keeps); a
+// rollback of `current` to its previous digest, restoring the commit, run and
+// rollback target of `origin` (the event that first brought that digest).
+PromotionEvent promotion_event(const PointerMove& move, const std::optional<EnvironmentPointer>& current,
+                               std::int64_t time_ms);
+PromotionEvent refusal_event(const PointerMove& move, const std::optional<EnvironmentPointer>& current,
+                             const std::string& reason, std::int64_t time_ms);
+PromotionEvent rollback_event(const EnvironmentPointer& current, const PromotionEvent& origin, std::int64_t time_ms);
 
 // Unix milliseconds now (the time recorded in runs, stages and promotions).
 std::int64_t now_ms();
@@ -146,7 +175,8 @@ std::string format_time_utc(std::int64_t ms);
 
 // A promotion or rollback event as `gantry history --json` and the server's
 // "promotion" events show it: {"id","kind","project","image","environment",
-// "digest","previous_digest","commit","run","time"}.
+// "digest","previous_digest","commit","run","time"}, and "reason" for a
+// "refused" event.
 nlohmann::json promotion_event_json(const PromotionEvent& e);
 
 // The rules every metadata backend applies the same way (metadata.h):

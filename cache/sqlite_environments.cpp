@@ -3,7 +3,9 @@
 // environment now, with the commit and run that put it there, when, and the
 // digest a rollback would restore. Every change is an event in `promotions`
 // (kind "promote" or "rollback"), so the history of each environment can be
-// replayed; projects never move each other's pointers.
+// replayed; projects never move each other's pointers. A refused promotion is
+// an event too (kind "refused", with the rule's reason) that moves nothing:
+// the rule and rollback skip it.
 #include "cache/sqlite_metadata.h"
 
 namespace gantry::cache {
@@ -13,7 +15,8 @@ namespace {
 constexpr const char* kPointerColumns =
     "image, environment, digest, commit_id, run_id, time_ms, previous_digest, event_id, project";
 constexpr const char* kEventColumns =
-    "id, kind, image, environment, digest, replaced_digest, pointer_previous, commit_id, run_id, time_ms, project";
+    "id, kind, image, environment, digest, replaced_digest, pointer_previous, commit_id, run_id, time_ms, project,"
+    " reason";
 
 EnvironmentPointer read_pointer(const Statement& st) {
   EnvironmentPointer p;
@@ -42,19 +45,26 @@ PromotionEvent read_event(const Statement& st) {
   e.run_id = st.column_text(8);
   e.time_ms = st.column_int64(9);
   e.project = st.column_text(10);
+  e.reason = st.column_text(11);
+  return e;
+}
+
+// Inserts the event (inside the caller's transaction).
+Result<PromotionEvent> insert_event(MetaDb& db, PromotionEvent e) {
+  auto ins = TRY(db.prepare(
+      "INSERT INTO promotions (kind, image, environment, digest, replaced_digest, pointer_previous, commit_id,"
+      " run_id, time_ms, project, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  ins.bind(10, e.project).bind(11, e.reason);
+  ins.bind(1, e.kind).bind(2, e.image).bind(3, e.environment).bind(4, e.digest).bind(5, e.replaced_digest);
+  ins.bind(6, e.pointer_previous).bind(7, e.commit).bind(8, e.run_id).bind(9, e.time_ms);
+  TRY_CTX(ins.run(), "recording " + e.kind + " of " + e.image + " to " + e.environment);
+  e.id = sqlite3_last_insert_rowid(db.handle());
   return e;
 }
 
 // Inserts the event and moves the pointer to it (inside the caller's transaction).
 Result<PromotionEvent> apply_event(MetaDb& db, PromotionEvent e) {
-  auto ins = TRY(db.prepare(
-      "INSERT INTO promotions (kind, image, environment, digest, replaced_digest, pointer_previous, commit_id,"
-      " run_id, time_ms, project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
-  ins.bind(10, e.project);
-  ins.bind(1, e.kind).bind(2, e.image).bind(3, e.environment).bind(4, e.digest).bind(5, e.replaced_digest);
-  ins.bind(6, e.pointer_previous).bind(7, e.commit).bind(8, e.run_id).bind(9, e.time_ms);
-  TRY_CTX(ins.run(), "recording " + e.kind + " of " + e.image + " to " + e.environment);
-  e.id = sqlite3_last_insert_rowid(db.handle());
+  e = TRY(insert_event(db, std::move(e)));
   auto ptr = TRY(db.prepare(
       "INSERT OR REPLACE INTO environments (image, environment, digest, commit_id, run_id, time_ms,"
       " previous_digest, event_id, project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
@@ -77,7 +87,8 @@ Result<std::optional<EnvironmentPointer>> read_pointer_row(MetaDb& db, const std
 Result<bool> promoted_before(MetaDb& db, const std::string& project, const std::string& image,
                              const std::string& environment, const std::string& digest) {
   auto st = TRY(db.prepare(
-      "SELECT 1 FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND project = ?4 LIMIT 1"));
+      "SELECT 1 FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND project = ?4"
+      " AND kind != 'refused' LIMIT 1"));
   st.bind(1, image).bind(2, environment).bind(3, digest).bind(4, project);
   return st.step();
 }
@@ -94,7 +105,7 @@ Result<std::vector<EnvironmentPointer>> SqliteMetadata::environment_pointers(con
   std::string sql = std::string("SELECT ") + kPointerColumns +
                     " FROM environments e WHERE (?1 = '' OR image = ?1) AND (?2 = '' OR project = ?2)";
   sql += " ORDER BY project, image, (SELECT MIN(p.id) FROM promotions p WHERE p.project = e.project"
-         " AND p.image = e.image AND p.environment = e.environment), environment";
+         " AND p.image = e.image AND p.environment = e.environment AND p.kind != 'refused'), environment";
   auto st = TRY(db_.prepare(sql));
   st.bind(1, image).bind(2, project);
   std::vector<EnvironmentPointer> out;
@@ -111,26 +122,23 @@ Result<std::optional<PromotionEvent>> SqliteMetadata::promote(const PointerMove&
     if (!TRY(promoted_before(db_, m.project, m.image, before, m.digest)))
       return fail(ErrorKind::conflict, "refusing " + what + ": it has not passed " + before);
   if (current && current->digest == m.digest) return std::optional<PromotionEvent>();
-  PromotionEvent e;
-  e.kind = "promote";
-  e.project = m.project;
-  e.image = m.image;
-  e.environment = m.environment;
-  e.digest = m.digest;
-  e.replaced_digest = current ? current->digest : "";
-  e.pointer_previous = e.replaced_digest;
-  e.commit = m.commit;
-  e.run_id = m.run_id;
-  e.time_ms = clock_->now_ms();
-  e = TRY(apply_event(db_, std::move(e)));
+  auto e = TRY(apply_event(db_, promotion_event(m, current, clock_->now_ms())));
   TRY(tx.commit());
   return std::optional<PromotionEvent>(std::move(e));
+}
+
+Result<PromotionEvent> SqliteMetadata::refuse(const PointerMove& m, const std::string& reason) {
+  auto tx = TRY(db_.transaction());
+  auto current = TRY(read_pointer_row(db_, m.project, m.image, m.environment));
+  auto e = TRY(insert_event(db_, refusal_event(m, current, reason, clock_->now_ms())));
+  TRY(tx.commit());
+  return e;
 }
 
 Result<PromotionEvent> SqliteMetadata::rollback(const std::string& project, const std::string& image,
                                                 const std::string& environment,
                                                 const std::optional<std::string>& expected_digest) {
-    auto tx = TRY(db_.transaction());
+  auto tx = TRY(db_.transaction());
   auto current = TRY(read_pointer_row(db_, project, image, environment));
   if (!current)
     return fail(ErrorKind::not_found, "cannot roll back " + image + " in " + environment +
@@ -143,25 +151,13 @@ Result<PromotionEvent> SqliteMetadata::rollback(const std::string& project, cons
   // it carries the commit, run and rollback target to restore.
   auto st = TRY(db_.prepare(std::string("SELECT ") + kEventColumns +
                            " FROM promotions WHERE image = ?1 AND environment = ?2 AND digest = ?3 AND id < ?4"
-                           " AND project = ?5 ORDER BY id DESC LIMIT 1"));
+                           " AND project = ?5 AND kind != 'refused' ORDER BY id DESC LIMIT 1"));
   st.bind(1, image).bind(2, environment).bind(3, current->previous_digest).bind(4, current->event_id);
   st.bind(5, project);
   if (!TRY(st.step()))
     return fail(ErrorKind::corrupt, "promotion history of " + image + " in " + environment + " has no event for " +
                                         current->previous_digest);
-  PromotionEvent origin = read_event(st);
-  PromotionEvent e;
-  e.kind = "rollback";
-  e.project = project;
-  e.image = image;
-  e.environment = environment;
-  e.digest = current->previous_digest;
-  e.replaced_digest = current->digest;
-  e.pointer_previous = origin.pointer_previous;
-  e.commit = origin.commit;
-  e.run_id = origin.run_id;
-  e.time_ms = clock_->now_ms();
-  e = TRY(apply_event(db_, std::move(e)));
+  auto e = TRY(apply_event(db_, rollback_event(*current, read_event(st), clock_->now_ms())));
   TRY(tx.commit());
   return e;
 }

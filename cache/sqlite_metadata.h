@@ -17,7 +17,8 @@
 //   environments(project, image, environment, digest, commit_id, run_id,
 //        time_ms, previous_digest, event_id)   "0101-environments"
 //   promotions(id, kind, project, image, environment, digest, replaced_digest,
-//        pointer_previous, commit_id, run_id, time_ms)
+//        pointer_previous, commit_id, run_id, time_ms, reason)
+//                                              kind: promote | rollback | refused
 //   step_cache, image_builds                    step_cache.h ("0200-step-cache")
 //   step_cache_deferred(key, entry, registry, repository, insecure, created)
 // `replaced_digest` is what a promotion event moved the pointer away from;
@@ -66,6 +67,7 @@ class SqliteMetadata final : public Metadata {
                                                                 const std::string& environment) override;
   Result<std::vector<EnvironmentPointer>> environment_pointers(const std::string& project,
                                                                const std::string& image) override;
+  Result<PromotionEvent> refuse(const PointerMove& move, const std::string& reason) override;
   Result<std::optional<PromotionEvent>> promote(const PointerMove& move) override;
   Result<PromotionEvent> rollback(const std::string& project, const std::string& image, const std::string& environment,
                                   const std::optional<std::string>& expected_digest) override;

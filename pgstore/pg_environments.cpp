@@ -11,7 +11,8 @@ namespace {
 constexpr const char* kPointerColumns =
     "image, environment, digest, commit_id, run_id, time_ms, previous_digest, event_id, project";
 constexpr const char* kEventColumns =
-    "id, kind, image, environment, digest, replaced_digest, pointer_previous, commit_id, run_id, time_ms, project";
+    "id, kind, image, environment, digest, replaced_digest, pointer_previous, commit_id, run_id, time_ms, project,"
+    " reason";
 
 EnvironmentPointer read_pointer(const Rows& rows, int i) {
   EnvironmentPointer p;
@@ -40,6 +41,7 @@ PromotionEvent read_event(const Rows& rows, int i) {
   e.run_id = rows.text(i, 8);
   e.time_ms = rows.int64(i, 9);
   e.project = rows.text(i, 10);
+  e.reason = rows.text(i, 11);
   return e;
 }
 
@@ -64,15 +66,21 @@ Result<std::optional<EnvironmentPointer>> pointer_for_update(PgConn& conn, const
   return std::optional<EnvironmentPointer>(read_pointer(rows, 0));
 }
 
-// Inserts the event and moves the pointer to it (inside the caller's transaction).
-Result<PromotionEvent> apply_event(PgConn& conn, PromotionEvent e) {
+// Inserts the event (inside the caller's transaction).
+Result<PromotionEvent> insert_event(PgConn& conn, PromotionEvent e) {
   auto id = TRY_CTX(conn.exec("INSERT INTO promotions (kind, project, image, environment, digest, replaced_digest,"
-                              " pointer_previous, commit_id, run_id, time_ms)"
-                              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                              " pointer_previous, commit_id, run_id, time_ms, reason)"
+                              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
                               {e.kind, e.project, e.image, e.environment, e.digest, e.replaced_digest,
-                               e.pointer_previous, e.commit, e.run_id, e.time_ms}),
+                               e.pointer_previous, e.commit, e.run_id, e.time_ms, e.reason}),
                     "recording " + e.kind + " of " + e.image + " to " + e.environment);
   e.id = id.int64(0, 0);
+  return e;
+}
+
+// Inserts the event and moves the pointer to it (inside the caller's transaction).
+Result<PromotionEvent> apply_event(PgConn& conn, PromotionEvent e) {
+  e = TRY(insert_event(conn, std::move(e)));
   TRY_CTX(conn.exec("INSERT INTO environments (project, image, environment, digest, commit_id, run_id, time_ms,"
                     " previous_digest, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                     " ON CONFLICT (project, image, environment) DO UPDATE SET digest = excluded.digest,"
@@ -87,7 +95,7 @@ Result<PromotionEvent> apply_event(PgConn& conn, PromotionEvent e) {
 Result<bool> promoted_before(PgConn& conn, const std::string& project, const std::string& image,
                              const std::string& environment, const std::string& digest) {
   auto rows = TRY(conn.exec("SELECT 1 FROM promotions WHERE project = $1 AND image = $2 AND environment = $3"
-                            " AND digest = $4 LIMIT 1",
+                            " AND digest = $4 AND kind != 'refused' LIMIT 1",
                             {project, image, environment, digest}));
   return !rows.empty();
 }
@@ -110,7 +118,8 @@ Result<std::vector<EnvironmentPointer>> PgMetadata::environment_pointers(const s
   auto rows = TRY(conn_->exec(std::string("SELECT ") + kPointerColumns +
                                   " FROM environments e WHERE ($1 = '' OR image = $1) AND ($2 = '' OR project = $2)"
                                   " ORDER BY project, image, (SELECT MIN(p.id) FROM promotions p WHERE"
-                                  " p.project = e.project AND p.image = e.image AND p.environment = e.environment),"
+                                  " p.project = e.project AND p.image = e.image AND p.environment = e.environment"
+                                  " AND p.kind != 'refused'),"
                                   " environment",
                               {image, project}));
   std::vector<EnvironmentPointer> out;
@@ -128,18 +137,15 @@ Result<std::optional<PromotionEvent>> PgMetadata::promote(const PointerMove& m) 
       if (!TRY(promoted_before(*conn_, m.project, m.image, before, m.digest)))
         return fail(ErrorKind::conflict, "refusing " + what + ": it has not passed " + before);
     if (current && current->digest == m.digest) return std::optional<PromotionEvent>();
-    PromotionEvent e;
-    e.kind = "promote";
-    e.project = m.project;
-    e.image = m.image;
-    e.environment = m.environment;
-    e.digest = m.digest;
-    e.replaced_digest = current ? current->digest : "";
-    e.pointer_previous = e.replaced_digest;
-    e.commit = m.commit;
-    e.run_id = m.run_id;
-    e.time_ms = clock_->now_ms();
-    return std::optional<PromotionEvent>(TRY(apply_event(*conn_, std::move(e))));
+    return std::optional<PromotionEvent>(TRY(apply_event(*conn_, cache::promotion_event(m, current, clock_->now_ms()))));
+  });
+}
+
+Result<PromotionEvent> PgMetadata::refuse(const PointerMove& m, const std::string& reason) {
+  return conn_->transaction([&]() -> Result<PromotionEvent> {
+    TRY(lock_pointer(*conn_, m.project, m.image, m.environment));
+    auto current = TRY(pointer_for_update(*conn_, m.project, m.image, m.environment));
+    return insert_event(*conn_, cache::refusal_event(m, current, reason, clock_->now_ms()));
   });
 }
 
@@ -160,24 +166,13 @@ Result<PromotionEvent> PgMetadata::rollback(const std::string& project, const st
     // in: it carries the commit, run and rollback target to restore.
     auto origin_rows = TRY(conn_->exec(std::string("SELECT ") + kEventColumns +
                                            " FROM promotions WHERE project = $1 AND image = $2 AND environment = $3"
-                                           " AND digest = $4 AND id < $5 ORDER BY id DESC LIMIT 1",
+                                           " AND digest = $4 AND id < $5 AND kind != 'refused'"
+                                           " ORDER BY id DESC LIMIT 1",
                                        {project, image, environment, current->previous_digest, current->event_id}));
     if (origin_rows.empty())
       return fail(ErrorKind::corrupt, "promotion history of " + image + " in " + environment + " has no event for " +
                                           current->previous_digest);
-    PromotionEvent origin = read_event(origin_rows, 0);
-    PromotionEvent e;
-    e.kind = "rollback";
-    e.project = project;
-    e.image = image;
-    e.environment = environment;
-    e.digest = current->previous_digest;
-    e.replaced_digest = current->digest;
-    e.pointer_previous = origin.pointer_previous;
-    e.commit = origin.commit;
-    e.run_id = origin.run_id;
-    e.time_ms = clock_->now_ms();
-    return apply_event(*conn_, std::move(e));
+    return apply_event(*conn_, cache::rollback_event(*current, read_event(origin_rows, 0), clock_->now_ms()));
   });
 }
 

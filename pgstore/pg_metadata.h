@@ -79,6 +79,7 @@ class PgMetadata final : public cache::Metadata {
                                                                 const std::string& environment) override;
   Result<std::vector<EnvironmentPointer>> environment_pointers(const std::string& project,
                                                                const std::string& image) override;
+  Result<PromotionEvent> refuse(const PointerMove& move, const std::string& reason) override;
   Result<std::optional<PromotionEvent>> promote(const PointerMove& move) override;
   Result<PromotionEvent> rollback(const std::string& project, const std::string& image, const std::string& environment,
                                   const std::optional<std::string>& expected_digest) override;

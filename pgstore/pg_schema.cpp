@@ -190,6 +190,10 @@ constexpr PgMigration kMigrations[] = {
      "  labels TEXT[] NOT NULL,"
      "  heartbeat_ms BIGINT NOT NULL,"
      "  started_ms BIGINT NOT NULL);"},
+    // Refused promotions (cache/metadata.h, Metadata::refuse): an event of kind
+    // "refused" that moved no pointer, with the rule that failed and why.
+    {"0102-promotion-refusals",
+     "ALTER TABLE promotions ADD COLUMN reason TEXT NOT NULL DEFAULT '';"},
 };
 
 // Every gantry process migrating one database at once takes turns on this

@@ -30,59 +30,71 @@ Result<std::shared_ptr<const attest::SigningKey>> load_signing_key(const std::st
 
 namespace {
 
-std::string repository_of(const RunContext& ctx) {
-  return ctx.repo.remote_url().empty() ? ctx.repo.location() : ctx.repo.remote_url();
+std::string repository_of(pipeline::GitRepo& repo) {
+  return repo.remote_url().empty() ? repo.location() : repo.remote_url();
 }
 
 // The base image an image of the file was built from, as the store resolves
 // it now (right after the build that resolved it the same way).
-std::optional<attest::Subject> base_of(RunContext& ctx, const pipeline::ImageDef& image,
+std::optional<attest::Subject> base_of(const BuildSource& src, const pipeline::ImageDef& image,
                                        const std::map<std::string, Digest>& built) {
   if (image.from == "scratch") return std::nullopt;
   if (auto it = built.find(image.from); it != built.end()) return attest::Subject{image.from, it->second};
-  auto digest = ctx.store.images().resolve(image.from, cache::TagScope::of(ctx.project));
+  auto digest = src.store.images().resolve(image.from, cache::TagScope::of(src.project));
   if (!digest) return std::nullopt;
   return attest::Subject{image.from, *digest};
 }
 
 }  // namespace
 
-Status attest_built_images(RunContext& ctx, const std::map<std::string, Digest>& built, std::int64_t started_ms,
-                           std::int64_t finished_ms) {
+Status attest_build(const BuildSource& src, const std::map<std::string, Digest>& built, std::int64_t started_ms,
+                    std::int64_t finished_ms) {
   std::string blob;
-  if (auto entries = ctx.repo.list(ctx.commit, ctx.pipeline.file); entries && entries->size() == 1)
+  if (auto entries = src.repo.list(src.commit, src.pipeline.file); entries && entries->size() == 1)
     blob = entries->front().oid;
-  const std::string ref = ctx.repo.branch_ref(ctx.rev, ctx.commit.id);
+  const std::string ref = src.repo.branch_ref(src.rev, src.commit.id);
   for (const auto& [name, digest] : built) {
-    const pipeline::ImageDef* def = ctx.pipeline.find_image(name);
+    const pipeline::ImageDef* def = src.pipeline.find_image(name);
     attest::ProvenanceFacts f{.subject = {name, digest},
-                              .repository = repository_of(ctx),
+                              .repository = repository_of(src.repo),
                               .ref = ref,
-                              .commit = ctx.commit.id,
-                              .pipeline_file = ctx.pipeline.file,
+                              .commit = src.commit.id,
+                              .pipeline_file = src.pipeline.file,
                               .pipeline_blob = blob,
-                              .pipeline_digest = ctx.pipeline.digest,
-                              .base = def ? base_of(ctx, *def, built) : std::nullopt,
-                              .run_id = ctx.run_id,
+                              .pipeline_digest = src.pipeline.digest,
+                              .base = def ? base_of(src, *def, built) : std::nullopt,
+                              .run_id = src.invocation,
                               .started_ms = started_ms,
                               .finished_ms = finished_ms};
-    TRY_CTX(attest::attach_statement(ctx.store, digest, attest::provenance_statement(f), ctx.signing_key.get(),
-                                     finished_ms),
+    TRY_CTX(attest::attach_statement(src.store, digest, attest::provenance_statement(f), src.signing_key, finished_ms),
             "provenance of " + name);
     // The SBOM: dpkg's packages for a Debian base, else every file's digest
     // (once per digest: the same digest has the same files).
     bool has_sbom = false;
-    for (const auto& r : TRY(cache::ReferrerStore(ctx.store).list(digest))) {
+    for (const auto& r : TRY(cache::ReferrerStore(src.store).list(digest))) {
       auto it = r.annotations.find(attest::kPredicateTypeAnnotation);
       has_sbom = has_sbom || (it != r.annotations.end() && it->second == attest::kSpdxType);
     }
     if (has_sbom) continue;
-    auto image = TRY_CTX(ctx.store.images().load(digest), "sbom of " + name);
-    auto layers = TRY_CTX(ctx.store.images().lowerdirs(image), "sbom of " + name);
+    auto image = TRY_CTX(src.store.images().load(digest), "sbom of " + name);
+    auto layers = TRY_CTX(src.store.images().lowerdirs(image), "sbom of " + name);
     auto sbom = TRY_CTX(attest::sbom_statement({name, digest}, layers, finished_ms), "sbom of " + name);
-    TRY_CTX(attest::attach_statement(ctx.store, digest, sbom, ctx.signing_key.get(), finished_ms), "sbom of " + name);
+    TRY_CTX(attest::attach_statement(src.store, digest, sbom, src.signing_key, finished_ms), "sbom of " + name);
   }
   return {};
+}
+
+Status attest_built_images(RunContext& ctx, const std::map<std::string, Digest>& built, std::int64_t started_ms,
+                           std::int64_t finished_ms) {
+  return attest_build({.store = ctx.store,
+                       .repo = ctx.repo,
+                       .commit = ctx.commit,
+                       .pipeline = ctx.pipeline,
+                       .rev = ctx.rev,
+                       .project = ctx.project,
+                       .invocation = ctx.run_id,
+                       .signing_key = ctx.signing_key.get()},
+                      built, started_ms, finished_ms);
 }
 
 Status attest_passed_stages(RunContext& ctx, const std::string& environment) {
@@ -115,7 +127,7 @@ Status attest_passed_stages(RunContext& ctx, const std::string& environment) {
                               .log_size = 0,
                               .cached = r.cached,
                               .run_id = ctx.run_id,
-                              .repository = repository_of(ctx),
+                              .repository = repository_of(ctx.repo),
                               .commit = ctx.commit.id,
                               .started_ms = r.started_ms,
                               .finished_ms = r.started_ms + r.duration_ms};
@@ -192,8 +204,17 @@ Status check_promotion(cache::Store& store, const pipeline::EnvironmentDef& env,
                                        ": rule require." + verdict.rule + " failed: " + verdict.detail);
 }
 
-Status record_refusal(RunContext& ctx, const std::string& environment, Error refusal) {
-  TRY(ctx.store.metadata().record_gate(ctx.run_id, {.environment = environment, .how = "refused", .detail = refusal.message()}));
+Status record_refusal(RunContext& ctx, const std::string& environment, const std::string& image,
+                      const std::string& digest, Error refusal) {
+  cache::Metadata& meta = ctx.store.metadata();
+  TRY(meta.record_gate(ctx.run_id, {.environment = environment, .how = "refused", .detail = refusal.message()}));
+  TRY(meta.refuse({.project = ctx.project,
+                   .image = image,
+                   .environment = environment,
+                   .digest = digest,
+                   .commit = ctx.commit.id,
+                   .run_id = ctx.run_id},
+                  refusal.message()));
   return fail(std::move(refusal));
 }
 

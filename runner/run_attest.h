@@ -34,7 +34,24 @@ namespace gantry::runner {
 Result<std::shared_ptr<const attest::SigningKey>> load_signing_key(const std::string& flag,
                                                                    const RunnerConfig& config);
 
-// Provenance of each built image (name -> manifest digest).
+// What a build's provenance names: the repository, commit and pipeline file
+// the images were built from (`gantry run` and `gantry build` alike).
+struct BuildSource {
+  cache::Store& store;
+  pipeline::GitRepo& repo;
+  const pipeline::Commit& commit;
+  const pipeline::Pipeline& pipeline;
+  std::string rev;         // as given (names the branch ref when it is one)
+  std::string project;     // whose tags resolve `from:`
+  std::string invocation;  // the run's id, or the build's
+  const attest::SigningKey* signing_key = nullptr;  // nullptr: stored unsigned
+};
+
+// SLSA provenance and an SBOM of each built image (name -> manifest digest),
+// as OCI referrers of the image: its digest never changes.
+Status attest_build(const BuildSource& source, const std::map<std::string, Digest>& built, std::int64_t started_ms,
+                    std::int64_t finished_ms);
+// attest_build() of a run's images.
 Status attest_built_images(RunContext& ctx, const std::map<std::string, Digest>& built, std::int64_t started_ms,
                            std::int64_t finished_ms);
 
@@ -49,9 +66,12 @@ Result<attest::Requirement> requirement_for(const pipeline::EnvironmentDef& env,
 // Refuses (conflict, naming the rule) a digest whose attestations do not meet
 // `env`'s rule; nothing when the environment has none. A run records the
 // refusal with record_refusal(): its gate of the environment is "refused"
-// with the message (gantry show, history --json), then the run fails with it.
+// with the message (gantry show), the promotion history gets a "refused"
+// event of the digest (gantry history, the server's /history and /events),
+// then the run fails with it. No pointer moves.
 Status check_promotion(cache::Store& store, const pipeline::EnvironmentDef& env, const ProjectAccess& access,
                        const RunnerConfig& config, const std::string& image, const Digest& digest);
-Status record_refusal(RunContext& ctx, const std::string& environment, Error refusal);
+Status record_refusal(RunContext& ctx, const std::string& environment, const std::string& image,
+                      const std::string& digest, Error refusal);
 
 }  // namespace gantry::runner

@@ -146,10 +146,19 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
       for (const auto& x : run.images)
         if (x.image == name) ri = &x;
       if (!ri) continue;
-      if (!TRY(meta.was_promoted(run.project, name, before, ri->digest)))
-        return fail(ErrorKind::conflict, "refusing to promote " + name + " " + ri->digest + " to " + o.environment +
-                                             ": it has not passed " + before + " (run " + run.id + " is " +
-                                             run.status + ")");
+      if (!TRY(meta.was_promoted(run.project, name, before, ri->digest))) {
+        const std::string why = "refusing to promote " + name + " " + ri->digest + " to " + o.environment +
+                                ": it has not passed " + before + " (run " + run.id + " is " + run.status + ")";
+        // In the history too: the refusal moves no pointer.
+        TRY(meta.refuse({.project = run.project,
+                         .image = name,
+                         .environment = o.environment,
+                         .digest = ri->digest,
+                         .commit = run.commit,
+                         .run_id = run.id},
+                        why));
+        return fail(ErrorKind::conflict, why);
+      }
     }
   }
 
@@ -221,7 +230,14 @@ Result<cache::PromotionEvent> rollback_environment(cache::Store& store, const Ro
   if (env) {
     // The environment's `require:` holds for the digest restored too.
     auto previous = TRY(Digest::parse(pointer->previous_digest));
-    TRY_CTX(check_promotion(store, *env, access, o.runner_config, o.image, previous), what + " (not rolled back)");
+    if (auto st = check_promotion(store, *env, access, o.runner_config, o.image, previous); !st) {
+      Error refusal = std::move(st).error().context(what + " (not rolled back)");
+      // In the history too (no run brings the digest back: run and commit stay empty).
+      TRY(meta.refuse({.project = project, .image = o.image, .environment = o.environment,
+                       .digest = pointer->previous_digest},
+                      refusal.message()));
+      return fail(std::move(refusal));
+    }
   }
   if (env && (env->push || env->export_path)) {
     RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipe, .reporter = reporter};

@@ -227,7 +227,7 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
   for (const auto& name : promoted)
     if (auto it = ctx.images.find(name); it != ctx.images.end())
       if (auto st = check_promotion(ctx.store, env, ctx.access, ctx.runner_config, name, it->second.digest); !st)
-        return record_refusal(ctx, env.name, std::move(st).error());
+        return record_refusal(ctx, env.name, name, it->second.digest.str(), std::move(st).error());
   cache::Metadata& meta = ctx.store.metadata();
   // The rule, checked again in the promotion's transaction: a digest never
   // skips an environment.

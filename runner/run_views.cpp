@@ -127,8 +127,13 @@ Status print_history(cache::Store& store, const std::string& project, const std:
     std::vector<std::vector<std::string>> rows = {{"TIME", "EVENT", "IMAGE", "ENVIRONMENT", "DIGEST", "FROM", "RUN"}};
     for (const auto& e : events)
       rows.push_back({cache::format_time_utc(e.time_ms), e.kind, e.image, e.environment, short_digest(e.digest),
-                      e.replaced_digest.empty() ? "-" : short_digest(e.replaced_digest), e.run_id});
+                      e.replaced_digest.empty() ? "-" : short_digest(e.replaced_digest), e.run_id.empty() ? "-" : e.run_id});
     print_table(out, rows);
+    // Why each refused promotion was refused (it moved no pointer).
+    for (const auto& e : events)
+      if (e.kind == "refused")
+        out << "refused  " << cache::format_time_utc(e.time_ms) << " " << e.image << " to " << e.environment << ": "
+            << e.reason << "\n";
   }
   return {};
 }

@@ -419,7 +419,7 @@ async function envsPage(params) {
     gates.replaceChildren(...(cards.length ? cards : [el('p', { class: 'hint' }, 'No run waits at a gate.')]));
     const h = await api('/api/v1/history?limit=20' + (p ? '&project=' + encodeURIComponent(p) : ''));
     history.replaceChildren(...h.promotions.map((e) => el('tr', {},
-      el('td', {}, e.kind), el('td', {}, e.image), el('td', {}, e.environment),
+      el('td', e.reason ? { title: e.reason, class: 'refused' } : {}, e.kind), el('td', {}, e.image), el('td', {}, e.environment),
       el('td', {}, el('code', {}, shortDigest(e.digest))), el('td', { class: 'hide-narrow' }, when(e.time)))));
   };
   await render();

@@ -320,6 +320,68 @@ TEST_P(MetadataContract, Promote_RefusedByItsRule_ChangesNothing) {
   EXPECT_EQ((*meta_->environment_pointer("p", "app", "production"))->digest, digest('1'));
 }
 
+TEST_P(MetadataContract, Refuse_RecordsARefusedEventWithItsReason_MovesNoPointer_RuleAndRollbackSkipIt) {
+  ASSERT_TRUE(*meta_->promote(move_to(digest('0'), "r0")));
+  ASSERT_TRUE(*meta_->promote(move_to(digest('1'), "r1")));
+  // A refusal of 0 after 1 came in: between the events a rollback walks over.
+  auto refused = meta_->refuse(move_to(digest('0'), "rx"), "rule require.signed_by failed: no signature");
+  ASSERT_TRUE(refused) << refused.error().message();
+  EXPECT_EQ(refused->kind, "refused");
+  EXPECT_EQ(refused->digest, digest('0'));
+  EXPECT_EQ(refused->replaced_digest, digest('1'));  // what the environment keeps
+  EXPECT_EQ(refused->run_id, "rx");
+  EXPECT_EQ(refused->reason, "rule require.signed_by failed: no signature");
+  EXPECT_GT(refused->id, 0);
+  auto pointer = **meta_->environment_pointer("p", "app", "prod");
+  EXPECT_EQ(pointer.digest, digest('1'));
+  EXPECT_EQ(pointer.run_id, "r1");
+  EXPECT_EQ(pointer.previous_digest, digest('0'));
+
+  // Another refusal, of a digest never promoted anywhere: it has not "passed" prod.
+  ASSERT_TRUE(meta_->refuse(move_to(digest('5'), "r5"), "rule require.passed failed: smoke"));
+  EXPECT_FALSE(*meta_->was_promoted("p", "app", "prod", digest('5')));
+  auto skip = move_to(digest('5'), "r5");
+  skip.environment = "live";
+  skip.must_have_passed = {"prod"};
+  auto skipped = meta_->promote(skip);
+  ASSERT_FALSE(skipped);
+  EXPECT_EQ(skipped.error().kind(), ErrorKind::conflict);
+
+  // The history holds them, newest first, with their reasons, from a new connection too.
+  auto other = connect();
+  ASSERT_TRUE(other);
+  auto history = *other->promotion_history({.project = "p", .environment = "prod"});
+  ASSERT_EQ(history.size(), 4u);
+  EXPECT_EQ(history[0].kind, "refused");
+  EXPECT_EQ(history[0].digest, digest('5'));
+  EXPECT_EQ(history[0].reason, "rule require.passed failed: smoke");
+  EXPECT_EQ(history[1].kind, "refused");
+  EXPECT_EQ(history[1].reason, "rule require.signed_by failed: no signature");
+  EXPECT_EQ(history[2].kind, "promote");
+  EXPECT_EQ(history[2].reason, "");
+  EXPECT_EQ(promotion_event_json(history[0]).value("reason", ""), "rule require.passed failed: smoke");
+  EXPECT_FALSE(promotion_event_json(history[2]).contains("reason"));
+
+  // Rollback skips refused events: 1 -> 0 restores run r0's commit and run,
+  // not the refusal's (which names digest 0 too).
+  auto back = meta_->rollback("p", "app", "prod");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->digest, digest('0'));
+  EXPECT_EQ(back->run_id, "r0");
+  EXPECT_EQ(back->commit, "c-r0");
+  pointer = **meta_->environment_pointer("p", "app", "prod");
+  EXPECT_EQ(pointer.digest, digest('0'));
+  EXPECT_EQ(pointer.run_id, "r0");
+  EXPECT_EQ(pointer.previous_digest, "");
+  EXPECT_EQ(meta_->rollback("p", "app", "prod").error().kind(), ErrorKind::conflict);  // nothing before 0
+
+  // A refusal into an environment with no pointer makes none.
+  ASSERT_TRUE(meta_->refuse({.project = "p", .image = "app", .environment = "staging", .digest = digest('7')},
+                            "rule order: it has not passed test"));
+  EXPECT_FALSE(*meta_->environment_pointer("p", "app", "staging"));
+  EXPECT_EQ(meta_->environment_pointers("p")->size(), 1u);
+}
+
 // Runs `body(i)` in `n` child processes released at once; returns their exit codes.
 std::vector<int> race(int n, const std::function<int(int)>& body) {
   int go[2];

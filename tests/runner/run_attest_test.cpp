@@ -152,6 +152,20 @@ TEST_F(RunAttestTest, SignedByAnotherKey_ManualPromotionIsRefusedNamingTheRule_N
   auto envs = environments("app");
   EXPECT_EQ(envs["staging"], digest);
   EXPECT_EQ(envs.count("production"), 0u);
+  // The promotion history records the refusal, naming the rule; no pointer moved.
+  auto history = gantry_json({"history", "app", "--json"});
+  ASSERT_FALSE(history["promotions"].empty()) << history.dump(2);
+  const auto& e = history["promotions"][0];
+  EXPECT_EQ(e.value("kind", ""), "refused") << history.dump(2);
+  EXPECT_EQ(e.value("environment", ""), "production");
+  EXPECT_EQ(e.value("digest", ""), digest);
+  EXPECT_EQ(e.value("run", ""), run.value("id", ""));
+  EXPECT_NE(e.value("reason", "").find("require.signed_by failed"), std::string::npos) << history.dump(2);
+  auto table = run_gantry(store_, {"history", "app"});
+  EXPECT_NE(table.out.find("refused  "), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("require.signed_by failed"), std::string::npos) << table.out;
+  // `gantry show` lists promotions made, never a refusal.
+  for (const auto& p : show["promotions"]) EXPECT_NE(p.value("environment", ""), "production") << show.dump(2);
 }
 
 TEST_F(RunAttestTest, AllowedFailureStage_IsNotAPassedStage_PromotionRefused) {

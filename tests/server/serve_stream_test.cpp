@@ -96,6 +96,17 @@ TEST_F(ServeStreamTest, Events_RunStageAndPromotion_PromoteAndItsRefusal_Rollbac
   auto refused = post("/api/v1/promote", {{"image", "app"}, {"to", "production"}, {"run", first}});
   EXPECT_EQ(refused.status, 409) << refused.body;
   EXPECT_FALSE(refused.json().value("detail", "").empty());
+  // The refusal is in the history, with its reason, and on /events.
+  EXPECT_TRUE(has("promotion", "kind", "refused", "environment", "production"));
+  {
+    auto h = get("/api/v1/history?image=app").json();
+    ASSERT_FALSE(h["promotions"].empty()) << h.dump(2);
+    const auto& e = h["promotions"][0];
+    EXPECT_EQ(e.value("kind", ""), "refused") << h.dump(2);
+    EXPECT_EQ(e.value("digest", ""), digest(r1));
+    EXPECT_EQ(e.value("run", ""), first);
+    EXPECT_NE(e.value("reason", "").find("has not passed staging"), std::string::npos) << h.dump(2);
+  }
   // Without the token: 401.
   EXPECT_EQ(http("POST", "/api/v1/promote", R"({"image":"app","to":"staging"})").status, 401);
   auto promoted = post("/api/v1/promote", {{"image", "app"}, {"to", "staging"}, {"run", first}});
@@ -123,7 +134,7 @@ TEST_F(ServeStreamTest, Events_RunStageAndPromotion_PromoteAndItsRefusal_Rollbac
   EXPECT_TRUE(has("promotion", "kind", "rollback", "digest", digest(r1)));
   auto history = get("/api/v1/history?image=app").json();
   EXPECT_EQ(history["runs"].size(), 2u) << history.dump(2);
-  EXPECT_GE(history["promotions"].size(), 4u) << history.dump(2);
+  EXPECT_GE(history["promotions"].size(), 5u) << history.dump(2);  // with the refusal
   // Unknown project: 404; unknown image to roll back: 404.
   EXPECT_EQ(get("/api/v1/environments?project=nope").status, 404);
   EXPECT_EQ(post("/api/v1/rollback", {{"image", "nope"}, {"env", "staging"}}).status, 404);
