@@ -45,6 +45,12 @@ CLI::App* command_group(CLI::App& app, const std::string& name, const std::strin
   }
 }
 
+void add_signing_key_option(CLI::App* cmd, std::string& path) {
+  cmd->add_option("--signing-key", path,
+                  "Private key (gantry key generate) signing the attestations (default: $GANTRY_SIGNING_KEY, "
+                  "else the runner config's signing_key)");
+}
+
 int report_error(const Error& error) {
   std::cerr << "gantry: " << error.message() << "\n";
   return error.kind() == ErrorKind::usage ? kExitUsage : kExitFailure;

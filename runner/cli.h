@@ -43,6 +43,10 @@ std::string resolve_store_dir(const std::string& flag_value);
 // cmd_*.cpp files add to), created with `description` on first use.
 CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& description);
 
+// --signing-key FILE (run, retry, promote, build, serve): the private key that
+// signs attestations (run_attest.h: load_signing_key).
+void add_signing_key_option(CLI::App* cmd, std::string& path);
+
 // Prints "gantry: <message>" to stderr and returns the exit code for the error.
 int report_error(const Error& error);
 

@@ -1,5 +1,5 @@
 // gantry build [REPO] [IMAGE...] [--rev R] [--file F] [--no-cache] [--explain]
-//              [--json] [--check-reproducible] [--jobs N]
+//              [--json] [--check-reproducible] [--jobs N] [--signing-key FILE]
 #include <iostream>
 #include <memory>
 
@@ -9,7 +9,9 @@
 #include "runner/build.h"
 #include "runner/cli.h"
 #include "runner/deferred_cache.h"
+#include "cache/run_lock.h"
 #include "runner/project_policy.h"
+#include "runner/run_attest.h"
 #include "runner/run_session.h"
 #include "runner/store_open.h"
 
@@ -28,6 +30,7 @@ struct BuildOptions {
   bool json = false;
   bool check_reproducible = false;
   int jobs = 2;
+  std::string signing_key;  // --signing-key (else $GANTRY_SIGNING_KEY, else the runner config's)
 };
 
 // The layers that differ between two builds of the same images, one line each.
@@ -122,6 +125,12 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
     return print_plan(**store, *repo, *commit, *pipeline, *project, opt);
   }
 
+  // With a signing key, the built images get signed provenance and an SBOM,
+  // as `gantry run` gives them (docs/attestations.md).
+  auto signing_key = load_signing_key(opt.signing_key, *config);
+  if (!signing_key) return report_error(signing_key.error());
+  const std::int64_t started_ms = (*store)->clock().now_ms();
+
   auto build = [&](bool no_cache) {
     BuildRequest request{.store = **store,
                          .repo = *repo,
@@ -156,6 +165,25 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
     differences = compare_builds(*result, *again);
   }
 
+  if (*signing_key) {
+    std::map<std::string, Digest> built;
+    for (const auto& image : result->images) built.emplace(image.name, image.digest);
+    const std::int64_t finished_ms = (*store)->clock().now_ms();
+    auto st = attest_build({.store = **store,
+                            .repo = *repo,
+                            .commit = *commit,
+                            .pipeline = *pipeline,
+                            .rev = opt.rev,
+                            .project = *project,
+                            .invocation = "build-" + cache::new_run_id(started_ms),
+                            .signing_key = signing_key->get()},
+                           built, started_ms, finished_ms);
+    if (!st) {
+      reporter->finish();
+      return report_error(st.error());
+    }
+    reporter->note("attested " + std::to_string(built.size()) + " image(s): signed provenance and SBOM");
+  }
   for (const auto& image : result->images) {
     reporter->note(summary_line(image));
     if (opt.explain && !image.explain.empty()) reporter->note(image.explain);
@@ -169,6 +197,7 @@ int run_build(const GlobalOptions& global, const BuildOptions& opt) {
   if (opt.json) {
     auto doc = build_result_json(*result, opt.explain);
     if (opt.check_reproducible) doc["reproducible"] = differences.empty();
+    doc["attested"] = static_cast<bool>(*signing_key);  // signed provenance and SBOM stored
     std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   if (!differences.empty()) {
@@ -198,6 +227,7 @@ void add_build_commands(Cli& cli) {
   cmd->add_flag("--check-reproducible", opt->check_reproducible,
                 "Build twice with no cache and report layers that differ (exit 1 if any)");
   cmd->add_option("--jobs,-j", opt->jobs, "Images built at once (default 2)")->check(CLI::PositiveNumber);
+  add_signing_key_option(cmd, opt->signing_key);
   cmd->callback([&global = cli.global, &action = cli.action, opt] {
     action = [&global, opt] { return run_build(global, *opt); };
   });

@@ -148,12 +148,6 @@ int cmd_watch(const GlobalOptions& global, WatchFlags f) {
   return watch(global, f.watch, *reporter, interrupt.token());
 }
 
-void add_signing_key_option(CLI::App* cmd, std::string& path) {
-  cmd->add_option("--signing-key", path,
-                  "Private key (gantry key generate) signing the attestations (default: $GANTRY_SIGNING_KEY, "
-                  "else the runner config's signing_key)");
-}
-
 void add_run_options(CLI::App* cmd, RunOptions& run) {
   cmd->add_option("--file,-f", run.file, "Pipeline file in the commit's tree (default .gantry.yml)");
   cmd->add_option("--jobs,-j", run.jobs, "Stages (and images) run at once (default: the number of cores)")

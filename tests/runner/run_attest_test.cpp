@@ -134,6 +134,50 @@ TEST_F(RunAttestTest, SignedBuild_IsPromotedToProduction_ProvenanceHasTheSlsaV1S
   EXPECT_EQ(other["summary"].value("verified", -1), 0);
 }
 
+TEST_F(RunAttestTest, GantryBuildWithSigningKey_SignsProvenanceAndSbom_VerifyPasses_CachedRebuildKeepsTheDigest) {
+  GANTRY_REQUIRE_ROOT();
+  pipeline();
+  auto built = gantry_json({"build", repo_, "--json", "--signing-key", dir_ / "keys/gantry.key"});
+  ASSERT_EQ(built["images"].size(), 1u) << built.dump(2);
+  const std::string digest = built["images"][0].value("digest", "");
+  EXPECT_TRUE(built.value("attested", false)) << built.dump(2);
+
+  auto v = verify("app:latest", dir_ / "keys/gantry.pub");
+  ASSERT_TRUE(v["summary"].value("ok", false)) << v.dump(2);
+  EXPECT_EQ(v.value("digest", ""), digest);
+  EXPECT_EQ(v["summary"].value("provenance", 0), 1);
+  json prov;
+  bool sbom_signed = false;
+  for (const auto& a : v["attestations"]) {
+    if (a.value("predicateType", "") == "https://slsa.dev/provenance/v1") prov = a["statement"];
+    if (a.value("predicateType", "") == "https://spdx.dev/Document") sbom_signed = a.value("verified", false);
+  }
+  ASSERT_TRUE(prov.is_object()) << v.dump(2);
+  EXPECT_TRUE(sbom_signed) << v.dump(2);
+  // The build's inputs: this repository, its commit on main, the pipeline file.
+  const json& ext = prov["predicate"]["buildDefinition"]["externalParameters"];
+  EXPECT_EQ(ext.value("repository", ""), repo_);
+  EXPECT_EQ(ext.value("ref", ""), "refs/heads/main");
+  EXPECT_EQ(ext.value("commit", ""), git({"rev-parse", "HEAD"}));
+  EXPECT_EQ(ext["pipeline"].value("path", ""), ".gantry.yml");
+  EXPECT_EQ(ext["pipeline"].value("blob", ""), git({"rev-parse", "HEAD:.gantry.yml"}));
+  EXPECT_TRUE(prov["predicate"]["runDetails"]["metadata"].value("invocationId", "").starts_with("build-"))
+      << prov.dump(2);
+
+  // A fully cached rebuild, signed through $GANTRY_SIGNING_KEY: the same digest, still verified.
+  auto again = run_command({gantry_binary(), "--store", store_, "build", repo_, "--json"},
+                           {"GANTRY_SIGNING_KEY=" + dir_ / "keys/gantry.key"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  auto again_json = json::parse(again.out);
+  EXPECT_EQ(again_json["images"][0].value("digest", ""), digest) << again.out;
+  for (const auto& step : again_json["images"][0]["steps"]) EXPECT_TRUE(step.value("cached", false)) << again.out;
+  EXPECT_TRUE(again_json.value("attested", false));
+  EXPECT_TRUE(verify("app:latest", dir_ / "keys/gantry.pub")["summary"].value("ok", false));
+  // Another key verifies nothing; no key given: nothing attested.
+  EXPECT_FALSE(verify("app:latest", dir_ / "other/gantry.pub", 1)["summary"].value("ok", true));
+  EXPECT_FALSE(gantry_json({"build", repo_, "--json"}).value("attested", true));
+}
+
 TEST_F(RunAttestTest, SignedByAnotherKey_ManualPromotionIsRefusedNamingTheRule_NoPointerMoves) {
   GANTRY_REQUIRE_ROOT();
   runner_config(dir_ / "other");  // the runner signs with a key production does not trust
