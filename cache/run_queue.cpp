@@ -103,6 +103,14 @@ Result<std::optional<QueueEntry>> RunQueue::find_delivery(const std::string& sou
   return one_entry(st);
 }
 
+Result<std::optional<QueueEntry>> RunQueue::last_delivery(const std::string& source, const std::string& prefix) {
+  auto st = TRY(store_.db().prepare(std::string("SELECT ") + kQueueColumns +
+                                    " FROM serve_queue WHERE source = ?1 AND substr(delivery, 1, length(?2)) = ?2"
+                                    " ORDER BY seq DESC LIMIT 1"));
+  st.bind(1, source).bind(2, prefix);
+  return one_entry(st);
+}
+
 Result<std::optional<QueueEntry>> RunQueue::find_commit(const std::string& repo_name, const std::string& commit) {
   auto st = TRY(store_.db().prepare(std::string("SELECT ") + kQueueColumns +
                                     " FROM serve_queue WHERE repo_name = ?1 AND commit_id = ?2 AND kind = 'run'"

@@ -100,6 +100,9 @@ class RunQueue {
   Result<std::optional<QueueEntry>> get(const std::string& id);
   // The entry a source's delivery id queued, if any.
   Result<std::optional<QueueEntry>> find_delivery(const std::string& source, const std::string& delivery);
+  // The newest entry of `source` whose delivery id starts with `prefix`
+  // (a schedule's runs: source "schedule", delivery "NAME@SLOT").
+  Result<std::optional<QueueEntry>> last_delivery(const std::string& source, const std::string& prefix);
   // An entry of this repository and commit that is not cancelled, if any.
   Result<std::optional<QueueEntry>> find_commit(const std::string& repo_name, const std::string& commit);
   // Entries in `state`, in request order.

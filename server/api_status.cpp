@@ -54,6 +54,15 @@ Reply metrics(ServerCore& core) {
     metric("gantry_http_streams", "gauge", "Open event streams (events and log follows).");
     out << "gantry_http_streams " << core.http->open_streams() << "\n";
   }
+  if (core.outbox) {
+    const OutboxCounters c = core.outbox->counters();
+    metric("gantry_outgoing_total", "counter",
+           "Outgoing notifications and commit statuses, by result (queued, sent, retried, failed, dropped, replaced).");
+    for (const auto& [result, n] : {std::pair<const char*, std::uint64_t>{"queued", c.queued}, {"sent", c.sent},
+                                    {"retried", c.retried}, {"failed", c.failed}, {"dropped", c.dropped},
+                                    {"replaced", c.replaced}})
+      out << "gantry_outgoing_total{result=\"" << result << "\"} " << n << "\n";
+  }
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = out.str();

@@ -25,6 +25,17 @@ void EventHub::publish(const std::string& type, const nlohmann::json& data) {
     });
   }
   for (auto& s : targets) s->send(framed);
+  std::vector<Listener> listeners;
+  {
+    std::lock_guard lock(mutex_);
+    listeners = listeners_;
+  }
+  for (const auto& l : listeners) l(type, data);
+}
+
+void EventHub::listen(Listener listener) {
+  std::lock_guard lock(mutex_);
+  listeners_.push_back(std::move(listener));
 }
 
 void EventHub::follow(std::shared_ptr<SseStream> stream, std::int64_t last_id) {

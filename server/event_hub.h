@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,11 +28,19 @@ class EventHub {
   // Ends every follower's stream (server shutdown).
   void close_all();
 
+  // In-process listeners (notifications, commit statuses), called on every
+  // publish after the followers, on the publishing thread, possibly with
+  // meta.db's mutex held: a listener only queues work, never touches meta.db.
+  // Add them before the server starts.
+  using Listener = std::function<void(const std::string& type, const nlohmann::json& data)>;
+  void listen(Listener listener);
+
  private:
   std::mutex mutex_;
   std::int64_t next_id_ = 1;
   std::deque<std::pair<std::int64_t, std::string>> kept_;  // id -> framed event
   std::vector<std::weak_ptr<SseStream>> followers_;
+  std::vector<Listener> listeners_;
 };
 
 }  // namespace gantry::server

@@ -11,7 +11,11 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "cache/meta_db.h"
+#include "server/commit_status.h"
 #include "server/http_server.h"
+#include "server/notifier.h"
+#include "server/schedules.h"
+#include "server/serve_config_outgoing.h"
 #include "server/server_core.h"
 
 namespace gantry::server {
@@ -47,11 +51,28 @@ Status serve(const ServeConfig& config, cache::Store& store, Backend& backend) {
   if (!config.webhook_secret_file.empty())
     webhook_secret = TRY(read_secret_file(config.webhook_secret_file, "--webhook-secret-file"));
 
+  TRY(check_schedules(config));
+  // Outgoing messages (notifications, commit statuses) outlive the event hub
+  // that feeds them: declared first, destroyed last.
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<Notifier> notifier;
+  std::unique_ptr<CommitStatusReporter> statuses;
+  if (!config.notifications.empty() || !config.commit_status.empty()) {
+    outbox = std::make_unique<Outbox>(config.outgoing);
+    notifier = TRY(Notifier::make(config, *outbox, store.clock()));
+    statuses = std::make_unique<CommitStatusReporter>(config, store.paths(), *outbox);
+  }
   EventHub events;
+  if (notifier) events.listen([&notifier](const std::string& type, const nlohmann::json& data) { notifier->on_event(type, data); });
+  if (statuses) events.listen([&statuses](const std::string& type, const nlohmann::json& data) { statuses->on_event(type, data); });
   RunSupervisor supervisor(store, backend, events, config.max_runs);
   TRY_CTX(supervisor.recover(), "recovering the run queue");
+  auto schedule_host = make_queue_schedule_host(config, store, supervisor);
+  Scheduler scheduler(config.schedules, *schedule_host, store.clock());
+  TRY_CTX(scheduler.catch_up(), "schedules: catching up missed slots");
   ServerCore core{.config = config, .store = store, .backend = backend, .events = events, .supervisor = supervisor};
   core.webhook_secret = std::move(webhook_secret);
+  core.outbox = outbox.get();
 
   Router router;
   add_run_routes(router, core);
@@ -72,6 +93,7 @@ Status serve(const ServeConfig& config, cache::Store& store, Backend& backend) {
   core.http = &http;
   TRY(http.listen(address));
   supervisor.start();
+  scheduler.start();
   const std::string host = address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
   std::cerr << "gantry serve: listening on http://" << host << ":" << http.port() << std::endl;
   log->info("serving {} repositor{} (max {} run{} at once){}{}", config.repos.size(),
@@ -87,6 +109,7 @@ Status serve(const ServeConfig& config, cache::Store& store, Backend& backend) {
               config.grace.count());
     http.stop_accepting();
     stopper = std::thread([&] {
+      scheduler.stop();
       supervisor.drain(config.grace);
       core.stop.request_stop();
       events.close_all();
@@ -95,6 +118,9 @@ Status serve(const ServeConfig& config, cache::Store& store, Backend& backend) {
   });
   http.run(2);
   if (stopper.joinable()) stopper.join();
+  // The last runs' notifications and statuses get a moment to leave.
+  if (outbox && !outbox->idle_within(std::chrono::seconds(5)))
+    log->warn("stopping with outgoing messages unsent (see gantry_outgoing_total)");
   log->info("stopped");
   return {};
 }

@@ -9,6 +9,7 @@
 
 #include "common/file_util.h"
 #include "common/units.h"
+#include "server/serve_config_outgoing.h"
 
 namespace gantry::server {
 
@@ -126,6 +127,14 @@ Status load_serve_config(const std::string& path, ServeConfig& config) {
            config.max_body = *size;
            return {};
          }},
+        {"public_url", str(config.public_url)},
+        {"notifications",
+         [&](const YAML::Node& n, const std::string& key) { return parse_notifications(path, n, key, config); }},
+        {"commit_status",
+         [&](const YAML::Node& n, const std::string& key) { return parse_commit_status(path, n, key, config); }},
+        {"outgoing", [&](const YAML::Node& n, const std::string& key) { return parse_outgoing(path, n, key, config); }},
+        {"schedules",
+         [&](const YAML::Node& n, const std::string& key) { return parse_schedules(path, n, key, config); }},
         {"repos",
          [&](const YAML::Node& n, const std::string& key) -> Status {
            if (!n.IsSequence()) return fail(ErrorKind::invalid_input, at(path, n, key) + ": expected a list");

@@ -13,6 +13,15 @@
 //   grace: 30s                 # SIGTERM: how long running runs may finish
 //   max_body: 1MiB             # bigger request bodies are refused with 413
 //   client_timeout: 30s        # a request must arrive within this
+//   public_url: https://ci.example.org     # links in notifications and commit statuses
+//   notifications:             # signed JSON POSTs (server/notifier.h)
+//     - {url: https://chat.example.org/hook, secret_file: /etc/gantry/notify.secret,
+//        events: [run_finished, stage_failed, promotion, rollback]}
+//   commit_status:             # per forge (server/commit_status.h)
+//     github: {api: https://api.github.com, token_secret: GITHUB_STATUS_TOKEN}
+//   outgoing: {queue: 1000, attempts: 5, backoff: 1s, max_backoff: 60s, timeout: 10s}
+//   schedules:                 # server/schedules.h
+//     - {name: nightly, repo: acme/app, branch: main, cron: "0 3 * * *", if_running: skip}
 #pragma once
 
 #include <chrono>
@@ -21,12 +30,38 @@
 #include <vector>
 
 #include "common/error.h"
+#include "server/outbox.h"
 
 namespace gantry::server {
 
 struct RepoConfig {
   std::string name;      // how webhooks and the API name it ("acme/app")
   std::string location;  // a local path or a clone URL, as `gantry run` takes it
+};
+
+// One receiver of notifications (docs/serve.md, "Notifications").
+struct NotificationTarget {
+  std::string url;
+  std::string secret_file;          // the HMAC-SHA256 key of X-Gantry-Signature-256
+  std::vector<std::string> events;  // run_finished, stage_failed, promotion, rollback (empty: all)
+};
+
+// A forge whose commit-status API hears about the runs its webhooks started
+// (docs/serve.md, "Commit statuses").
+struct ForgeStatusConfig {
+  std::string forge;         // github | gitea | gitlab
+  std::string api;           // the API base: https://api.github.com, https://HOST/api/v1, https://HOST/api/v4
+  std::string token_secret;  // the name of the token in the store's secrets (per project)
+  std::string context = "gantry";  // the status's context (GitLab: name)
+};
+
+// A run started on a schedule (docs/serve.md, "Schedules").
+struct ScheduleConfig {
+  std::string name;  // unique; default "REPO:BRANCH:CRON"
+  std::string repo;  // a configured repository's name
+  std::string branch;
+  std::string cron;
+  bool skip_if_running = false;  // if_running: skip | wait (default)
 };
 
 struct ServeConfig {
@@ -42,6 +77,11 @@ struct ServeConfig {
   std::chrono::milliseconds client_timeout{30000};
   std::string runner_config;  // --runner-config, passed on to each run
   std::string gantry_binary = "/proc/self/exe";
+  std::string public_url;  // "" = http://LISTEN
+  std::vector<NotificationTarget> notifications;
+  std::vector<ForgeStatusConfig> commit_status;
+  OutboxOptions outgoing;
+  std::vector<ScheduleConfig> schedules;
   int verbosity = 0;
 };
 

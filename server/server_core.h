@@ -14,6 +14,7 @@
 #include "server/backend.h"
 #include "server/event_hub.h"
 #include "server/http.h"
+#include "server/outbox.h"
 #include "server/router.h"
 #include "server/run_supervisor.h"
 #include "server/serve_config.h"
@@ -29,6 +30,7 @@ struct ServerCore {
   EventHub& events;
   RunSupervisor& supervisor;
   HttpServer* http = nullptr;
+  Outbox* outbox = nullptr;    // notifications and commit statuses (nullptr: none configured)
   std::string webhook_secret;  // "" = webhooks refused
   std::stop_source stop;       // asked when the grace period is over (in-process promotions)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
