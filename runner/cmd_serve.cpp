@@ -1,9 +1,11 @@
 // gantry serve: the CI server (server/serve.h, docs/serve.md).
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 #include "common/units.h"
 #include "runner/cli.h"
+#include "runner/run_attest.h"
 #include "runner/serve_backend.h"
 #include "runner/store_open.h"
 #include "server/serve.h"
@@ -23,6 +25,7 @@ struct ServeFlags {
   std::string grace;
   std::string max_body;
   std::string client_timeout;
+  std::string signing_key;
 };
 
 Result<server::ServeConfig> serve_config(const ServeFlags& f, const GlobalOptions& global, bool store_given) {
@@ -33,6 +36,7 @@ Result<server::ServeConfig> serve_config(const ServeFlags& f, const GlobalOption
   if (!f.token_file.empty()) config.token_file = f.token_file;
   if (!f.read_token_file.empty()) config.read_token_file = f.read_token_file;
   if (!f.webhook_secret_file.empty()) config.webhook_secret_file = f.webhook_secret_file;
+  if (!f.signing_key.empty()) config.signing_key = f.signing_key;
   if (f.max_runs > 0) config.max_runs = f.max_runs;
   if (!f.grace.empty()) config.grace = TRY_CTX(parse_duration(f.grace), "--grace");
   if (!f.max_body.empty()) config.max_body = TRY_CTX(parse_byte_size(f.max_body), "--max-body");
@@ -60,6 +64,17 @@ int cmd_serve(GlobalOptions global, const ServeFlags& flags, bool store_given) {
   // by environment, not argv: the URL may carry a password (containers get
   // none of gantry's environment).
   if (!global.db_url.empty()) ::setenv("GANTRY_DB", global.db_url.c_str(), 1);
+  // The signing key (--signing-key, else serve.yml's signing_key, else
+  // $GANTRY_SIGNING_KEY, else the runner config's): its path, never its
+  // content, reaches the runs by environment, as $GANTRY_SIGNING_KEY (the
+  // in-process promotions read it there too). Checked now: a key that cannot
+  // sign stops the server before it takes any work.
+  if (!config->signing_key.empty()) {
+    std::error_code ec;
+    auto path = std::filesystem::absolute(config->signing_key, ec);
+    ::setenv("GANTRY_SIGNING_KEY", (ec ? config->signing_key : path.lexically_normal().string()).c_str(), 1);
+  }
+  if (auto signer = load_signing_key("", *runner_config); !signer) return report_error(signer.error());
   auto backend = make_serve_backend(**store, global, std::move(*runner_config));
   if (auto st = server::serve(*config, **store, *backend); !st) return report_error(st.error());
   return kExitOk;
@@ -87,6 +102,7 @@ void add_serve_commands(Cli& cli) {
   cmd->add_option("--grace", f->grace, "On SIGTERM, how long running runs may finish (default 30s)");
   cmd->add_option("--max-body", f->max_body, "Largest request body (default 1MiB; bigger: 413)");
   cmd->add_option("--client-timeout", f->client_timeout, "How long a client may take to send a request (default 30s)");
+  add_signing_key_option(cmd, f->signing_key);
   cmd->callback([&global, &action, &app, f] {
     const bool store_given = app.get_option("--store")->count() > 0 || std::getenv("GANTRY_STORE");
     action = [&global, f, store_given] { return cmd_serve(global, *f, store_given); };

@@ -108,6 +108,7 @@ Status load_serve_config(const std::string& path, ServeConfig& config) {
         {"read_token_file", str(config.read_token_file)},
         {"webhook_secret_file", str(config.webhook_secret_file)},
         {"runner_config", str(config.runner_config)},
+        {"signing_key", str(config.signing_key)},
         {"grace", duration(config.grace)},
         {"client_timeout", duration(config.client_timeout)},
         {"max_runs",

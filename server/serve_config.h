@@ -22,6 +22,7 @@
 //   outgoing: {queue: 1000, attempts: 5, backoff: 1s, max_backoff: 60s, timeout: 10s}
 //   schedules:                 # server/schedules.h
 //     - {name: nightly, repo: acme/app, branch: main, cron: "0 3 * * *", if_running: skip}
+//   signing_key: /etc/gantry/keys/gantry.key   # signs the runs' attestations
 #pragma once
 
 #include <chrono>
@@ -76,6 +77,7 @@ struct ServeConfig {
   std::uint64_t max_body = 1 << 20;
   std::chrono::milliseconds client_timeout{30000};
   std::string runner_config;  // --runner-config, passed on to each run
+  std::string signing_key;    // --signing-key: its path reaches each run as $GANTRY_SIGNING_KEY
   std::string gantry_binary = "/proc/self/exe";
   std::string public_url;  // "" = http://LISTEN
   std::vector<NotificationTarget> notifications;
