@@ -41,13 +41,12 @@ Result<int> poll_once(const GlobalOptions& global, const WatchOptions& o, Report
     auto repo = TRY(pipeline::GitRepo::open(o.run.repo, git_mirror_root(*store)));
     cache::Metadata& meta = store->metadata();
     auto position = TRY(meta.watch_position(key, branch));
-    if (!position) {
-      auto start = TRY(o.since.empty() ? repo.head_of(o.branch) : repo.resolve(o.since));
-      TRY(meta.set_watch_position(key, branch, start.id));
-      reporter.note("watching " + key + " " + branch + " from " + start.short_id);
-      position = start.id;
+    auto news = TRY(watch_news(repo, o.branch, position, o.since));
+    if (news.start) {
+      TRY(meta.set_watch_position(key, branch, news.start->id));
+      reporter.note("watching " + key + " " + branch + " from " + news.start->short_id);
     }
-    todo = TRY(repo.commits_between(o.branch, *position));
+    todo = std::move(news.commits);
   }
   int started = 0;
   for (const auto& commit : todo) {
@@ -77,6 +76,17 @@ Result<int> poll_once(const GlobalOptions& global, const WatchOptions& o, Report
 }
 
 }  // namespace
+
+Result<WatchNews> watch_news(pipeline::GitRepo& repo, const std::string& branch,
+                             const std::optional<std::string>& position, const std::string& since) {
+  WatchNews news;
+  if (!position) {
+    news.start = TRY(since.empty() ? repo.head_of(branch) : repo.resolve(since));
+    return news;
+  }
+  news.commits = TRY(repo.commits_between(branch, *position));
+  return news;
+}
 
 int watch(const GlobalOptions& global, const WatchOptions& o, Reporter& reporter, std::stop_token stop) {
   int total = 0;

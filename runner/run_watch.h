@@ -8,8 +8,12 @@
 #include "runner/cli.h"
 
 #include <chrono>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
+
+#include "pipeline/git_repo.h"
 
 #include "runner/reporter.h"
 #include "runner/run_pipeline.h"
@@ -25,6 +29,18 @@ struct WatchOptions {
   bool once = false;          // handle what is new now, then stop
   bool json = false;          // print each run record as one JSON line
 };
+
+// What a watch of `branch` ("" = HEAD) has to run, given where it stands
+// (`position`, the last commit handled): the commits after it, oldest first.
+// With no position yet, no commit: the watch starts at `start` (the branch's
+// tip, or `since` when given) without running it. Shared by `gantry watch`
+// and the branches `gantry serve` polls (server/branch_poll.h).
+struct WatchNews {
+  std::optional<pipeline::Commit> start;  // set when there was no position
+  std::vector<pipeline::Commit> commits;
+};
+Result<WatchNews> watch_news(pipeline::GitRepo& repo, const std::string& branch,
+                             const std::optional<std::string>& position, const std::string& since = {});
 
 // Returns the exit code: 0, or 1 when the repository cannot be watched at all.
 // The store is global.store_dir, its record --db's when given (store_open.h).

@@ -10,6 +10,7 @@
 #include "runner/run_pipeline.h"
 #include "runner/run_session.h"
 #include "runner/run_views.h"
+#include "runner/run_watch.h"
 #include "runner/test_views.h"
 
 namespace gantry::runner {
@@ -98,6 +99,16 @@ class RunnerBackend : public server::Backend {
     else argv.insert(argv.end(), {"run", entry.repo, "--rev", entry.rev});
     argv.insert(argv.end(), {"--run-id", entry.id, "--json"});
     return argv;
+  }
+
+  Result<server::BranchNews> branch_news(const std::string& location, const std::string& branch,
+                                         const std::optional<std::string>& position) override {
+    auto repo = TRY(pipeline::GitRepo::open(location, git_mirror_root(store_)));
+    auto news = TRY(watch_news(repo, branch, position));
+    server::BranchNews out;
+    if (news.start) out.start = server::BranchCommit{news.start->id, news.start->summary};
+    for (const auto& c : news.commits) out.commits.push_back({c.id, c.summary});
+    return out;
   }
 
  private:

@@ -4,6 +4,7 @@
 // rollback, the recovery of dead runs, and the command that runs a queued run.
 #pragma once
 
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -27,6 +28,20 @@ struct RollbackRequest {
   std::string project;
   std::string image;
   std::string environment;
+};
+
+// A commit of a polled branch (branch_poll.h).
+struct BranchCommit {
+  std::string id;       // 40 hex
+  std::string subject;  // its first line
+};
+
+// What a poll of a branch found (`gantry watch`'s rule, runner/run_watch.h):
+// with no position yet, no commit and the branch's tip as `start`; else the
+// commits after the position, oldest first.
+struct BranchNews {
+  std::optional<BranchCommit> start;
+  std::vector<BranchCommit> commits;
 };
 
 class Backend {
@@ -57,6 +72,11 @@ class Backend {
   // The command (argv, argv[0] the binary) that runs a queued entry as the
   // run with the entry's id.
   virtual std::vector<std::string> run_command(const cache::QueueEntry& entry) = 0;
+  // The news of `branch` of the repository at `location` (a path or URL as
+  // --repo takes it; a URL's mirror is fetched) since `position`. Reads git
+  // only: never the store's database.
+  virtual Result<BranchNews> branch_news(const std::string& location, const std::string& branch,
+                                         const std::optional<std::string>& position) = 0;
 };
 
 }  // namespace gantry::server

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "cache/meta_db.h"
+#include "server/branch_poll.h"
 #include "server/commit_status.h"
 #include "server/http_server.h"
 #include "server/notifier.h"
@@ -94,6 +95,9 @@ Status serve(const ServeConfig& config, cache::Store& store, Backend& backend) {
   TRY(http.listen(address));
   supervisor.start();
   scheduler.start();
+  // The branches it polls itself (branch_poll.h), as webhooks would queue them.
+  BranchPoller poller(config.repos, store, backend, supervisor);
+  poller.start();
   const std::string host = address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
   std::cerr << "gantry serve: listening on http://" << host << ":" << http.port() << std::endl;
   log->info("serving {} repositor{} (max {} run{} at once){}{}", config.repos.size(),
@@ -110,6 +114,7 @@ Status serve(const ServeConfig& config, cache::Store& store, Backend& backend) {
     http.stop_accepting();
     stopper = std::thread([&] {
       scheduler.stop();
+      poller.stop();  // queues nothing more
       supervisor.drain(config.grace);
       core.stop.request_stop();
       events.close_all();

@@ -38,15 +38,35 @@ Result<RepoConfig> parse_repo_node(const std::string& path, const YAML::Node& no
   std::string spec;
   for (const auto& item : node) {
     const auto name = item.first.as<std::string>();
-    if (!item.second.IsScalar())
-      return fail(ErrorKind::invalid_input, at(path, item.second, key + "." + name) + ": expected a string");
+    const std::string where = at(path, item.second, key + "." + name);
+    if (name == "branches") {
+      if (!item.second.IsSequence()) return fail(ErrorKind::invalid_input, where + ": expected a list of branch names");
+      for (const auto& b : item.second) {
+        if (!b.IsScalar() || b.as<std::string>().empty())
+          return fail(ErrorKind::invalid_input, at(path, b, key + ".branches") + ": expected a branch name");
+        repo.branches.push_back(b.as<std::string>());
+      }
+      continue;
+    }
+    if (!item.second.IsScalar()) return fail(ErrorKind::invalid_input, where + ": expected a string");
     if (name == "name") repo.name = item.second.as<std::string>();
     else if (name == "url" || name == "path") spec = item.second.as<std::string>();
-    else return fail(ErrorKind::invalid_input, at(path, item.first, key + "." + name) + ": unknown key (name, url, path)");
+    else if (name == "poll") {
+      auto d = parse_duration(item.second.as<std::string>());
+      if (!d) return fail(ErrorKind::invalid_input, where + ": " + d.error().message());
+      if (d->count() <= 0) return fail(ErrorKind::invalid_input, where + ": expected a positive duration (30s, 5m)");
+      repo.poll = *d;
+    } else
+      return fail(ErrorKind::invalid_input,
+                  at(path, item.first, key + "." + name) + ": unknown key (name, url, path, branches, poll)");
   }
   if (spec.empty()) return fail(ErrorKind::invalid_input, at(path, node, key) + ": needs url or path");
   auto parsed = parse_repo_spec(repo.name.empty() ? spec : repo.name + "=" + spec);
   if (!parsed) return fail(ErrorKind::invalid_input, at(path, node, key) + ": " + parsed.error().message());
+  parsed->branches = std::move(repo.branches);
+  parsed->poll = repo.poll;
+  if (!parsed->branches.empty() && parsed->poll.count() == 0) parsed->poll = RepoConfig::kDefaultPoll;
+  if (parsed->branches.empty() && parsed->poll.count() > 0) parsed->branches.push_back("");  // HEAD's branch
   return parsed;
 }
 

@@ -6,6 +6,8 @@
 //   repos:
 //     - {name: acme/app, url: https://git.example.org/acme/app.git}
 //     - {name: tools, path: /srv/git/tools.git}
+//     - {name: site, url: https://git.example.org/acme/site.git,
+//        branches: [main, release], poll: 30s}   # the server polls them (branch_poll.h)
 //   token_file: /etc/gantry/serve.token            # write routes
 //   read_token_file: /etc/gantry/serve.read-token  # read routes off loopback
 //   webhook_secret_file: /etc/gantry/webhook.secret
@@ -38,6 +40,12 @@ namespace gantry::server {
 struct RepoConfig {
   std::string name;      // how webhooks and the API name it ("acme/app")
   std::string location;  // a local path or a clone URL, as `gantry run` takes it
+  // Branches the server polls itself (branch_poll.h): `branches:` and/or
+  // `poll:` in the file. None and 0 = no polling; `poll` alone polls HEAD's
+  // branch; `branches` alone polls every kDefaultPoll.
+  std::vector<std::string> branches;
+  std::chrono::milliseconds poll{0};
+  static constexpr std::chrono::milliseconds kDefaultPoll{60000};
 };
 
 // One receiver of notifications (docs/serve.md, "Notifications").

@@ -1,6 +1,8 @@
 // `gantry serve` and the runs it starts, against a live server: the signing
 // key given to the server (--signing-key) signs the runs' attestations while
-// its content stays out of every argv and log.
+// its content stays out of every argv and log; the branches a repository of
+// the serve config lists are polled by the server itself, each new commit
+// queued once, also across a restart.
 #include <dirent.h>
 
 #include <fstream>
@@ -114,6 +116,75 @@ TEST_F(ServePolicyTest, SigningKeyFlag_SignsTheRunsAttestations_KeyContentNeverI
   const std::string log = server_log();
   EXPECT_EQ(log.find(secret_line), std::string::npos) << log;
   EXPECT_EQ(log.find("PRIVATE KEY"), std::string::npos) << log;
+}
+
+TEST_F(ServePolicyTest, PolledBranch_NewCommitQueuesOneRun_RestartQueuesNothingTwice) {
+  GANTRY_REQUIRE_ROOT();
+  pipeline("1");
+  const std::string tip = git({"rev-parse", "HEAD"});
+  const std::string config = dir_ / "serve.yml";
+  write_file(config, "repos:\n  - {name: polled, path: " + repo_ + ", branches: [main], poll: 200ms}\n");
+  start_server({"--config", config});
+  // The first poll starts at the tip without running it.
+  ASSERT_TRUE(wait_log("polling polled main every 200 ms from " + tip.substr(0, 12))) << server_log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_TRUE(runs_of(tip).empty());
+
+  pipeline("2");
+  const std::string second = git({"rev-parse", "HEAD"});
+  auto queued = wait_run_of(second);
+  ASSERT_FALSE(queued.is_null()) << get("/api/v1/runs").body << server_log();
+  EXPECT_EQ(queued.value("source", ""), "poll");
+  EXPECT_EQ(queued.value("branch", ""), "main");
+  EXPECT_EQ(queued.value("subject", ""), "version 2");
+  auto record = wait_run(queued.value("id", ""), {"passed", "failed"});
+  EXPECT_EQ(record.value("status", ""), "passed") << record.dump(2);
+  // Polled again and again meanwhile: still one run.
+  EXPECT_EQ(runs_of(second).size(), 1u);
+  EXPECT_EQ(stop_server(), 0) << server_log();
+
+  // A commit made while the server is down is queued once it is back; the
+  // one already run is not queued again.
+  pipeline("3");
+  const std::string third = git({"rev-parse", "HEAD"});
+  start_server({"--config", config});
+  auto after = wait_run_of(third);
+  ASSERT_FALSE(after.is_null()) << server_log();
+  wait_run(after.value("id", ""), {"passed", "failed"});
+  EXPECT_EQ(stop_server(), 0) << server_log();
+
+  // As if the server had died between queueing and saving its place: the
+  // position moves back to the first tip. The restarted server finds both
+  // commits queued or run already and queues nothing.
+  auto rewind = run_command(
+      {"python3", "-c",
+       "import sqlite3, sys\n"
+       "db = sqlite3.connect(sys.argv[1])\n"
+       "n = db.execute(\"UPDATE watch_positions SET commit_id = ? WHERE repo = 'serve:polled'\", (sys.argv[2],)).rowcount\n"
+       "db.commit()\n"
+       "sys.exit(0 if n == 1 else 3)\n",
+       store_ + "/meta.db", tip});
+  ASSERT_EQ(rewind.exit_code, 0) << rewind.err;
+  start_server({"--config", config});
+  ASSERT_TRUE(wait_log("already queued or run")) << server_log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // several more polls
+  EXPECT_EQ(runs_of(second).size(), 1u) << get("/api/v1/runs").body;
+  EXPECT_EQ(runs_of(third).size(), 1u) << get("/api/v1/runs").body;
+  EXPECT_TRUE(runs_of(tip).empty());
+  EXPECT_EQ(stop_server(), 0) << server_log();
+}
+
+TEST_F(ServePolicyTest, ServeConfig_BadPollSettings_AreRefusedNamingFileLineAndKey) {
+  const std::string config = dir_ / "serve.yml";
+  write_file(config, "repos:\n  - {name: polled, path: " + repo_ + ", poll: soon}\n");
+  auto r = run_gantry(store_, {"serve", "--listen", "127.0.0.1:0", "--config", config});
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("serve.yml:2:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("repos[0].poll"), std::string::npos) << r.err;
+  write_file(config, "repos:\n  - {name: polled, path: " + repo_ + ", branches: main}\n");
+  r = run_gantry(store_, {"serve", "--listen", "127.0.0.1:0", "--config", config});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("repos[0].branches: expected a list"), std::string::npos) << r.err;
 }
 
 }  // namespace
