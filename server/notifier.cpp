@@ -74,7 +74,9 @@ void Notifier::on_event(const std::string& type, const nlohmann::json& data) {
     if (!first_time("stage " + str(data, "run") + " " + str(data, "stage") + " failed")) return;
     send("stage_failed", {{"stage", data}, {"url", run_page_url(public_url_, str(data, "run"))}});
   } else if (type == "promotion") {
-    const std::string event = str(data, "kind") == "rollback" ? "rollback" : "promotion";
+    // A refused promotion moved nothing: its own event, never a "promotion".
+    const std::string kind = str(data, "kind");
+    const std::string event = kind == "rollback" ? "rollback" : kind == "refused" ? "promotion_refused" : "promotion";
     send(event, {{"promotion", data}, {"url", run_page_url(public_url_, str(data, "run"))}});
   }
 }

@@ -1,7 +1,7 @@
 // Outgoing notifications (docs/serve.md, "Notifications"): on run finished,
 // stage failed, promotion and rollback, a JSON POST to each configured URL
 // that wants the event, signed like GitHub's webhooks:
-//   X-Gantry-Event: run_finished | stage_failed | promotion | rollback
+//   X-Gantry-Event: run_finished | stage_failed | promotion | rollback | promotion_refused
 //   X-Gantry-Delivery: <32 hex digits, unique per message>
 //   X-Gantry-Signature-256: sha256=<hex HMAC-SHA256 of the body, keyed by the URL's secret_file>
 //   {"event", "delivery", "time", "url" (the run's dashboard page),

@@ -59,7 +59,7 @@ Result<std::chrono::milliseconds> duration(const std::string& path, const YAML::
   return *d;
 }
 
-const std::set<std::string> kEvents = {"run_finished", "stage_failed", "promotion", "rollback"};
+const std::set<std::string> kEvents = {"run_finished", "stage_failed", "promotion", "rollback", "promotion_refused"};
 
 }  // namespace
 
@@ -78,7 +78,7 @@ Status parse_notifications(const std::string& path, const YAML::Node& node, cons
                        const std::string event = TRY(scalar(path, e, vk));
                        if (!kEvents.contains(event))
                          return bad(path, e, vk, "unknown event '" + event +
-                                                     "' (run_finished, stage_failed, promotion, rollback)");
+                                                     "' (run_finished, stage_failed, promotion, rollback, promotion_refused)");
                        target.events.push_back(event);
                      }
                    } else return false;
