@@ -4,8 +4,13 @@
 // loopback (digests equal to root's), `gantry secret set` read by a stage
 // (masked), an environment's export: into the runner's export_dir, `gantry
 // watch --once` picking a new commit, and a stage reaching its service by name.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -223,6 +228,61 @@ TEST_P(RootlessCommandsTest, StageReachesItsServiceByName) {
   std::size_t first = logs.out.find("served-by-www");
   ASSERT_NE(first, std::string::npos) << logs.out;
   EXPECT_NE(logs.out.find("served-by-www", first + 1), std::string::npos) << logs.out;
+}
+
+// gantry serve as the user, on a loopback port: a run queued through the API
+// (bearer token) runs and passes; SIGTERM stops the server and nothing of
+// the user is left (TearDown).
+TEST_P(RootlessCommandsTest, ServeRunsARunQueuedThroughItsApi) {
+  ASSERT_FALSE(user_busybox().empty());
+  std::string repo = user_repo("served", {{".gantry.yml", "stages:\n  unit: {image: busybox, run: echo served-run}\n"}});
+  const std::string token = "rl-token-" + std::to_string(::getpid());
+  user_file("token", token + "\n");
+  auto started = user_->run({"sh", "-c",
+                             "\"$0\" serve --listen 127.0.0.1:0 --repo acme/app=\"$1\" --token-file token "
+                             "</dev/null >serve.log 2>&1 & echo $!",
+                             gantry_binary(), repo});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  const pid_t pid = static_cast<pid_t>(std::stol(trim(started.out)));
+  struct Stop {  // the server goes with the test, whatever happens
+    pid_t pid;
+    ~Stop() {
+      ::kill(pid, SIGTERM);
+      for (int i = 0; i < 300 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+    }
+  } stop{pid};
+  std::string url;
+  const std::regex listening("listening on (http://[0-9.]+:[0-9]+)");
+  for (int i = 0; i < 300 && url.empty(); ++i) {
+    std::smatch m;
+    std::string log = ::access((user_->home() + "/serve.log").c_str(), R_OK) == 0
+                          ? read_file_or_die(user_->home() + "/serve.log")
+                          : std::string();
+    if (std::regex_search(log, m, listening)) url = m[1];
+    else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(url.empty()) << read_file_or_die(user_->home() + "/serve.log");
+
+  auto queued = run_command({"curl", "-sS", "-X", "POST", "-H", "Authorization: Bearer " + token, "-H",
+                             "Content-Type: application/json", "--data", R"({"repo": "acme/app"})",
+                             url + "/api/v1/runs"});
+  ASSERT_EQ(queued.exit_code, 0) << queued.err;
+  std::string id = json::parse(queued.out).value("id", "");
+  ASSERT_FALSE(id.empty()) << queued.out;
+  std::string status;
+  for (int i = 0; i < 600; ++i) {
+    auto r = run_command({"curl", "-sS", url + "/api/v1/runs/" + id});
+    status = r.exit_code == 0 ? json::parse(r.out).value("status", "") : "";
+    if (status == "passed" || status == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status, "passed") << read_file_or_die(user_->home() + "/serve.log");
+  auto log = run_command({"curl", "-sS", url + "/api/v1/runs/" + id + "/stages/unit/log"});
+  EXPECT_NE(log.out.find("served-run"), std::string::npos) << log.out;
+  // The run is in the user's store.
+  auto shown = user_->gantry({"show", id, "--json"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Rootless, RootlessCommandsTest, ::testing::Values(Ids::subordinate, Ids::single), ids_name);
