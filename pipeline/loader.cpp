@@ -16,7 +16,8 @@ namespace gantry::pipeline {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"project", "images", "stages", "environments", "epoch", "include"};
+const std::vector<std::string> kTopKeys = {"project", "images", "stages", "environments", "epoch", "include",
+                                           "interruptible"};
 // What an included file may hold: project and epoch belong to the pipeline file.
 const std::vector<std::string> kIncludedTopKeys = {"images", "stages", "environments", "include"};
 const std::vector<std::string> kImageKeys = {"from", "env", "workdir", "user", "entrypoint", "cmd", "labels", "steps"};
@@ -77,17 +78,20 @@ TopLevel read_top_level(YamlReader& r, const Document& doc, Pipeline& p) {
   // merges, as GitLab's hidden jobs): neither images, stages nor environments.
   std::vector<std::string> allowed = doc.depth == 0 ? kTopKeys : kIncludedTopKeys;
   for (const auto& key : r.key_names(doc.root))
-    if (is_template_key(key) || (doc.depth > 0 && (key == "project" || key == "epoch"))) allowed.push_back(key);
+    if (is_template_key(key) || (doc.depth > 0 && (key == "project" || key == "epoch" || key == "interruptible")))
+      allowed.push_back(key);
   top.entries = r.map(root, allowed);
   if (!top.entries) return top;
   for (const auto& e : *top.entries) {
     if (e.key == "images") top.images = &e;
     if (e.key == "stages") top.stages = &e;
     if (e.key == "environments") top.environments = &e;
-    if (doc.depth > 0 && (e.key == "project" || e.key == "epoch")) {
+    if (doc.depth > 0 && (e.key == "project" || e.key == "epoch" || e.key == "interruptible")) {
       r.error(e.key_pos, e.path, "'" + e.key + "' belongs in the pipeline file (" + p.file + "), not in a file it includes");
       continue;
     }
+    if (e.key == "interruptible")
+      if (auto v = r.boolean(e)) p.interruptible = *v;
     if (e.key == "epoch") {
       auto v = r.count(e);
       if (v && *v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2))

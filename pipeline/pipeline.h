@@ -174,6 +174,10 @@ struct StageDef {
   std::vector<std::string> junit_reports;
   bool cache = true;
   bool allow_failure = false;
+  // `interruptible:` (docs/pipeline.md): a newer run of the same branch queued
+  // by `gantry serve` cancels this stage while it runs or before it starts;
+  // unset = the pipeline's top-level `interruptible:` (default false).
+  std::optional<bool> interruptible;
   unsigned retry = 0;                  // extra attempts after a failure
   bool workspace = true;               // the commit's files read-only at /workspace
   // paths/globs as written (relative to the pipeline file's directory) and as
@@ -254,6 +258,8 @@ struct Pipeline {
   // are clamped to and the image config's `created`. Unset: the runner's
   // $SOURCE_DATE_EPOCH, else 0 (docs/build.md, "Reproducible layers").
   std::optional<std::int64_t> epoch;
+  // Top-level `interruptible:`: the default of every stage's `interruptible:`.
+  bool interruptible = false;
 
   const ImageDef* find_image(std::string_view name) const;
   const StageDef* find_stage(std::string_view name) const;

@@ -13,7 +13,7 @@ namespace {
 const std::vector<std::string> kStageKeys = {"image",    "run",       "needs",   "environment", "env",
                                              "secrets",  "timeout",   "limits",  "network",     "artifacts",
                                              "cache",    "allow_failure", "retry", "workspace",  "inputs",
-                                             "matrix", "services", "caches", "reports"};
+                                             "matrix", "services", "caches", "reports", "interruptible"};
 const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus", "tmpfs", "disk"};
 
 // `reports: {junit: PATH | [PATH...]}`: absolute paths in the container; the
@@ -220,6 +220,8 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
         parse_reports(r, e, stage);
       } else if (e.key == "cache") {
         if (auto v = r.boolean(e)) stage.cache = *v;
+      } else if (e.key == "interruptible") {
+        if (auto v = r.boolean(e)) stage.interruptible = *v;
       } else if (e.key == "allow_failure") {
         if (auto v = r.boolean(e)) stage.allow_failure = *v;
       } else if (e.key == "retry") {

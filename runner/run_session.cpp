@@ -16,6 +16,7 @@
 #include "runner/registry_refs.h"
 #include "runner/run_attest.h"
 #include "runner/run_lifecycle.h"
+#include "runner/run_signals.h"
 #include "runner/stage_runner.h"
 #include "runner/stage_scheduler.h"
 
@@ -167,6 +168,15 @@ std::size_t next_manual_gate(const pipeline::Pipeline& p, std::size_t from, bool
 }
 
 namespace {
+
+// Whether a stage of the run ended "cancelled" because a newer run of its
+// branch was queued (interruptible:, run_signals.h).
+bool stages_cancelled_by_newer_run(RunContext& ctx) {
+  std::lock_guard lock(ctx.mutex);
+  for (const auto& [name, r] : ctx.results)
+    if (r.status == "cancelled") return true;
+  return false;
+}
 
 // Runs one environment's stages; true when every required one passed.
 Result<bool> run_environment_stages(RunContext& ctx, const std::string& environment) {
@@ -355,14 +365,18 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
     if (!ctx.pipeline.stages_of(env.name).empty()) ctx.reporter.phase(env.name);
     bool ok = TRY(run_environment_stages(ctx, env.name));
     if (!ok) {
-      run.status = "failed";
+      const bool superseded = stages_cancelled_by_newer_run(ctx);
+      run.status = superseded ? "interrupted" : "failed";
       run.waiting_environment.clear();
-      run.error = "stages of " + env.name + " failed; not promoted to " + env.name;
+      run.error = superseded ? "a newer run of the branch was queued: its interruptible stages were cancelled; not "
+                               "promoted to " + env.name
+                             : "stages of " + env.name + " failed; not promoted to " + env.name;
       ctx.reporter.note(run.error);
       TRY(settle_pending_stages(ctx, run));  // "environment E not reached"
       return meta.set_run_status(run.id, run.status, "", run.error, true);
     }
     ctx.next_phase("promote " + env.name);
+    disarm_supersession();  // a promotion and what follows it are never interrupted (run_signals.h)
     auto st = attest_passed_stages(ctx, env.name);
     if (st) st = promote_images(ctx, env, promoted);
     if (!st) {

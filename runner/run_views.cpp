@@ -48,11 +48,12 @@ const cache::BuildStepRecord* failed_build_step(const cache::RunRecord& run) {
 std::string stage_summary(const cache::RunRecord& run) {
   if (const auto* step = failed_build_step(run))
     return "build failed: " + step->image + " step #" + std::to_string(step->index) + " (" + step->step + ")";
-  int passed = 0, cached = 0, failed = 0, skipped = 0, interrupted = 0, to_do = 0;
+  int passed = 0, cached = 0, failed = 0, skipped = 0, interrupted = 0, cancelled = 0, to_do = 0;
   for (const auto& s : run.stages) {
     if (s.status == "passed") (s.cached ? cached : passed)++;
     else if (s.status == "failed") failed++;
     else if (s.status == "interrupted") interrupted++;
+    else if (s.status == "cancelled") cancelled++;  // by a newer run of the branch (interruptible:)
     else if (s.status == "pending" || s.status == "running") to_do++;
     else skipped++;
   }
@@ -60,6 +61,7 @@ std::string stage_summary(const cache::RunRecord& run) {
   if (failed) out += ", " + std::to_string(failed) + " failed";
   if (skipped) out += ", " + std::to_string(skipped) + " skipped";
   if (interrupted) out += ", " + std::to_string(interrupted) + " interrupted";
+  if (cancelled) out += ", " + std::to_string(cancelled) + " cancelled";
   if (to_do) out += ", " + std::to_string(to_do) + " to do";
   return out;
 }

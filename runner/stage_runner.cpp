@@ -3,8 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <set>
+#include <stop_token>
 
 #include "common/file_util.h"
 #include "common/unique_fd.h"
@@ -13,6 +17,7 @@
 #include "runner/cache_mounts.h"
 #include "runner/container_limits.h"
 #include "runner/log_file.h"
+#include "runner/run_signals.h"
 #include "runner/stage_artifacts.h"
 #include "runner/stage_key.h"
 #include "runner/stage_services.h"
@@ -88,7 +93,7 @@ void record(RunContext& ctx, const cache::StageResult& r) {
 
 TaskState state_of(const cache::StageResult& r) {
   if (r.status == "skipped") return TaskState::skipped;
-  if (r.status == "failed") return TaskState::failed;
+  if (r.status == "failed" || r.status == "cancelled") return TaskState::failed;
   return r.cached ? TaskState::cached : TaskState::passed;
 }
 
@@ -138,6 +143,7 @@ class StageRun {
     if (!image) return failed(image.error().message());
     if (auto st = compute_key(); !st) return failed(st.error().message());
     if (auto hit = reuse_cached()) return *hit;
+    if (interruptible() && superseded()) return cancelled_by_newer_run();
     mark_running();
     auto log = StageLog::open(r_.log_path);
     if (!log) return failed(log.error().message());
@@ -150,6 +156,36 @@ class StageRun {
 
  private:
   std::chrono::milliseconds elapsed() const { return clock_.since(started_); }
+
+  static constexpr const char* kSuperseded = "cancelled: a newer run of the branch was queued (interruptible)";
+
+  bool interruptible() const { return stage_.interruptible.value_or(ctx_.pipeline.interruptible); }
+
+  // An interruptible stage of a superseded run that never started.
+  cache::StageResult cancelled_by_newer_run() {
+    r_.status = "cancelled";
+    r_.detail = kSuperseded;
+    r_.duration_ms = elapsed().count();
+    if (auto log = StageLog::open(r_.log_path)) log->line("gantry: " + r_.detail);
+    record(ctx_, r_);
+    ctx_.reporter.task(task_, TaskState::failed, elapsed(), r_.detail);
+    return r_;
+  }
+
+  // What stops this stage's containers: the run's stop, and for an
+  // interruptible stage a newer run of the branch too (run_signals.h).
+  std::stop_token container_stop() {
+    if (!interruptible()) return ctx_.stop;
+    if (!on_run_stop_) {
+      on_run_stop_.emplace(ctx_.stop, [this] { stage_stop_.request_stop(); });
+      on_superseded_.emplace(superseded_token(), [this] {
+        if (!superseded()) return;  // the run promotes already: nothing is interrupted
+        superseded_hit_ = true;
+        stage_stop_.request_stop();
+      });
+    }
+    return stage_stop_.get_token();
+  }
 
   cache::StageResult failed(const std::string& why) {
     r_.status = "failed";
@@ -314,7 +350,7 @@ class StageRun {
       r_.attempts = static_cast<int>(attempt);
       set_attempt_env(spec.env, attempt);
       if (attempts > 1) log.line("gantry: attempt " + std::to_string(attempt) + " of " + std::to_string(attempts));
-      auto result = ctx_.launcher->run(spec, ctx_.stop);
+      auto result = ctx_.launcher->run(spec, container_stop());
       out_stream.finish();
       err_stream.finish();
       if (!result) {
@@ -334,6 +370,10 @@ class StageRun {
       r_.exit_code = result->exit_code;
       r_.detail = attempt_failure(*result, spec);
       if (!r_.detail.empty()) {
+        if (result->cancelled && superseded_hit_ && !ctx_.stop.stop_requested()) {
+          cancelled_by_newer_ = true;
+          r_.detail = kSuperseded;
+        }
         log.line("gantry: " + r_.detail);
         if (result->cancelled) break;
         continue;
@@ -383,7 +423,9 @@ class StageRun {
       if (auto st = save_stage_tests(path, tests_); !st)
         ctx_.reporter.note("warning: stage " + stage_.name + ": keeping its test results: " + st.error().message());
     }
-    if (r_.status != "passed") {
+    if (r_.status != "passed" && cancelled_by_newer_) {
+      r_.status = "cancelled";
+    } else if (r_.status != "passed") {
       r_.status = "failed";
       if (stage_.allow_failure) r_.detail += r_.detail.empty() ? "failure allowed" : " (failure allowed)";
     } else if (use_cache_) {
@@ -415,6 +457,10 @@ class StageRun {
   std::optional<CacheMounts> caches_;              // locked for the container's life
   std::unique_ptr<StageServices> services_;        // stopped when the stage ends (every path)
   StageTests tests_;                               // its JUnit reports, per attempt
+  std::atomic<bool> superseded_hit_{false};        // stopped because a newer run came
+  bool cancelled_by_newer_ = false;
+  std::stop_source stage_stop_;                    // container_stop()
+  std::optional<std::stop_callback<std::function<void()>>> on_run_stop_, on_superseded_;
   bool use_cache_ = false;
   nlohmann::json record_json_;
   std::string key_;

@@ -104,8 +104,26 @@ Status RunSupervisor::enqueue(cache::QueueEntry& entry) {
     entry.id = cache::new_run_id(store_.clock().now_ms());
   }
   events_.publish("run", summary_json(summary_of(entry)));
+  supersede_older(entry);
   wake();
   return {};
+}
+
+void RunSupervisor::supersede_older(const cache::QueueEntry& newer) {
+  if (newer.branch.empty() || newer.kind != "run") return;
+  cache::Metadata& runs = store_.metadata();
+  std::lock_guard lock(mutex_);
+  for (const auto& [pid, child] : children_) {
+    const cache::QueueEntry& older = child.entry;
+    if (older.id == newer.id || older.repo_name != newer.repo_name || older.branch != newer.branch) continue;
+    // Only once the run is recorded: its process handles SIGUSR1 from then on
+    // (before, the signal's default action would end it).
+    auto run = runs.find_run(older.id);
+    if (!run || run->id != older.id || run->status != "running") continue;
+    serve_log()->info("run {}: superseded by run {} of {} {} (its interruptible stages are cancelled)", older.id,
+                      newer.id, newer.repo_name, newer.branch);
+    ::kill(pid, SIGUSR1);
+  }
 }
 
 Result<std::string> RunSupervisor::cancel(const std::string& id) {

@@ -43,6 +43,9 @@ class RunSupervisor {
   void start();
 
   // Queues the entry under a new id (entry.id set) and wakes the thread.
+  // Runs of the same repository and branch that this server is running are
+  // superseded (SIGUSR1: their `interruptible:` stages are cancelled,
+  // runner/run_signals.h).
   Status enqueue(cache::QueueEntry& entry);
   // Queued: cancelled now ("cancelled"). Running here: SIGTERM to its
   // process ("cancelling"). not_found: no such run; conflict: it has ended or
@@ -74,6 +77,7 @@ class RunSupervisor {
   void poll_changes();
   void publish_run(const std::string& id);
   void wake();
+  void supersede_older(const cache::QueueEntry& newer);
 
   cache::Store& store_;
   Backend& backend_;

@@ -251,7 +251,7 @@ TEST(LoaderErrors, InvalidYamlHasItsPosition) {
 
 TEST(LoaderErrors, EmptyAndNonMappingFiles) {
   expect_diagnostics("", {{1, 1, "empty file: expected 'images', 'stages' and 'environments'"}});
-  expect_diagnostics("- a\n- b\n", {{1, 1, "expected a mapping with keys project, images, stages, environments, epoch or include, got a list"}});
+  expect_diagnostics("- a\n- b\n", {{1, 1, "expected a mapping with keys project, images, stages, environments, epoch, include or interruptible, got a list"}});
   expect_diagnostics("environments: [test]\n", {{1, 1, "nothing to do: the file declares neither 'images' nor 'stages'"}});
 }
 
@@ -274,7 +274,7 @@ stages:
                       {9, 5,
                        "stages.unit.frobnicate: unknown key 'frobnicate'; expected one of image, run, needs, "
                        "environment, env, secrets, timeout, limits, network, artifacts, cache, allow_failure, "
-                       "retry, workspace, inputs, matrix, services, caches or reports"}});
+                       "retry, workspace, inputs, matrix, services, caches, reports or interruptible"}});
 }
 
 TEST(LoaderErrors, StepProblems) {
