@@ -285,6 +285,47 @@ TEST_P(RootlessCommandsTest, ServeRunsARunQueuedThroughItsApi) {
   EXPECT_EQ(shown.exit_code, 0) << shown.err;
 }
 
+// Issue 10.5 without root: gantry is root of its user namespace, which is the
+// user on the host, so a link inside export_dir to the user's own files (an
+// ssh key) must not be written through either; the same export with nothing
+// in the way lands below export_dir.
+TEST_P(RootlessCommandsTest, ExportThroughASymlinkInsideTheExportDirWritesNothingOutside) {
+  ASSERT_FALSE(user_busybox().empty());
+  const std::string keys = user_->home() + "/keys", out = user_->home() + "/releases";
+  const std::string key = "rl-key-" + std::to_string(::getpid()) + "\n";
+  ASSERT_EQ(::mkdir(keys.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(keys.c_str(), user_->uid(), static_cast<gid_t>(-1)), 0);
+  user_file("keys/id_ed25519", key);
+  ASSERT_EQ(::mkdir(out.c_str(), 0755), 0);
+  ASSERT_EQ(::symlink(keys.c_str(), (out + "/link").c_str()), 0);
+  ASSERT_EQ(::symlink((keys + "/id_ed25519").c_str(), (out + "/leaf.tar").c_str()), 0);
+  auto owned = run_command({"chown", "-hR", std::to_string(user_->uid()), out});
+  ASSERT_EQ(owned.exit_code, 0) << owned.err;
+  std::string config = user_file("runner.yml", "projects:\n  \"*\": {export_dir: " + out + "}\n", 0644);
+  auto listing = [&] { return run_command({"find", keys, "-printf", "%P %y %s %m %u %T@\\n"}).out; };
+  const std::string before = listing();
+  ASSERT_NE(before.find("id_ed25519 f"), std::string::npos) << before;
+  int n = 0;
+  for (const char* path : {"link/app.tar", "leaf.tar", "link", "ok/app.tar"}) {
+    std::string name = "exp" + std::to_string(n++);
+    user_repo(name, {{".gantry.yml", std::string("stages:\n  unit: {image: busybox, run: 'true'}\n"
+                                                 "environments:\n  - test\n  - name: staging\n    export: '") +
+                                         path + "'\n"}});
+    auto run = user_->gantry({"--runner-config", config, "run", name, "--json"});
+    if (std::string(path) == "ok/app.tar") {
+      EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+      struct stat st {};
+      EXPECT_EQ(::lstat((out + "/ok/app.tar").c_str(), &st), 0);
+      EXPECT_TRUE(S_ISREG(st.st_mode));
+      continue;
+    }
+    EXPECT_NE(run.exit_code, 0) << path << ": " << run.out;
+    EXPECT_NE((run.out + run.err).find("symlink"), std::string::npos) << path << ": " << run.out << run.err;
+    EXPECT_EQ(read_file_or_die(keys + "/id_ed25519"), key) << path;
+    EXPECT_EQ(listing(), before) << path << ": the user's key dir changed";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Rootless, RootlessCommandsTest, ::testing::Values(Ids::subordinate, Ids::single), ids_name);
 
 }  // namespace
