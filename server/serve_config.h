@@ -52,7 +52,7 @@ struct RepoConfig {
 struct NotificationTarget {
   std::string url;
   std::string secret_file;          // the HMAC-SHA256 key of X-Gantry-Signature-256
-  std::vector<std::string> events;  // run_finished, stage_failed, promotion, rollback (empty: all)
+  std::vector<std::string> events;  // run_finished, stage_failed, promotion, rollback, promotion_refused (empty: all)
 };
 
 // A forge whose commit-status API hears about the runs its webhooks started
@@ -87,7 +87,7 @@ struct ServeConfig {
   std::string runner_config;  // --runner-config, passed on to each run
   std::string signing_key;    // --signing-key: its path reaches each run as $GANTRY_SIGNING_KEY
   std::string gantry_binary = "/proc/self/exe";
-  std::string public_url;  // "" = http://LISTEN
+  std::string public_url;  // "" = no run links in notifications and commit statuses
   std::vector<NotificationTarget> notifications;
   std::vector<ForgeStatusConfig> commit_status;
   OutboxOptions outgoing;
