@@ -109,6 +109,7 @@ Result<Rows> PgConn::exec_once(const std::string& sql, const std::vector<Param>&
 }
 
 Result<Rows> PgConn::exec(const std::string& sql, const std::vector<Param>& params) {
+  std::lock_guard lock(mutex_);
   auto rows = exec_once(sql, params);
   if (!rows && !in_transaction_ && lost()) {
     TRY(reconnect());
@@ -118,6 +119,7 @@ Result<Rows> PgConn::exec(const std::string& sql, const std::vector<Param>& para
 }
 
 Status PgConn::exec_script(const std::string& sql) {
+  std::lock_guard lock(mutex_);
   PgResultPtr result(PQexec(conn_.get(), sql.c_str()));
   const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};

@@ -12,12 +12,17 @@
 //   nothing half-done is ever committed. A connection lost while COMMIT was
 //   on its way is an error that says the outcome is unknown: it is never
 //   retried (it may have committed).
+//
+// Threads: one statement or one transaction at a time. Several threads may
+// share a connection (an agent's jobs, a run's parallel stages); each call
+// holds the connection's lock, a transaction for its whole length.
 #pragma once
 
 #include <libpq-fe.h>
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -110,10 +115,14 @@ class PgConn {
   PgConnPtr conn_;
   bool in_transaction_ = false;
   bool connection_failed_ = false;
+  // Held by exec, exec_script and a whole transaction (recursive: a
+  // transaction's statements take it again).
+  std::recursive_mutex mutex_;
 };
 
 template <typename F>
 auto PgConn::transaction(F&& fn) -> decltype(fn()) {
+  std::lock_guard lock(mutex_);
   if (in_transaction_) return fn();  // nested: part of the enclosing transaction
   for (int attempt = 0;; ++attempt) {
     const bool may_retry = attempt == 0;

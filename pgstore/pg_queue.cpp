@@ -168,12 +168,20 @@ Status PgQueue::finish(const Claim& c, bool passed, const std::string& result) {
 
 Result<std::vector<JobState>> PgQueue::jobs(const std::string& run_id) {
   auto rows = TRY(conn_.exec(
-      "SELECT id, name, state, agent, attempts, token, result FROM jobs WHERE run_id = $1 ORDER BY id", {run_id}));
+      "SELECT id, name, state, agent, attempts, token, result, payload, claimed_ms, finished_ms FROM jobs"
+      " WHERE run_id = $1 ORDER BY id",
+      {run_id}));
   std::vector<JobState> out;
   for (int i = 0; i < rows.size(); ++i)
     out.push_back({rows.int64(i, 0), rows.text(i, 1), rows.text(i, 2), rows.text(i, 3),
-                   static_cast<int>(rows.int64(i, 4)), rows.int64(i, 5), rows.text(i, 6)});
+                   static_cast<int>(rows.int64(i, 4)), rows.int64(i, 5), rows.text(i, 6), rows.text(i, 7),
+                   rows.int64(i, 8), rows.int64(i, 9)});
   return out;
+}
+
+Result<std::int64_t> PgQueue::unfinished() {
+  auto rows = TRY(conn_.exec("SELECT count(*) FROM jobs WHERE state IN ('waiting', 'queued', 'claimed')"));
+  return rows.int64(0, 0);
 }
 
 Status PgQueue::agent_heartbeat(const std::string& agent, const std::vector<std::string>& labels) {

@@ -57,6 +57,9 @@ struct JobState {
   int attempts = 0;
   std::int64_t token = 0;
   std::string result;  // the agent's report, or why gantry ended it
+  std::string payload;
+  std::int64_t claimed_ms = 0;   // the last claim (the database's clock)
+  std::int64_t finished_ms = 0;
 };
 
 struct AgentInfo {
@@ -88,6 +91,8 @@ class PgQueue {
   Result<int> expire_leases();
 
   Result<std::vector<JobState>> jobs(const std::string& run_id);
+  // Jobs of any run not ended yet (waiting, queued or claimed).
+  Result<std::int64_t> unfinished();
   // Agents announce themselves (and their labels) with every heartbeat.
   Status agent_heartbeat(const std::string& agent, const std::vector<std::string>& labels);
   Result<std::vector<AgentInfo>> agents();

@@ -179,6 +179,10 @@ struct StageDef {
   // unset = the pipeline's top-level `interruptible:` (default false).
   std::optional<bool> interruptible;
   unsigned retry = 0;                  // extra attempts after a failure
+  // `runs_on:` the labels an agent must have to run it (gantry agent
+  // --labels; docs/scale-out.md). Not part of the stage key: where a stage
+  // runs does not change what it computes. Ignored by a local run.
+  std::vector<std::string> runs_on;
   bool workspace = true;               // the commit's files read-only at /workspace
   // paths/globs as written (relative to the pipeline file's directory) and as
   // tree paths (normalised like copy sources); empty = the whole tree.

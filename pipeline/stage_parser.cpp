@@ -1,6 +1,7 @@
 // `stages:`: each stage a mapping; references to images, other stages and
 // environments are checked here, with their positions.
 #include <algorithm>
+#include <cctype>
 
 #include "common/units.h"
 #include "pipeline/parse_parts.h"
@@ -13,7 +14,8 @@ namespace {
 const std::vector<std::string> kStageKeys = {"image",    "run",       "needs",   "environment", "env",
                                              "secrets",  "timeout",   "limits",  "network",     "artifacts",
                                              "cache",    "allow_failure", "retry", "workspace",  "inputs",
-                                             "matrix", "services", "caches", "reports", "interruptible"};
+                                             "matrix", "services", "caches", "reports", "interruptible",
+                                             "runs_on"};
 const std::vector<std::string> kLimitKeys = {"memory", "pids", "cpus", "tmpfs", "disk"};
 
 // `reports: {junit: PATH | [PATH...]}`: absolute paths in the container; the
@@ -234,6 +236,15 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
         parse_services(r, e, p, stage);
       } else if (e.key == "caches") {
         stage.caches = parse_caches(r, e);
+      } else if (e.key == "runs_on") {
+        // Agent labels (gantry agent --labels): letters, digits, '.', '_', '-'.
+        for (const auto& label : r.string_or_list(e).value_or(std::vector<std::string>{})) {
+          const bool ok = !label.empty() && std::all_of(label.begin(), label.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+          });
+          if (!ok) r.error(e, "runs_on: '" + label + "' is not a label (letters, digits, '.', '_', '-')");
+          else stage.runs_on.push_back(label);
+        }
       } else if (e.key == "inputs") {
         if (auto v = r.string_or_list(e)) {
           stage.inputs = *v;

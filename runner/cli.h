@@ -62,6 +62,7 @@ void add_secret_commands(Cli& cli);  // cmd_secret.cpp: gantry secret set|ls|rm|
 void add_serve_commands(Cli& cli);  // cmd_serve.cpp: gantry serve
 void add_key_commands(Cli& cli);  // cmd_key.cpp: gantry key generate
 void add_verify_commands(Cli& cli);  // cmd_verify.cpp: gantry verify
-void add_cache_dir_commands(Cli& cli);  // cmd_cache_dirs.cpp: gantry cache dirs ls|rm (after add_registry_commands)
+void add_cache_dir_commands(Cli& cli);
+void add_agent_commands(Cli& cli);  // cmd_agent.cpp: gantry agent, gantry agents  // cmd_cache_dirs.cpp: gantry cache dirs ls|rm (after add_registry_commands)
 
 }  // namespace gantry::runner

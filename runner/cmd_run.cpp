@@ -7,6 +7,7 @@
 #include "cache/store.h"
 #include "common/units.h"
 #include "runner/cli.h"
+#include "runner/fleet_submit.h"
 #include "runner/run_lifecycle.h"
 #include "runner/run_pipeline.h"
 #include "runner/run_session.h"
@@ -23,6 +24,7 @@ namespace {
 struct RunFlags {
   RunOptions run;
   bool json = false;
+  bool local = false;  // --local: with --db, run here (the record still goes to the database)
 };
 
 int finish_run(cache::Store& store, Result<cache::RunRecord> record, Reporter& reporter, bool json) {
@@ -58,7 +60,36 @@ int with_run(const GlobalOptions& global, RunnerConfig& config, bool json, Body&
   return finish_run(**store, std::move(record), *reporter, json);
 }
 
+// With --db (and without --local): the run goes to the fleet's agents.
+int cmd_fleet_run(const GlobalOptions& global, RunFlags& f) {
+  auto loaded = load_runner_config(global.runner_config);
+  if (!loaded) return report_error(loaded.error());
+  f.run.runner_config = std::move(*loaded);
+  auto store = open_store(global, f.run.runner_config);
+  if (!store) return report_error(store.error());
+  InterruptGuard interrupt;
+  auto reporter = make_reporter(f.json);
+  auto fleet = submit_fleet_run(**store, global.db_url, f.run, *reporter, interrupt.token());
+  reporter->finish();
+  if (!fleet) return report_error(fleet.error());
+  if (f.json) {
+    auto doc = load_run_json(**store, fleet->record);
+    if (!doc) return report_error(doc.error());
+    std::cout << fleet_run_json(std::move(*doc), fleet->jobs).dump(2) << std::endl;
+  } else {
+    std::cout << "run " << fleet->record.id << " " << fleet->record.status
+              << (fleet->record.waiting_environment.empty()
+                      ? ""
+                      : " at the manual gate of " + fleet->record.waiting_environment)
+              << "\n";
+    const std::string only = fleet->record.images.size() == 1 ? fleet->record.images.front().image : "";
+    (void)print_environments(**store, fleet->record.project, only, false, std::cout);
+  }
+  return fleet->detached ? kExitFailure : run_exit_code(fleet->record);
+}
+
 int cmd_run(const GlobalOptions& global, RunFlags f) {
+  if (!global.db_url.empty() && !f.local) return cmd_fleet_run(global, f);
   return with_run(global, f.run.runner_config, f.json, [&](cache::Store& store, Reporter& reporter, std::stop_token stop) {
     return run_pipeline(store, f.run, reporter, stop);
   });
@@ -184,6 +215,9 @@ void add_run_commands(Cli& cli) {
   add_run_options(cmd, run->run);
   add_run_id_option(cmd, run->run);
   cmd->add_flag("--json", run->json, "Print the run record as JSON (docs/run.md) instead of a live view");
+  cmd->add_flag("--local", run->local,
+                "With --db: run here instead of queueing the run for the fleet's agents (the record still goes "
+                "to the database)");
   cmd->callback([&global, &action, run] { action = [&global, run] { return cmd_run(global, *run); }; });
 
   auto retry = std::make_shared<RetryFlags>();

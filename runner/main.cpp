@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
   app.footer(kExitCodeHelp);
   app.require_subcommand(1);
   app.set_version_flag("--version", "gantry 0.1.0");
+  // The global options may also follow the command (`gantry agent --db URL`);
+  // a command's own option of the same name wins.
+  app.fallthrough();
 
   GlobalOptions global;
   Action action;
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
   add_verify_commands(cli);
   add_registry_commands(cli);  // keep after add_image_commands: adds image pull/push to its group
   add_cache_dir_commands(cli);  // keep after add_registry_commands: adds `cache dirs` to its `cache`
+  add_agent_commands(cli);
 
   try {
     app.parse(argc, argv);

@@ -3,31 +3,14 @@
 // then walk the environments (run_session.cpp).
 #include "runner/run_pipeline.h"
 
-#include <chrono>
-#include <mutex>
-#include <thread>
-
 #include "cache/image_store.h"
 #include "common/file_util.h"
 #include "pipeline/git_repo.h"
-#include "runner/build.h"
-#include "runner/deferred_cache.h"
-#include "runner/registry_refs.h"
 #include "runner/run_attest.h"
 #include "runner/run_lifecycle.h"
 #include "runner/run_session.h"
 
 namespace gantry::runner {
-
-namespace {
-
-unsigned default_jobs(unsigned jobs) {
-  if (jobs > 0) return jobs;
-  unsigned n = std::thread::hardware_concurrency();
-  return n > 0 ? n : 2;
-}
-
-}  // namespace
 
 int run_exit_code(const cache::RunRecord& run) {
   return run.status == "failed" || run.status == "interrupted" ? 1 : 0;
@@ -47,17 +30,11 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
 
   RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
   ctx.access = std::move(access);
-  ctx.max_secret_bytes = options.runner_config.max_secret_bytes;
   ctx.project = project;
-  ctx.no_cache = options.no_cache;
-  ctx.jobs = default_jobs(options.jobs);
-  ctx.init_binary = options.init_binary;
-  ctx.launcher = options.launcher;
-  ctx.default_limits = options.runner_config.limits;
-  ctx.stop = stop;
+  configure_run_context(ctx, options.runner_config, options.jobs, options.no_cache, options.init_binary,
+                        options.launcher, stop);
   ctx.signing_key = std::move(signing_key);
   ctx.rev = options.branch.empty() ? options.rev : options.branch;
-  ctx.runner_config = options.runner_config;
   ctx.next_phase("open");
   ctx.phase_started_ms -= clock.since(open_started).count();
   // Every secret this invocation may need, before anything is recorded.
@@ -95,64 +72,13 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   };
 
   // Build every image of the file; then pin each stage image to a digest.
-  std::map<std::string, Digest> built;
-  const std::int64_t build_started_ms = clock.now_ms();
   ctx.next_phase("build");
-  if (!pipeline.images.empty()) {
-    reporter.phase("build");
-    BuildRequest request{.store = store,
-                         .repo = repo,
-                         .commit = commit,
-                         .pipeline = pipeline,
-                         .no_cache = options.no_cache,
-                         .reporter = reporter,
-                         .jobs = static_cast<int>(ctx.jobs),
-                         .init_binary = options.init_binary,
-                         .limits = options.runner_config.limits,
-                         .launcher = options.launcher};
-    request.project = project;
-    request.cache_project = ctx.access.project;
-    // Every step is recorded with the run (and a run step's output kept in
-    // the run's directory) as it ends, so a failed build can be read later.
-    request.log_run_id = ctx.run_id;
-    request.deferred_cache = deferred_cache_lookup(store);
-    std::mutex record_mutex;
-    request.on_step = [&](const cache::BuildStepRecord& step) {
-      std::lock_guard lock(record_mutex);
-      if (auto st = meta.record_build_step(run.id, step); !st) reporter.note("warning: " + st.error().message());
-    };
-    auto result = build_images(request);
-    if (!result) return fail_run(result.error());
-    for (const auto& image : result->images) built.emplace(image.name, image.digest);
-    if (auto st = attest_built_images(ctx, built, build_started_ms, clock.now_ms()); !st) return fail_run(st.error());
-  }
-  std::vector<cache::RunImage> run_images;
-  for (const auto& [name, digest] : built) {
-    auto image = load_stage_image(store, name, digest, true);
-    if (!image) return fail_run(image.error());
-    ctx.images.emplace(name, std::move(*image));
-    run_images.push_back({name, digest.str(), true});
-  }
-  // Registry stage images were pulled by load_checked_pipeline; store ones see
-  // this project's build tags and the store-wide tags.
-  RegistryRefs stage_refs(store, &reporter, cache::TagScope::of(project));
-  // Stage images and service images (`services:`) not built by this run.
-  std::vector<std::pair<std::string, std::string>> refs;  // image, who uses it
-  for (const auto& stage : pipeline.stages) {
-    refs.emplace_back(stage.image, "stage " + stage.name);
-    for (const auto& svc : stage.services) refs.emplace_back(svc.image, "service " + svc.name + " of stage " + stage.name);
-  }
-  for (const auto& [ref, user] : refs) {
-    if (ctx.images.count(ref)) continue;
-    auto digest = stage_refs.ensure(ref);
-    if (!digest) return fail_run(digest.error().context(user));
-    auto image = load_stage_image(store, ref, *digest, false);
-    if (!image) return fail_run(image.error());
-    ctx.images.emplace(ref, std::move(*image));
-    run_images.push_back({ref, digest->str(), false});
-  }
-  TRY(meta.set_run_images(run.id, run_images));
-  run.images = run_images;
+  auto built = build_run_images(ctx);
+  if (!built) return fail_run(built.error());
+  auto run_images = pin_run_images(ctx, *built);
+  if (!run_images) return fail_run(run_images.error());
+  TRY(meta.set_run_images(run.id, *run_images));
+  run.images = *run_images;
 
   if (auto st = advance(ctx, run, 0, false, promoted_images(pipeline)); !st) return fail_run(st.error());
   ctx.next_phase("");

@@ -167,17 +167,9 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   ctx.project = run.project;
   ctx.run_dir = store.paths().run_dir(run.id);
   ctx.access = std::move(access);
-  ctx.max_secret_bytes = o.runner_config.max_secret_bytes;
-  ctx.no_cache = o.no_cache;
-  unsigned cores = std::thread::hardware_concurrency();
-  ctx.jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? cores : 2);
-  ctx.init_binary = o.init_binary;
-  ctx.launcher = o.launcher;
-  ctx.default_limits = o.runner_config.limits;
-  ctx.stop = stop;
+  configure_run_context(ctx, o.runner_config, o.jobs, o.no_cache, o.init_binary, o.launcher, stop);
   ctx.signing_key = TRY(load_signing_key(o.signing_key, o.runner_config));
   ctx.rev = run.rev;
-  ctx.runner_config = o.runner_config;
   std::size_t first = static_cast<std::size_t>(index);
   TRY(resolve_secrets(ctx, first, next_manual_gate(*pipe, first, true)));
   for (const auto& ri : run.images) {

@@ -43,13 +43,13 @@ void RunContext::next_phase(const std::string& next) {
 
 Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
                                                  const pipeline::Commit& commit, const std::string& file,
-                                                 const ProjectAccess& access, Reporter* reporter) {
+                                                 const ProjectAccess& access, Reporter* reporter, bool images_here) {
   auto p = TRY(pipeline::load_pipeline_from_git(repo, commit, file));
   // Store references see the build tags of the project the run will have
   // (run_project checks a claimed `project:` right after).
   RegistryRefs refs(store, reporter, cache::TagScope::of(p.project.empty() ? access.project : p.project));
   pipeline::Diagnostics diags =
-      refs.explain(p, pipeline::validate_refs(p, [&](const std::string& ref) { return refs.exists(ref); }));
+      refs.explain(p, pipeline::validate_refs(p, [&](const std::string& ref) { return !images_here || refs.exists(ref); }));
   for (const auto& stage : p.stages) {
     int own = p.environment_index(stage.environment);
     for (const auto& need : stage.needs) {
@@ -231,6 +231,8 @@ Status push_promoted(RunContext& ctx, const pipeline::EnvironmentDef& env, const
   return {};
 }
 
+}  // namespace
+
 Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::vector<std::string>& promoted) {
   // The environment's `require:` first, for every image: a refusal pushes
   // and moves nothing.
@@ -268,6 +270,8 @@ Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, cons
   }
   return {};
 }
+
+namespace {
 
 // "app sha256:…, lib sha256:…" when every promoted image of the run is at
 // that very digest in `environment` now; "" otherwise.

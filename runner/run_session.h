@@ -27,10 +27,12 @@ Result<pipeline::GitRepo> open_run_repo(cache::Store& store, const cache::RunRec
 // `image:`, are pulled into the store first; `reporter` notes each pull),
 // needs on a stage of a later environment, `export:` / `push:` the runner
 // does not allow the project (project_policy.h). One invalid_input error
-// listing every problem.
+// listing every problem. images_here = false skips the images' checks (and
+// pulls): a fleet run's images are the agents' business (fleet_submit.cpp).
 Result<pipeline::Pipeline> load_checked_pipeline(cache::Store& store, pipeline::GitRepo& repo,
                                                  const pipeline::Commit& commit, const std::string& file,
-                                                 const ProjectAccess& access, Reporter* reporter = nullptr);
+                                                 const ProjectAccess& access, Reporter* reporter = nullptr,
+                                                 bool images_here = true);
 
 // The project a run of `p` from `repo` is recorded in (docs/run.md,
 // "Projects"): the file's `project:`, else access.project (derived by the
@@ -72,6 +74,24 @@ Status push_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env,
                            std::size_t image_count);
 Status export_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::string& name,
                              std::size_t image_count);
+
+// The run's settings from the runner's configuration and the command line
+// (limits, secrets' size, jobs: 0 = the number of cores, cache, init,
+// launcher, stop).
+void configure_run_context(RunContext& ctx, const RunnerConfig& config, unsigned jobs, bool no_cache,
+                           const std::string& init_binary, ContainerLauncher* launcher, std::stop_token stop);
+
+// Builds every image of the file (steps recorded with the run as they end;
+// provenance attached, run_attest.h): image name -> digest (run_images.cpp).
+Result<std::map<std::string, Digest>> build_run_images(RunContext& ctx);
+// ctx.images: the built images, then every stage and service image pinned to
+// a digest (store references in the project's scope, registry references
+// pulled); returns them as the run records them.
+Result<std::vector<cache::RunImage>> pin_run_images(RunContext& ctx, const std::map<std::string, Digest>& built);
+
+// The environment's `require:` for every promoted image, then push, pointer
+// and export for each (a refusal is recorded and moves nothing).
+Status promote_images(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::vector<std::string>& promoted);
 
 // Runs the environments from `first` on: stages, then promotion, until a
 // manual gate (status "waiting"), a failure ("failed") or the end

@@ -29,19 +29,6 @@ namespace {
 
 using StageLog = LogFile;  // every line is masked before it gets here
 
-// Every stage the given one needs, directly or not.
-std::set<std::string> ancestors(const pipeline::Pipeline& p, const pipeline::StageDef& stage) {
-  std::set<std::string> out;
-  std::vector<std::string> todo = stage.needs;
-  while (!todo.empty()) {
-    std::string name = todo.back();
-    todo.pop_back();
-    if (!out.insert(name).second) continue;
-    if (const auto* s = p.find_stage(name)) todo.insert(todo.end(), s->needs.begin(), s->needs.end());
-  }
-  return out;
-}
-
 // GANTRY_ATTEMPT=N (1-based) in a container's environment: which attempt of
 // a stage with `retry:` this is (never part of the stage key).
 void set_attempt_env(std::vector<std::string>& env, unsigned attempt) {
@@ -98,6 +85,18 @@ TaskState state_of(const cache::StageResult& r) {
 }
 
 }  // namespace
+
+std::set<std::string> stage_ancestors(const pipeline::Pipeline& p, const pipeline::StageDef& stage) {
+  std::set<std::string> out;
+  std::vector<std::string> todo = stage.needs;
+  while (!todo.empty()) {
+    std::string name = todo.back();
+    todo.pop_back();
+    if (!out.insert(name).second) continue;
+    if (const auto* s = p.find_stage(name)) todo.insert(todo.end(), s->needs.begin(), s->needs.end());
+  }
+  return out;
+}
 
 TaskOutcome outcome_of(const cache::StageResult& result) {
   if (result.status == "passed") return TaskOutcome::passed;
@@ -212,7 +211,7 @@ class StageRun {
     std::map<std::string, std::string> need_keys;
     {
       std::lock_guard lock(ctx_.mutex);
-      for (const auto& name : ancestors(ctx_.pipeline, stage_)) {
+      for (const auto& name : stage_ancestors(ctx_.pipeline, stage_)) {
         auto it = ctx_.results.find(name);
         if (it == ctx_.results.end()) continue;
         need_keys[name] = it->second.cache_key.empty() ? "uncached:" + it->second.run_id : it->second.cache_key;

@@ -3,6 +3,9 @@
 // <run dir>/<stage>.log, copy its artifacts out, record the result.
 #pragma once
 
+#include <set>
+#include <string>
+
 #include "cache/metadata.h"
 #include "pipeline/pipeline.h"
 #include "runner/run_context.h"
@@ -26,6 +29,9 @@ cache::StageResult run_stage(RunContext& ctx, const pipeline::StageDef& stage);
 
 // Records a stage skipped because `failed_need` failed.
 cache::StageResult skip_stage(RunContext& ctx, const pipeline::StageDef& stage, const std::string& failed_need);
+
+// Every stage `stage` needs, directly or not.
+std::set<std::string> stage_ancestors(const pipeline::Pipeline& p, const pipeline::StageDef& stage);
 
 // The outcome the scheduler acts on.
 TaskOutcome outcome_of(const cache::StageResult& result);

@@ -46,7 +46,7 @@ TEST_F(RunSharedDbTest, ARunRecordedFromOneStore_IsSeenAndPromotedFromAnother_Th
   const std::string other_store = make_store("host-b");
 
   pipeline("1.0");
-  auto run = run_json({}, {"GANTRY_DB=" + url});
+  auto run = run_json({"--local"}, {"GANTRY_DB=" + url});  // here, not on a fleet
   ASSERT_EQ(run.value("status", ""), "waiting") << run.dump(2);
   const std::string id = run.value("id", "");
 

@@ -1,0 +1,166 @@
+#include "runner/fleet_submit.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "pgstore/pg_conn.h"
+#include "runner/fleet_plan.h"
+#include "runner/project_policy.h"
+#include "runner/run_context.h"
+#include "runner/run_lifecycle.h"
+#include "runner/run_session.h"
+
+namespace gantry::runner {
+
+namespace {
+
+constexpr std::int64_t kFollowMs = 200;
+constexpr std::int64_t kNoAgentNoticeMs = 10'000;
+
+void nap(std::stop_token stop, std::int64_t ms) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  cv.wait_for(lock, stop, std::chrono::milliseconds(ms), [] { return false; });
+}
+
+bool ended(const std::string& state) { return state == "passed" || state == "failed" || state == "skipped"; }
+
+// Shows each job's changes as the local run's view shows stages.
+class Follower {
+ public:
+  Follower(const pipeline::Pipeline& pipeline, Reporter& reporter) : pipeline_(pipeline), reporter_(reporter) {}
+
+  // Reports what changed since the last call; true once any job was claimed.
+  bool show(const std::vector<pgstore::JobState>& jobs) {
+    for (const auto& j : jobs) {
+      auto& seen = seen_[j.name];
+      const std::string now = j.state + "/" + std::to_string(j.attempts);
+      if (seen == now) continue;
+      seen = now;
+      if (j.attempts > 0) claimed_ = true;
+      auto job = FleetJob::parse(j.name, j.payload);
+      if (!job) continue;
+      if (job->kind == FleetJobKind::stage) show_stage(j, job->target);
+      else if (j.state == "claimed") reporter_.note(j.name + ": on agent " + j.agent + attempt(j));
+      else if (ended(j.state)) reporter_.note(j.name + ": " + j.state + (j.result.empty() ? "" : " (" + j.result + ")"));
+    }
+    return claimed_;
+  }
+
+ private:
+  static std::string attempt(const pgstore::JobState& j) {
+    return j.attempts > 1 ? ", attempt " + std::to_string(j.attempts) : "";
+  }
+
+  void show_stage(const pgstore::JobState& j, const std::string& name) {
+    const auto* stage = pipeline_.find_stage(name);
+    const TaskId id{stage ? stage->environment : "", name};
+    if (j.state == "claimed") reporter_.task(id, TaskState::running, {}, "agent " + j.agent + attempt(j));
+    else if (j.state == "passed") reporter_.task(id, TaskState::passed, {}, "agent " + j.agent);
+    else if (j.state == "failed") reporter_.task(id, TaskState::failed, {}, j.result);
+    else if (j.state == "skipped") reporter_.task(id, TaskState::skipped, {}, j.result);
+    else if (j.state == "queued") reporter_.task(id, TaskState::queued, {});
+  }
+
+  const pipeline::Pipeline& pipeline_;
+  Reporter& reporter_;
+  std::map<std::string, std::string> seen_;
+  bool claimed_ = false;
+};
+
+}  // namespace
+
+Result<FleetRun> submit_fleet_run(cache::Store& store, const std::string& db_url, const RunOptions& options,
+                                  Reporter& reporter, std::stop_token stop) {
+  const Clock& clock = store.clock();
+  auto repo = TRY(pipeline::GitRepo::open(options.repo, git_mirror_root(store)));
+  auto commit = TRY(repo.resolve(options.rev));
+  auto access = project_access(options.runner_config, repo.location(), repo.remote_url());
+  // The images are the agents' to pin and pull: only the file is checked here.
+  auto pipeline = TRY(load_checked_pipeline(store, repo, commit, options.file, access, &reporter, false));
+  const std::string project = TRY(run_project(store, pipeline, repo, access, reporter));
+  auto conn = TRY_CTX(pgstore::PgConn::connect(db_url), "the fleet's queue");
+  pgstore::PgQueue queue(*conn);
+
+  cache::RunRecord run;
+  run.started_ms = clock.now_ms();
+  run.id = options.run_id.empty() ? cache::new_run_id(run.started_ms) : options.run_id;
+  run.repo = repo.location();
+  run.repo_url = repo.remote_url();
+  run.project = project;
+  run.rev = options.rev;
+  run.commit = commit.id;
+  run.pipeline_file = options.file;
+  run.pipeline_digest = pipeline.digest;
+  run.retry_of = options.retry_of;
+  cache::Metadata& meta = store.metadata();
+  TRY(meta.create_run(run));
+  {
+    RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
+    ctx.run_id = run.id;
+    TRY(record_pending_stages(ctx));
+  }
+  auto jobs = plan_fleet_jobs(pipeline, run.id);
+  if (auto st = queue.enqueue(jobs); !st) {
+    (void)meta.set_run_status(run.id, "failed", "", "queueing its jobs: " + st.error().message(), true);
+    return fail(std::move(st).error().context("run " + run.id));
+  }
+  reporter.note("run " + run.id + ": " + run.repo + " at " + commit.short_id + " (" + commit.summary + "), " +
+                std::to_string(jobs.size()) + " jobs queued on the fleet");
+
+  FleetRun out;
+  Follower follower(pipeline, reporter);
+  const auto started = clock.steady_now();
+  bool told_no_agent = false;
+  for (;;) {
+    auto seen = queue.jobs(run.id);
+    if (seen) {
+      out.jobs = std::move(*seen);
+      const bool claimed = follower.show(out.jobs);
+      if (!claimed && !told_no_agent && clock.since(started).count() > kNoAgentNoticeMs) {
+        reporter.note("no agent has claimed a job of this run yet (gantry agents lists the fleet's agents)");
+        told_no_agent = true;
+      }
+      const bool all_ended = std::all_of(out.jobs.begin(), out.jobs.end(), [](const auto& j) { return ended(j.state); });
+      if (all_ended) {
+        auto record = TRY(meta.find_run(run.id));
+        if (record.status != "running") {
+          out.record = std::move(record);
+          return out;
+        }
+      }
+    } else {
+      reporter.note("warning: reading the queue: " + seen.error().message());
+    }
+    if (stop.stop_requested()) {
+      reporter.note("stopped following run " + run.id + "; it goes on on the fleet (gantry show " + run.id + ")");
+      out.record = TRY(meta.find_run(run.id));
+      out.detached = true;
+      return out;
+    }
+    nap(stop, kFollowMs);
+  }
+}
+
+nlohmann::json fleet_run_json(nlohmann::json record, const std::vector<pgstore::JobState>& jobs) {
+  nlohmann::json list = nlohmann::json::array();
+  std::map<std::string, const pgstore::JobState*> by_stage;
+  for (const auto& j : jobs) {
+    list.push_back({{"name", j.name}, {"state", j.state}, {"agent", j.agent}, {"attempts", j.attempts},
+                    {"result", j.result}});
+    if (auto job = FleetJob::parse(j.name, j.payload); job && job->kind == FleetJobKind::stage)
+      by_stage[job->target] = &j;
+  }
+  if (record.contains("stages") && record["stages"].is_array())
+    for (auto& stage : record["stages"]) {
+      auto it = by_stage.find(stage.value("name", ""));
+      stage["agent"] = it == by_stage.end() ? "" : it->second->agent;
+      stage["queue_attempts"] = it == by_stage.end() ? 0 : it->second->attempts;
+    }
+  record["jobs"] = std::move(list);
+  return record;
+}
+
+}  // namespace gantry::runner
