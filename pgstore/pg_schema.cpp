@@ -194,6 +194,15 @@ constexpr PgMigration kMigrations[] = {
     // "refused" that moved no pointer, with the rule that failed and why.
     {"0102-promotion-refusals",
      "ALTER TABLE promotions ADD COLUMN reason TEXT NOT NULL DEFAULT '';"},
+    // Stage logs shipped by the fleet's agents as they are written (pg_logs.h).
+    {"0301-stage-logs",
+     "CREATE TABLE stage_log_chunks ("
+     "  run_id TEXT NOT NULL,"
+     "  stage TEXT NOT NULL,"
+     "  attempt INTEGER NOT NULL,"  // the queue's attempt: a rerun elsewhere starts a new log
+     "  seq INTEGER NOT NULL,"
+     "  chunk BYTEA NOT NULL,"
+     "  PRIMARY KEY (run_id, stage, attempt, seq));"},
 };
 
 // Every gantry process migrating one database at once takes turns on this

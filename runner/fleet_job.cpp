@@ -4,11 +4,15 @@
 
 #include <cctype>
 #include <memory>
+#include <optional>
 
 #include "cache/metadata.h"
 #include "common/file_util.h"
+#include "pgstore/pg_logs.h"
+#include "pgstore/pg_metadata.h"
 #include "registry/registry_options.h"
 #include "registry/transfer.h"
+#include "runner/log_shipper.h"
 #include "runner/project_policy.h"
 #include "runner/run_attest.h"
 #include "runner/run_context.h"
@@ -121,7 +125,8 @@ void record_stage_failure(JobScope& scope, const pipeline::StageDef& stage, cons
     scope.ctx->reporter.note("warning: " + st.error().message());
 }
 
-Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& settings, const std::string& name) {
+Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& settings, const std::string& name,
+                                 int attempt) {
   RunContext& ctx = *scope.ctx;
   const pipeline::StageDef* stage = scope.pipeline.find_stage(name);
   if (stage == nullptr)
@@ -146,7 +151,18 @@ Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& sett
     record_stage_failure(scope, *stage, ctx.masker.mask(prepared.error().message()));
     return fail(std::move(prepared).error());
   }
-  const cache::StageResult r = run_stage(ctx, *stage);
+  cache::StageResult r;
+  {
+    // The log goes into the shared record as the stage writes it.
+    std::optional<pgstore::PgLogs> logs;
+    std::optional<LogShipper> shipper;
+    if (auto* pg = dynamic_cast<pgstore::PgMetadata*>(&ctx.store.metadata())) {
+      logs.emplace(pg->connection());
+      shipper.emplace(*logs, ctx.store.paths().stage_log(scope.run.id, pipeline::stage_file_name(stage->name)),
+                      scope.run.id, stage->name, attempt);
+    }
+    r = run_stage(ctx, *stage);
+  }
   const bool passed = outcome_of(r) != TaskOutcome::failed;
   return FleetJobResult{passed, r.status + (r.detail.empty() ? "" : ": " + r.detail)};
 }
@@ -182,7 +198,7 @@ FleetJobResult run_fleet_job(cache::Store& store, const pgstore::Claim& claim, c
     auto scope = TRY(open_scope(store, claim.run_id, settings, reporter, stop));
     switch (job.kind) {
       case FleetJobKind::build: return build_job(*scope, settings);
-      case FleetJobKind::stage: return stage_job(*scope, settings, job.target);
+      case FleetJobKind::stage: return stage_job(*scope, settings, job.target, claim.attempt);
       case FleetJobKind::promote: return promote_job(*scope, settings, job.target);
     }
     return fail(ErrorKind::invalid_input, "job " + claim.name + ": unknown kind");

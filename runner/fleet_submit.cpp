@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "pgstore/pg_conn.h"
+#include "pgstore/pg_logs.h"
 #include "runner/fleet_plan.h"
 #include "runner/project_policy.h"
 #include "runner/run_context.h"
@@ -30,21 +31,23 @@ bool ended(const std::string& state) { return state == "passed" || state == "fai
 // Shows each job's changes as the local run's view shows stages.
 class Follower {
  public:
-  Follower(const pipeline::Pipeline& pipeline, Reporter& reporter) : pipeline_(pipeline), reporter_(reporter) {}
+  Follower(const pipeline::Pipeline& pipeline, Reporter& reporter, pgstore::PgLogs& logs, std::string run_id)
+      : pipeline_(pipeline), reporter_(reporter), logs_(logs), run_id_(std::move(run_id)) {}
 
   // Reports what changed since the last call; true once any job was claimed.
   bool show(const std::vector<pgstore::JobState>& jobs) {
     for (const auto& j : jobs) {
       auto& seen = seen_[j.name];
       const std::string now = j.state + "/" + std::to_string(j.attempts);
-      if (seen == now) continue;
+      const bool changed = seen != now;
       seen = now;
       if (j.attempts > 0) claimed_ = true;
       auto job = FleetJob::parse(j.name, j.payload);
       if (!job) continue;
-      if (job->kind == FleetJobKind::stage) show_stage(j, job->target);
-      else if (j.state == "claimed") reporter_.note(j.name + ": on agent " + j.agent + attempt(j));
-      else if (ended(j.state)) reporter_.note(j.name + ": " + j.state + (j.result.empty() ? "" : " (" + j.result + ")"));
+      // A stage's state, with its log lines in between: running, lines, end.
+      if (changed && !ended(j.state)) show_state(j, *job);
+      if (job->kind == FleetJobKind::stage && j.attempts > 0) show_log(j, job->target);
+      if (changed && ended(j.state)) show_state(j, *job);
     }
     return claimed_;
   }
@@ -54,19 +57,56 @@ class Follower {
     return j.attempts > 1 ? ", attempt " + std::to_string(j.attempts) : "";
   }
 
-  void show_stage(const pgstore::JobState& j, const std::string& name) {
+  void show_state(const pgstore::JobState& j, const FleetJob& job) {
+    if (job.kind != FleetJobKind::stage) {
+      if (j.state == "claimed") reporter_.note(j.name + ": on agent " + j.agent + attempt(j));
+      else if (ended(j.state)) reporter_.note(j.name + ": " + j.state + (j.result.empty() ? "" : " (" + j.result + ")"));
+      return;
+    }
+    const std::string& name = job.target;
     const auto* stage = pipeline_.find_stage(name);
     const TaskId id{stage ? stage->environment : "", name};
     if (j.state == "claimed") reporter_.task(id, TaskState::running, {}, "agent " + j.agent + attempt(j));
     else if (j.state == "passed") reporter_.task(id, TaskState::passed, {}, "agent " + j.agent);
-    else if (j.state == "failed") reporter_.task(id, TaskState::failed, {}, j.result);
+    else if (j.state == "failed") reporter_.task(id, TaskState::failed, {}, "agent " + j.agent + ": " + j.result);
     else if (j.state == "skipped") reporter_.task(id, TaskState::skipped, {}, j.result);
     else if (j.state == "queued") reporter_.task(id, TaskState::queued, {});
   }
 
+  // The lines the agent shipped since the last look (pgstore/pg_logs.h).
+  void show_log(const pgstore::JobState& j, const std::string& name) {
+    auto& log = logs_seen_[j.name];
+    if (log.done) return;
+    if (log.attempt != j.attempts) log = {.attempt = j.attempts};
+    auto chunks = logs_.chunks(run_id_, name, j.attempts, log.seq);
+    if (!chunks) return;  // shown at the next look
+    const auto* stage = pipeline_.find_stage(name);
+    const TaskId id{stage ? stage->environment : "", name};
+    for (const auto& c : *chunks) {
+      log.seq = c.seq;
+      log.partial += c.bytes;
+      for (std::size_t nl; (nl = log.partial.find('\n')) != std::string::npos; log.partial.erase(0, nl + 1))
+        reporter_.output(id, std::string_view(log.partial).substr(0, nl));
+    }
+    if (ended(j.state)) {
+      if (!log.partial.empty()) reporter_.output(id, log.partial);
+      log.done = true;
+    }
+  }
+
+  struct LogSeen {
+    int attempt = 0;
+    int seq = -1;
+    std::string partial;  // a line not ended yet
+    bool done = false;
+  };
+
   const pipeline::Pipeline& pipeline_;
   Reporter& reporter_;
+  pgstore::PgLogs& logs_;
+  std::string run_id_;
   std::map<std::string, std::string> seen_;
+  std::map<std::string, LogSeen> logs_seen_;
   bool claimed_ = false;
 };
 
@@ -111,7 +151,8 @@ Result<FleetRun> submit_fleet_run(cache::Store& store, const std::string& db_url
                 std::to_string(jobs.size()) + " jobs queued on the fleet");
 
   FleetRun out;
-  Follower follower(pipeline, reporter);
+  pgstore::PgLogs logs(*conn);
+  Follower follower(pipeline, reporter, logs, run.id);
   const auto started = clock.steady_now();
   bool told_no_agent = false;
   for (;;) {

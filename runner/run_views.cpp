@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "cache/metadata.h"
 #include "cache/image_store.h"
 #include "common/file_util.h"
+#include "pgstore/pg_logs.h"
+#include "pgstore/pg_metadata.h"
 #include "runner/run_pipeline.h"
 
 namespace gantry::runner {
@@ -192,6 +195,20 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
   return {};
 }
 
+namespace {
+
+// A stage's log as an agent shipped it into PostgreSQL (pgstore/pg_logs.h);
+// nullopt with meta.db, or when none was shipped.
+std::optional<std::string> shipped_log(cache::Store& store, const std::string& run_id, const std::string& stage) {
+  auto* pg = dynamic_cast<pgstore::PgMetadata*>(&store.metadata());
+  if (pg == nullptr) return std::nullopt;
+  auto text = pgstore::PgLogs(pg->connection()).log(run_id, stage);
+  if (!text) return std::nullopt;
+  return *text;
+}
+
+}  // namespace
+
 Status print_logs(cache::Store& store, const std::string& run_id, const std::string& stage, std::ostream& out,
                   const std::string& service) {
   cache::Metadata& meta = store.metadata();
@@ -238,6 +255,11 @@ Status print_logs(cache::Store& store, const std::string& run_id, const std::str
     }
     auto text = read_file(s.log_path);
     if (!text) {
+      // Run by a fleet agent: its log was shipped into the shared record.
+      if (auto shipped = shipped_log(store, s.cached ? s.cached_from : run.id, s.stage)) {
+        out << *shipped;
+        continue;
+      }
       out << "(log unavailable: " << text.error().message() << ")\n";
       continue;
     }

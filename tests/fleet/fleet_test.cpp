@@ -218,6 +218,12 @@ TEST_F(FleetTest, EightIndependentStages_SpreadOverAgents_ProductionGetsTheDiges
                           env());
   EXPECT_EQ(pull.exit_code, 0) << pull.out << pull.err;
 
+  // The stage logs were shipped into the database by the agents that ran
+  // them: the submitting host, which ran nothing, reads them.
+  auto logs = run_gantry(store_, {"--db", db_, "logs", run.value("id", ""), "smoke"});
+  EXPECT_EQ(logs.exit_code, 0) << logs.out << logs.err;
+  EXPECT_NE(logs.out.find("DIGEST=" + *digests.begin()), std::string::npos) << logs.out << logs.err;
+
   // gantry agents: three agents, with their last heartbeat.
   auto listed = db_json({"agents", "--json"});
   std::set<std::string> names;
@@ -342,7 +348,7 @@ TEST_F(FleetTest, RunsOn_AStageGoesOnlyToAnAgentWithItsLabels) {
 
 TEST_F(FleetTest, AFailedStage_FailsTheRun_SkipsWhatNeedsIt_AndNamesIt) {
   commit({{".gantry.yml", "stages:\n"
-                          "  broken: {image: busybox, run: 'echo no; exit 3'}\n"
+                          "  broken: {image: busybox, run: 'echo broken-output-line; exit 3'}\n"
                           "  after: {image: busybox, needs: [broken], run: 'true'}\n"
                           "  deploy: {image: busybox, environment: production, run: 'true'}\n"
                           "environments: [test, production]\n"},
@@ -358,6 +364,12 @@ TEST_F(FleetTest, AFailedStage_FailsTheRun_SkipsWhatNeedsIt_AndNamesIt) {
   EXPECT_EQ(status["broken"], "failed");
   EXPECT_EQ(status["after"], "skipped");
   EXPECT_EQ(status["deploy"], "skipped");
+  // Followed without --json: the failing stage's output, as it ran on the agent.
+  commit({{"README", "y\n"}});
+  auto plain = run_command({"timeout", "180", gantry_binary(), "--store", store_, "--db", db_, "run", repo_}, env());
+  EXPECT_EQ(plain.exit_code, 1) << plain.out << plain.err;
+  EXPECT_NE(plain.out.find("broken-output-line"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("agent a"), std::string::npos) << plain.out;
   EXPECT_TRUE(db_json({"env", "ls", "--json"}).empty() || db_json({"env", "ls", "--json"}).dump().find("production") ==
                                                               std::string::npos);
 }

@@ -1,0 +1,162 @@
+// ci/bench-scale's second part: real stages on a real fleet on this machine.
+// A PostgreSQL and a docker-registry started here (the tests' harness), one
+// pipeline of STAGES trivial stages (`true` on busybox, stage cache off), run
+//   - locally: `gantry run --local --jobs N` (the same record in PostgreSQL),
+//   - on the fleet: `gantry run` (queued) drained by 1, 2 and 4 agents, each
+//     `gantry agent --jobs 1` with its own store,
+// tools taking turns, ROUNDS rounds. Prints one line per setup with the
+// median wall time, stages per second and, for the fleet, the queue's cost
+// per stage against the local run with the same parallelism
+// ((fleet - local) / stages). Not a test: never registered with ctest.
+//   gantry_fleet_bench GANTRY STAGES ROUNDS
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/registry/local_registry.h"
+#include "tests/support/pg_server.h"
+#include "tests/support/test_support.h"
+
+namespace {
+
+using namespace gantry::testing;
+using Clock = std::chrono::steady_clock;
+
+struct Setup {
+  std::string name;
+  int agents = 0;      // 0: local run
+  int local_jobs = 1;  // local: --jobs
+};
+
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void stop(pid_t pid) {
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s GANTRY STAGES ROUNDS\n", argv[0]);
+    return 2;
+  }
+  const std::string gantry = argv[1];
+  const int stages = std::atoi(argv[2]);
+  const int rounds = std::atoi(argv[3]);
+  PgServer server;
+  if (!server.running()) {
+    std::fprintf(stderr, "PostgreSQL: %s%s\n", server.skip_reason().c_str(), server.error().c_str());
+    return 1;
+  }
+  LocalRegistry registry;
+  if (!registry.error().empty()) {
+    std::fprintf(stderr, "registry: %s\n", registry.error().c_str());
+    return 1;
+  }
+  ScratchDir dir;
+  const std::vector<std::string> env = {"GANTRY_INSECURE_REGISTRIES=" + registry.host()};
+  // busybox, imported into each store (the same digest everywhere).
+  make_busybox_rootfs(dir / "rootfs");
+  const std::string tarball = dir / "busybox.tar";
+  run_command({"tar", "-C", dir / "rootfs", "-cf", tarball, "."});
+  auto make_store = [&](const std::string& name) {
+    const std::string store = dir / name;
+    auto r = run_command({gantry, "--store", store, "image", "import", tarball, "busybox"});
+    if (r.exit_code != 0) std::fprintf(stderr, "import: %s\n", r.err.c_str());
+    return store;
+  };
+  const std::string repo = dir / "repo";
+  std::string yaml = "stages:\n";
+  for (int i = 0; i < stages; ++i) yaml += "  s" + std::to_string(i) + ": {image: busybox, cache: false, run: 'true'}\n";
+  yaml += "environments: [test]\n";
+  write_file(repo + "/.gantry.yml", yaml);
+  run_shell("cd " + repo + " && git init -q -b main && git -c user.email=b@x -c user.name=b add -A && "
+            "git -c user.email=b@x -c user.name=b commit -qm bench");
+
+  const std::vector<Setup> setups = {{"local --jobs 1", 0, 1}, {"fleet 1 agent", 1, 1}, {"local --jobs 2", 0, 2},
+                                     {"fleet 2 agents", 2, 2}, {"local --jobs 4", 0, 4}, {"fleet 4 agents", 4, 4}};
+  std::map<std::string, std::vector<double>> seconds;
+  const std::string submitter = make_store("submitter");
+  std::vector<std::string> agent_stores;
+  for (int i = 0; i < 4; ++i) agent_stores.push_back(make_store("agent" + std::to_string(i)));
+  int db_index = 0;
+  for (int round = 0; round < rounds; ++round) {
+    for (const auto& s : setups) {
+      const std::string db = server.create_database("bench_" + std::to_string(++db_index));
+      std::vector<pid_t> agents;
+      for (int a = 0; a < s.agents; ++a)
+        agents.push_back(spawn({gantry, "--store", agent_stores[a], "agent", "--db", db, "--registry",
+                                registry.host() + "/bench", "--name", "agent" + std::to_string(a), "--poll", "20"},
+                               env, dir / ("agent" + std::to_string(a) + ".log")));
+      if (s.agents > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));  // agents up
+      std::vector<std::string> cmd = {gantry, "--store", s.agents ? submitter : agent_stores[0], "--db", db, "run",
+                                      repo, "--json"};
+      if (s.agents == 0) {
+        cmd.push_back("--local");
+        cmd.push_back("--jobs");
+        cmd.push_back(std::to_string(s.local_jobs));
+      }
+      const auto t0 = Clock::now();
+      auto r = run_command(cmd, env);
+      const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+      for (pid_t pid : agents) stop(pid);
+      if (r.exit_code != 0) {
+        std::fprintf(stderr, "%s: exit %d\n%s\n%s\n", s.name.c_str(), r.exit_code, r.out.c_str(), r.err.c_str());
+        return 1;
+      }
+      seconds[s.name].push_back(took);
+    }
+  }
+  double load[3] = {};
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
+    std::fclose(f);
+  }
+  std::printf("stages=%d rounds=%d load=%.2f (medians)\n", stages, rounds, load[0]);
+  for (const auto& s : setups) {
+    const double m = median(seconds[s.name]);
+    std::printf("%-16s seconds=%.2f stages_per_s=%.1f", s.name.c_str(), m, stages / m);
+    if (s.agents > 0) {
+      const double local = median(seconds["local --jobs " + std::to_string(s.local_jobs)]);
+      const double one = median(seconds["fleet 1 agent"]);
+      std::printf(" queue_cost_ms_per_stage=%.1f vs_1_agent=%.2fx", (m - local) * 1000.0 / stages, one / m);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
