@@ -69,6 +69,7 @@ class Agent {
       : store_(store), options_(options), queue_(queue), reporter_(reporter) {}
 
   void work(std::stop_token stop) {
+    FleetRunCache cache;  // this worker's last run
     while (!stop.stop_requested()) {
       auto claim = queue_.claim(options_.settings.name, options_.labels, options_.lease_ms);
       if (!claim) {
@@ -81,7 +82,7 @@ class Agent {
         nap(stop, options_.poll_ms);
         continue;
       }
-      run_claim(**claim);
+      run_claim(**claim, cache);
     }
   }
 
@@ -92,7 +93,7 @@ class Agent {
     return n && *n == 0;
   }
 
-  void run_claim(const pgstore::Claim& claim) {
+  void run_claim(const pgstore::Claim& claim, FleetRunCache& cache) {
     const std::string what = claim.run_id + "/" + claim.name;
     reporter_.note("agent " + options_.settings.name + ": " + what + " (attempt " + std::to_string(claim.attempt) +
                    ")");
@@ -100,7 +101,7 @@ class Agent {
     FleetJobResult result;
     {
       LeaseKeeper keeper(queue_, claim, options_.lease_ms, job_stop);
-      result = run_fleet_job(store_, claim, options_.settings, reporter_, job_stop.get_token());
+      result = run_fleet_job(store_, claim, options_.settings, reporter_, job_stop.get_token(), cache);
     }
     // A result is reported even after a lost lease: the queue refuses it.
     auto st = with_database_retries(options_.lease_ms * 4, "reporting " + what,
@@ -113,7 +114,7 @@ class Agent {
     reporter_.note("agent " + options_.settings.name + ": " + what + " " + (result.passed ? "passed" : "failed") +
                    (result.passed ? "" : ": " + result.detail));
     auto settled = with_database_retries(options_.lease_ms * 4, "settling run " + claim.run_id, [&] {
-      return settle_fleet_run(store_, queue_, claim.run_id, options_.settings, reporter_);
+      return settle_fleet_run(store_, queue_, claim.run_id, options_.settings, reporter_, cache);
     });
     if (!settled) reporter_.note("warning: settling run " + claim.run_id + ": " + settled.error().message());
   }

@@ -24,36 +24,56 @@ namespace gantry::runner {
 
 namespace {
 
-// What a job's RunContext refers to, owned for the job's length.
-struct JobScope {
-  cache::RunRecord run;
+}  // namespace
+
+// A run's repository opened, its commit resolved and its pipeline loaded:
+// the same for every job of the run, so a worker keeps the last one.
+struct FleetRunSource {
+  std::string run_id;
   pipeline::GitRepo repo;
   pipeline::Commit commit;
   pipeline::Pipeline pipeline;
+  ProjectAccess access;
+};
+
+namespace {
+
+// What a job's RunContext refers to, owned for the job's length.
+struct JobScope {
+  cache::RunRecord run;
+  std::shared_ptr<FleetRunSource> source;
+  const pipeline::Pipeline& pipeline() const { return source->pipeline; }
   std::unique_ptr<RunContext> ctx;
 };
 
-// The run as recorded, its commit and its pipeline, in this agent's store:
-// the repository at its recorded location, else its remote URL (mirrored).
+// The run as recorded (read again for every job: results and images
+// change), its commit and its pipeline (from `cache` when it is this run's),
+// in this agent's store: the repository at its recorded location, else its
+// remote URL (mirrored).
 Result<std::unique_ptr<JobScope>> open_scope(cache::Store& store, const std::string& run_id,
                                              const FleetAgentSettings& settings, Reporter& reporter,
-                                             std::stop_token stop) {
+                                             std::stop_token stop, FleetRunCache& cache) {
   auto run = TRY(store.metadata().find_run(run_id));
-  auto repo = TRY_CTX(open_run_repo(store, run), "run " + run.id);
-  auto commit = TRY_CTX(repo.resolve(run.commit), "run " + run.id);
-  // The project as the runner derives it for the recorded repository (the
-  // agent's own configuration decides what it may reach).
-  ProjectAccess access = project_access(settings.runner_config, run.repo, run.repo_url);
-  auto pipe = TRY(load_checked_pipeline(store, repo, commit, run.pipeline_file, access, &reporter, false));
-  auto scope = std::unique_ptr<JobScope>(
-      new JobScope{std::move(run), std::move(repo), std::move(commit), std::move(pipe), nullptr});
+  if (!cache || cache->run_id != run.id) {
+    cache.reset();
+    auto repo = TRY_CTX(open_run_repo(store, run), "run " + run.id);
+    auto commit = TRY_CTX(repo.resolve(run.commit), "run " + run.id);
+    // The project as the runner derives it for the recorded repository (the
+    // agent's own configuration decides what it may reach).
+    ProjectAccess access = project_access(settings.runner_config, run.repo, run.repo_url);
+    auto pipe = TRY(load_checked_pipeline(store, repo, commit, run.pipeline_file, access, &reporter, false));
+    cache = std::shared_ptr<FleetRunSource>(
+        new FleetRunSource{run.id, std::move(repo), std::move(commit), std::move(pipe), std::move(access)});
+  }
+  auto scope = std::unique_ptr<JobScope>(new JobScope{std::move(run), cache, nullptr});
+  FleetRunSource& source = *scope->source;
   scope->ctx = std::unique_ptr<RunContext>(new RunContext{.store = store,
-                                                          .repo = scope->repo,
-                                                          .commit = scope->commit,
-                                                          .pipeline = scope->pipeline,
+                                                          .repo = source.repo,
+                                                          .commit = source.commit,
+                                                          .pipeline = source.pipeline,
                                                           .reporter = reporter});
   RunContext& ctx = *scope->ctx;
-  ctx.access = std::move(access);
+  ctx.access = source.access;
   ctx.run_id = scope->run.id;
   ctx.project = scope->run.project;
   ctx.run_dir = store.paths().run_dir(scope->run.id);
@@ -62,7 +82,7 @@ Result<std::unique_ptr<JobScope>> open_scope(cache::Store& store, const std::str
   ctx.signing_key = TRY(load_signing_key(settings.signing_key, settings.runner_config));
   ctx.rev = scope->run.rev;
   TRY(make_dirs(ctx.run_dir));
-  ctx.workspaces = std::make_unique<WorkspaceCache>(scope->repo, scope->commit, scope->pipeline.base_dir,
+  ctx.workspaces = std::make_unique<WorkspaceCache>(source.repo, source.commit, source.pipeline.base_dir,
                                                     store.tmp_dir());
   return scope;
 }
@@ -76,12 +96,16 @@ Status load_run_images(JobScope& scope, const std::string& registry) {
   auto options = registry::registry_options_from_env();
   options.progress = false;
   for (const auto& ri : scope.run.images) {
+    if (ctx.images.count(ri.image)) continue;
     auto digest = TRY(Digest::parse(ri.digest));
-    if (!ctx.images.count(ri.image)) {
+    auto here = load_stage_image(ctx.store, ri.image, digest, ri.built);
+    if (!here) {
       const std::string ref = fleet_image_repository(registry, ri.image) + "@" + ri.digest;
       TRY_CTX(registry::pull_image(ctx.store, ref, options), "image " + ri.image + " of run " + scope.run.id);
-      ctx.images.emplace(ri.image, TRY(load_stage_image(ctx.store, ri.image, digest, ri.built)));
+      here = load_stage_image(ctx.store, ri.image, digest, ri.built);
     }
+    if (!here) return fail(std::move(here).error());
+    ctx.images.emplace(ri.image, std::move(*here));
   }
   return {};
 }
@@ -128,7 +152,7 @@ void record_stage_failure(JobScope& scope, const pipeline::StageDef& stage, cons
 Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& settings, const std::string& name,
                                  int attempt) {
   RunContext& ctx = *scope.ctx;
-  const pipeline::StageDef* stage = scope.pipeline.find_stage(name);
+  const pipeline::StageDef* stage = scope.pipeline().find_stage(name);
   if (stage == nullptr)
     return fail(ErrorKind::not_found, "stage " + name + " is not in " + scope.run.pipeline_file + " at " +
                                           scope.run.commit.substr(0, 12));
@@ -136,7 +160,7 @@ Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& sett
     TRY(load_run_images(scope, settings.registry));
     load_results(scope);
     // The artifacts of its needs stay on the agent that ran them.
-    for (const auto& need : stage_ancestors(scope.pipeline, *stage)) {
+    for (const auto& need : stage_ancestors(scope.pipeline(), *stage)) {
       auto it = ctx.results.find(need);
       if (it != ctx.results.end() && !it->second.artifacts_dir.empty() &&
           ::access(it->second.artifacts_dir.c_str(), F_OK) != 0)
@@ -144,7 +168,7 @@ Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& sett
                                               " are kept by the agent that ran it, not this one (give both "
                                               "stages the same runs_on label)");
     }
-    const auto env = static_cast<std::size_t>(scope.pipeline.environment_index(stage->environment));
+    const auto env = static_cast<std::size_t>(scope.pipeline().environment_index(stage->environment));
     return resolve_secrets(ctx, env, env + 1);
   }();
   if (!prepared) {
@@ -169,12 +193,12 @@ Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& sett
 
 Result<FleetJobResult> promote_job(JobScope& scope, const FleetAgentSettings& settings, const std::string& name) {
   RunContext& ctx = *scope.ctx;
-  const pipeline::EnvironmentDef* env = scope.pipeline.find_environment(name);
+  const pipeline::EnvironmentDef* env = scope.pipeline().find_environment(name);
   if (env == nullptr) return fail(ErrorKind::not_found, "environment " + name + " is not in the run's pipeline");
   TRY(load_run_images(scope, settings.registry));
   load_results(scope);
   TRY(attest_passed_stages(ctx, env->name));
-  TRY(promote_images(ctx, *env, promoted_images(scope.pipeline)));
+  TRY(promote_images(ctx, *env, promoted_images(scope.pipeline())));
   return FleetJobResult{true, "promoted to " + env->name};
 }
 
@@ -192,10 +216,10 @@ std::string fleet_image_repository(const std::string& registry, const std::strin
 }
 
 FleetJobResult run_fleet_job(cache::Store& store, const pgstore::Claim& claim, const FleetAgentSettings& settings,
-                             Reporter& reporter, std::stop_token stop) {
+                             Reporter& reporter, std::stop_token stop, FleetRunCache& cache) {
   auto outcome = [&]() -> Result<FleetJobResult> {
     auto job = TRY(FleetJob::parse(claim.name, claim.payload));
-    auto scope = TRY(open_scope(store, claim.run_id, settings, reporter, stop));
+    auto scope = TRY(open_scope(store, claim.run_id, settings, reporter, stop, cache));
     switch (job.kind) {
       case FleetJobKind::build: return build_job(*scope, settings);
       case FleetJobKind::stage: return stage_job(*scope, settings, job.target, claim.attempt);
@@ -208,14 +232,14 @@ FleetJobResult run_fleet_job(cache::Store& store, const pgstore::Claim& claim, c
 }
 
 Status settle_fleet_run(cache::Store& store, pgstore::PgQueue& queue, const std::string& run_id,
-                        const FleetAgentSettings& settings, Reporter& reporter) {
+                        const FleetAgentSettings& settings, Reporter& reporter, FleetRunCache& cache) {
   auto jobs = TRY(queue.jobs(run_id));
   for (const auto& j : jobs)
     if (j.state == "waiting" || j.state == "queued" || j.state == "claimed") return {};
   cache::Metadata& meta = store.metadata();
   auto run = TRY(meta.find_run(run_id));
   if (run.status != "running") return {};  // settled already (by another agent)
-  auto scope = TRY(open_scope(store, run_id, settings, reporter, {}));
+  auto scope = TRY(open_scope(store, run_id, settings, reporter, {}, cache));
   std::map<std::string, const cache::StageResult*> recorded;
   for (const auto& s : scope->run.stages) recorded[s.stage] = &s;
   std::string error;
@@ -233,7 +257,7 @@ Status settle_fleet_run(cache::Store& store, pgstore::PgQueue& queue, const std:
     TRY(meta.record_stage(r));
   }
   cache::RunRecord& out = scope->run;
-  const auto gate = fleet_gate(scope->pipeline);
+  const auto gate = fleet_gate(scope->pipeline());
   out.status = !error.empty() ? "failed" : gate ? "waiting" : "passed";
   out.waiting_environment = out.status == "waiting" ? *gate : "";
   out.error = error;

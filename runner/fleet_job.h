@@ -15,6 +15,7 @@
 // settle_fleet_run() ends the run's record once no job of it is left.
 #pragma once
 
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -38,6 +39,11 @@ struct FleetAgentSettings {
   ContainerLauncher* launcher = &executor_launcher();
 };
 
+// A worker's last run: its repository, commit and pipeline, loaded once for
+// all the jobs of the run it claims one after another (fleet_job.cpp).
+struct FleetRunSource;
+using FleetRunCache = std::shared_ptr<FleetRunSource>;
+
 struct FleetJobResult {
   bool passed = false;
   std::string detail;  // what the queue records: "passed", the stage's detail, the error
@@ -46,14 +52,14 @@ struct FleetJobResult {
 // Runs the job; an error (the run unknown, the repository gone, a pull that
 // failed) is a failed result naming it, recorded on the stage where there is one.
 FleetJobResult run_fleet_job(cache::Store& store, const pgstore::Claim& claim, const FleetAgentSettings& settings,
-                             Reporter& reporter, std::stop_token stop);
+                             Reporter& reporter, std::stop_token stop, FleetRunCache& cache);
 
 // When every job of the run has ended: stages that never ran get their
 // reason (skipped after a failed need, or lost with their agent), and the
 // run ends failed, waiting (at its manual gate) or passed. Any agent may call
 // it, any number of times: a settled run is left as it is.
 Status settle_fleet_run(cache::Store& store, pgstore::PgQueue& queue, const std::string& run_id,
-                        const FleetAgentSettings& settings, Reporter& reporter);
+                        const FleetAgentSettings& settings, Reporter& reporter, FleetRunCache& cache);
 
 // The repository an image of a run is pushed to: REGISTRY/<name made a
 // repository path component> ("busybox", "app", "127-0-0-1-5000-lib-tag").
