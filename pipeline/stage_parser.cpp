@@ -242,7 +242,7 @@ void parse_stages(YamlReader& r, const Field& field, Pipeline& p, const std::vec
           const bool ok = !label.empty() && std::all_of(label.begin(), label.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
           });
-          if (!ok) r.error(e, "runs_on: '" + label + "' is not a label (letters, digits, '.', '_', '-')");
+          if (!ok) r.error(e, "'" + label + "' is not a label (letters, digits, '.', '_', '-')");
           else stage.runs_on.push_back(label);
         }
       } else if (e.key == "inputs") {

@@ -124,17 +124,7 @@ Result<FleetRun> submit_fleet_run(cache::Store& store, const std::string& db_url
   auto conn = TRY_CTX(pgstore::PgConn::connect(db_url), "the fleet's queue");
   pgstore::PgQueue queue(*conn);
 
-  cache::RunRecord run;
-  run.started_ms = clock.now_ms();
-  run.id = options.run_id.empty() ? cache::new_run_id(run.started_ms) : options.run_id;
-  run.repo = repo.location();
-  run.repo_url = repo.remote_url();
-  run.project = project;
-  run.rev = options.rev;
-  run.commit = commit.id;
-  run.pipeline_file = options.file;
-  run.pipeline_digest = pipeline.digest;
-  run.retry_of = options.retry_of;
+  cache::RunRecord run = new_run_record(options, repo, commit, pipeline, project, clock.now_ms());
   cache::Metadata& meta = store.metadata();
   TRY(meta.create_run(run));
   {

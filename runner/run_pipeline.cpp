@@ -12,6 +12,23 @@
 
 namespace gantry::runner {
 
+cache::RunRecord new_run_record(const RunOptions& options, const pipeline::GitRepo& repo,
+                                const pipeline::Commit& commit, const pipeline::Pipeline& pipeline,
+                                const std::string& project, std::int64_t started_ms) {
+  cache::RunRecord run;
+  run.started_ms = started_ms;
+  run.id = options.run_id.empty() ? cache::new_run_id(run.started_ms) : options.run_id;
+  run.repo = repo.location();  // absolute: promote/retry/rollback work from any directory
+  run.repo_url = repo.remote_url();
+  run.project = project;
+  run.rev = options.rev;
+  run.commit = commit.id;
+  run.pipeline_file = options.file;
+  run.pipeline_digest = pipeline.digest;
+  run.retry_of = options.retry_of;
+  return run;
+}
+
 int run_exit_code(const cache::RunRecord& run) {
   return run.status == "failed" || run.status == "interrupted" ? 1 : 0;
 }
@@ -41,17 +58,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   TRY(resolve_secrets(ctx, 0, next_manual_gate(pipeline, 0, false)));
 
   cache::Metadata& meta = store.metadata();
-  cache::RunRecord run;
-  run.started_ms = clock.now_ms();
-  run.id = options.run_id.empty() ? cache::new_run_id(run.started_ms) : options.run_id;
-  run.repo = repo.location();  // absolute: promote/retry/rollback work from any directory
-  run.repo_url = repo.remote_url();
-  run.project = project;
-  run.rev = options.rev;
-  run.commit = commit.id;
-  run.pipeline_file = options.file;
-  run.pipeline_digest = pipeline.digest;
-  run.retry_of = options.retry_of;
+  cache::RunRecord run = new_run_record(options, repo, commit, pipeline, project, clock.now_ms());
   ctx.run_id = run.id;
   ctx.run_dir = store.paths().run_dir(run.id);
   // Held until this process ends: before the row exists, so a run recorded

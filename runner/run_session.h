@@ -75,6 +75,13 @@ Status push_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env,
 Status export_to_environment(RunContext& ctx, const pipeline::EnvironmentDef& env, const std::string& name,
                              std::size_t image_count);
 
+// A new run's record (status running) of `commit` of `repo` in `project`,
+// under options.run_id or a new id (run_pipeline.cpp).
+struct RunOptions;
+cache::RunRecord new_run_record(const RunOptions& options, const pipeline::GitRepo& repo,
+                                const pipeline::Commit& commit, const pipeline::Pipeline& pipeline,
+                                const std::string& project, std::int64_t started_ms);
+
 // The run's settings from the runner's configuration and the command line
 // (limits, secrets' size, jobs: 0 = the number of cores, cache, init,
 // launcher, stop).

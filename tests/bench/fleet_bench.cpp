@@ -9,9 +9,6 @@
 // per stage against the local run with the same parallelism
 // ((fleet - local) / stages). Not a test: never registered with ctest.
 //   gantry_fleet_bench GANTRY STAGES ROUNDS
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +22,7 @@
 #include <vector>
 
 #include "tests/registry/local_registry.h"
+#include "tests/support/background_process.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/test_support.h"
 
@@ -38,30 +36,6 @@ struct Setup {
   int agents = 0;      // 0: local run
   int local_jobs = 1;  // local: --jobs
 };
-
-pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-void stop(pid_t pid) {
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -118,11 +92,12 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     for (const auto& s : setups) {
       const std::string db = server.create_database("bench_" + std::to_string(++db_index));
-      std::vector<pid_t> agents;
+      std::vector<std::unique_ptr<BackgroundProcess>> agents;
       for (int a = 0; a < s.agents; ++a)
-        agents.push_back(spawn({gantry, "--store", agent_stores[a], "agent", "--db", db, "--registry",
-                                registry.host() + "/bench", "--name", "agent" + std::to_string(a), "--poll", "20"},
-                               env, dir / ("agent" + std::to_string(a) + ".log")));
+        agents.push_back(std::make_unique<BackgroundProcess>(
+            std::vector<std::string>{gantry, "--store", agent_stores[a], "agent", "--db", db, "--registry",
+                                     registry.host() + "/bench", "--name", "agent" + std::to_string(a), "--poll", "20"},
+            env, dir / ("agent" + std::to_string(a) + ".log")));
       if (s.agents > 0) std::this_thread::sleep_for(std::chrono::milliseconds(300));  // agents up
       std::vector<std::string> cmd = {gantry, "--store", s.agents ? submitter : agent_stores[0], "--db", db, "run",
                                       repo, "--json"};
@@ -134,7 +109,7 @@ int main(int argc, char** argv) {
       const auto t0 = Clock::now();
       auto r = run_command(cmd, env);
       const double took = std::chrono::duration<double>(Clock::now() - t0).count();
-      for (pid_t pid : agents) stop(pid);
+      agents.clear();  // SIGTERM: each finishes and exits
       if (r.exit_code != 0) {
         std::fprintf(stderr, "%s: exit %d\n%s\n%s\n", s.name.c_str(), r.exit_code, r.out.c_str(), r.err.c_str());
         return 1;

@@ -2,10 +2,6 @@
 // a real docker-registry on loopback, and agents as separate `gantry agent`
 // processes, each with its own store. Runs are queued with `gantry --db URL
 // run` and followed to their end.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,66 +14,13 @@
 #include "pgstore/pg_queue.h"
 #include "tests/registry/local_registry.h"
 #include "tests/runner/run_fixture.h"
+#include "tests/support/background_process.h"
 #include "tests/support/pg_server.h"
 
 namespace gantry::testing {
 namespace {
 
-// One `gantry agent` process; SIGTERM (then SIGKILL) when it goes.
-class AgentProcess {
- public:
-  AgentProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& log)
-      : log_(log) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-  ~AgentProcess() { stop(); }
-  AgentProcess(const AgentProcess&) = delete;
-  AgentProcess& operator=(const AgentProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  std::string log() const { return read_file_or_die(log_); }
-
-  // SIGKILL, as a host that is lost.
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  // SIGTERM, then SIGKILL after 20 s; the exit status (-1 when killed).
-  int stop() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 200; ++i) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    kill();
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string log_;
-};
+using AgentProcess = BackgroundProcess;  // one `gantry agent`
 
 class FleetTest : public RunFixture {
  protected:

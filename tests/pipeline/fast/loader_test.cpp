@@ -274,7 +274,18 @@ stages:
                       {9, 5,
                        "stages.unit.frobnicate: unknown key 'frobnicate'; expected one of image, run, needs, "
                        "environment, env, secrets, timeout, limits, network, artifacts, cache, allow_failure, "
-                       "retry, workspace, inputs, matrix, services, caches, reports or interruptible"}});
+                       "retry, workspace, inputs, matrix, services, caches, reports, interruptible or runs_on"}});
+}
+
+TEST(Loader, RunsOn_AgentLabels_OneOrAList_BadLabelsNamedAtTheirKey) {
+  auto r = load_pipeline("stages:\n  a: {image: busybox, run: 'true', runs_on: gpu}\n"
+                         "  b: {image: busybox, run: 'true', runs_on: [x86, big-mem]}\n",
+                         ".gantry.yml");
+  ASSERT_TRUE(r) << r.error().str();
+  EXPECT_EQ(r->find_stage("a")->runs_on, (std::vector<std::string>{"gpu"}));
+  EXPECT_EQ(r->find_stage("b")->runs_on, (std::vector<std::string>{"x86", "big-mem"}));
+  expect_diagnostics("stages:\n  a: {image: busybox, run: 'true', runs_on: ['has space']}\n",
+                     {{2, 45, "stages.a.runs_on: 'has space' is not a label (letters, digits, '.', '_', '-')"}});
 }
 
 TEST(LoaderErrors, StepProblems) {
