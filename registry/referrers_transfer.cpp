@@ -1,5 +1,7 @@
 #include "registry/referrers_transfer.h"
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "cache/image_store.h"
@@ -46,6 +48,14 @@ Result<int> push_referrers(cache::Store& store, RegistryClient& client, const Re
   auto list = TRY(referrers.list(subject));
   if (list.empty()) return 0;
   const std::string ctx = "pushing the referrers of " + subject.str() + " to " + dest.str();
+  // The ones the registry lists already are not sent again: an image tested
+  // by many runs (every run adds its test results) is pushed in one request.
+  std::set<std::string> there;
+  if (auto remote = remote_referrers(client, dest, subject))
+    for (const auto& m : *remote)
+      if (m.contains("digest") && m["digest"].is_string()) there.insert(m["digest"].get<std::string>());
+  std::erase_if(list, [&](const cache::Descriptor& d) { return there.count(d.digest.str()) > 0; });
+  if (list.empty()) return 0;
   bool need_tag_schema = false;
   for (const auto& d : list) {
     const std::string bytes = TRY_CTX(store.blobs().read(d.digest), ctx);

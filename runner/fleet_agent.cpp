@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/phase_trace.h"
 #include "pgstore/pg_conn.h"
 #include "pgstore/pg_queue.h"
 
@@ -94,6 +95,7 @@ class Agent {
   }
 
   void run_claim(const pgstore::Claim& claim, FleetRunCache& cache) {
+    trace::phase("job_claimed");
     const std::string what = claim.run_id + "/" + claim.name;
     reporter_.note("agent " + options_.settings.name + ": " + what + " (attempt " + std::to_string(claim.attempt) +
                    ")");
@@ -103,6 +105,7 @@ class Agent {
       LeaseKeeper keeper(queue_, claim, options_.lease_ms, job_stop);
       result = run_fleet_job(store_, claim, options_.settings, reporter_, job_stop.get_token(), cache);
     }
+    trace::phase("job_ran");
     // A result is reported even after a lost lease: the queue refuses it.
     auto st = with_database_retries(options_.lease_ms * 4, "reporting " + what,
                                     [&] { return queue_.finish(claim, result.passed, result.detail); });
@@ -113,10 +116,12 @@ class Agent {
     }
     reporter_.note("agent " + options_.settings.name + ": " + what + " " + (result.passed ? "passed" : "failed") +
                    (result.passed ? "" : ": " + result.detail));
+    trace::phase("job_reported");
     auto settled = with_database_retries(options_.lease_ms * 4, "settling run " + claim.run_id, [&] {
       return settle_fleet_run(store_, queue_, claim.run_id, options_.settings, reporter_, cache);
     });
     if (!settled) reporter_.note("warning: settling run " + claim.run_id + ": " + settled.error().message());
+    trace::phase("job_settled");
   }
 
   cache::Store& store_;

@@ -8,6 +8,7 @@
 
 #include "cache/metadata.h"
 #include "common/file_util.h"
+#include "common/phase_trace.h"
 #include "pgstore/pg_logs.h"
 #include "pgstore/pg_metadata.h"
 #include "registry/registry_options.h"
@@ -175,6 +176,7 @@ Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& sett
     record_stage_failure(scope, *stage, ctx.masker.mask(prepared.error().message()));
     return fail(std::move(prepared).error());
   }
+  trace::phase("job_stage_prepared");
   cache::StageResult r;
   {
     // The log goes into the shared record as the stage writes it.
@@ -220,6 +222,7 @@ FleetJobResult run_fleet_job(cache::Store& store, const pgstore::Claim& claim, c
   auto outcome = [&]() -> Result<FleetJobResult> {
     auto job = TRY(FleetJob::parse(claim.name, claim.payload));
     auto scope = TRY(open_scope(store, claim.run_id, settings, reporter, stop, cache));
+    trace::phase("job_scope_open");
     switch (job.kind) {
       case FleetJobKind::build: return build_job(*scope, settings);
       case FleetJobKind::stage: return stage_job(*scope, settings, job.target, claim.attempt);
