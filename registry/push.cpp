@@ -59,7 +59,7 @@ Result<PushResult> push_image(cache::Store& store, const std::string& image, con
   if (pushed != manifest)
     return fail(ErrorKind::corrupt, ctx + ": registry digest " + pushed.str() + " differs from " + manifest.str());
   // After the image: a referrer's subject must exist (registries may check).
-  result.referrers = TRY(push_referrers(store, *client, dest, manifest, progress));
+  if (options.referrers) result.referrers = TRY(push_referrers(store, *client, dest, manifest, progress));
   result.counts = client->stats().snapshot();
   return result;
 }

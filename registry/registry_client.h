@@ -30,6 +30,7 @@ struct RegistryOptions {
   int parallel = 4;                              // concurrent blob transfers
   std::uint64_t chunk_size = 0;                  // 0: monolithic uploads; else PATCH chunks of this size
   bool progress = true;                          // progress lines on a terminal (stderr)
+  bool referrers = true;                         // push: the image's referrers (attestations) follow it
   // The seams (docs/architecture.md): null = libcurl and the system clock.
   // Not owned: they outlive every client made with these options.
   Transport* transport = nullptr;  // HTTP

@@ -127,6 +127,9 @@ Result<FleetJobResult> build_job(JobScope& scope, const FleetAgentSettings& sett
   // By digest: the same manifest bytes, so every agent runs what was built here.
   for (const auto& ri : images) {
     const std::string dest = fleet_image_repository(settings.registry, ri.image) + "@" + ri.digest;
+    // A built image's attestations (its provenance) go with it; a store image
+    // the stages run on (a base) goes without the other runs' ones.
+    options.referrers = ri.built;
     auto pushed = TRY_CTX(registry::push_image(ctx.store, ri.digest, dest, options), "pushing " + ri.image);
     ctx.reporter.note("pushed " + ri.image + " " + ri.digest + " to " + pushed.reference);
   }

@@ -151,7 +151,9 @@ int main(int argc, char** argv) {
       // what a stage job costs on an agent besides its container.
       for (int a = 0; a < s.agents; ++a) {
         const std::string log = dir / ("agent" + std::to_string(a) + ".log");
-        collect_overhead(run_command({"grep", "^gantry-phase job_", log}).out, overhead[s.name]);
+        const std::string marks = run_command({"grep", "^gantry-phase job_", log}).out;
+        collect_overhead(marks, overhead[s.name]);
+        if (std::getenv("GANTRY_BENCH_MARKS") != nullptr) std::printf("# %s agent%d\n%s", s.name.c_str(), a, marks.c_str());
         if (::truncate(log.c_str(), 0) != 0) std::perror("truncate");
       }
       if (r.exit_code != 0) {
