@@ -110,9 +110,11 @@ int cmd_retry(const GlobalOptions& global, RetryFlags f) {
 struct PromoteFlags {
   PromoteOptions promote;
   bool json = false;
+  bool local = false;  // --local: with --db, run the environment's stages here
 };
 
 int cmd_promote(const GlobalOptions& global, PromoteFlags f) {
+  if (!global.db_url.empty() && !f.local) f.promote.fleet_db = global.db_url;
   return with_run(global, f.promote.runner_config, f.json,
                   [&](cache::Store& store, Reporter& reporter, std::stop_token stop) {
                     return promote_run(store, f.promote, reporter, stop);
@@ -248,6 +250,8 @@ void add_run_commands(Cli& cli) {
   cmd->add_flag("--no-cache", promote->promote.no_cache, "Rerun every stage");
   add_signing_key_option(cmd, promote->promote.signing_key);
   cmd->add_flag("--json", promote->json, "Print the run record as JSON");
+  cmd->add_flag("--local", promote->local,
+                "With --db: run the environment's stages here instead of queueing them for the fleet's agents");
   cmd->callback([&global, &action, promote] { action = [&global, promote] { return cmd_promote(global, *promote); }; });
 
   auto rollback = std::make_shared<QueryFlags>();

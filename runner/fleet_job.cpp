@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 #include <optional>
@@ -263,7 +264,12 @@ Status settle_fleet_run(cache::Store& store, pgstore::PgQueue& queue, const std:
     TRY(meta.record_stage(r));
   }
   cache::RunRecord& out = scope->run;
-  const auto gate = fleet_gate(scope->pipeline());
+  // The last environment with jobs so far (a promote opens the next gate).
+  int last = -1;
+  for (const auto& j : jobs)
+    if (auto job = FleetJob::parse(j.name, j.payload); job && job->kind == FleetJobKind::promote)
+      last = std::max(last, scope->pipeline().environment_index(job->target));
+  const auto gate = fleet_gate(scope->pipeline(), last);
   out.status = !error.empty() ? "failed" : gate ? "waiting" : "passed";
   out.waiting_environment = out.status == "waiting" ? *gate : "";
   out.error = error;

@@ -41,28 +41,40 @@ Result<FleetJob> FleetJob::parse(const std::string& name, const std::string& pay
   return job;
 }
 
-std::optional<std::string> fleet_gate(const pipeline::Pipeline& pipeline) {
-  const std::size_t gate = next_manual_gate(pipeline, 0, false);
+std::optional<std::string> fleet_gate(const pipeline::Pipeline& pipeline, int last) {
+  const std::size_t gate = next_manual_gate(pipeline, static_cast<std::size_t>(last + 1), false);
   if (gate >= pipeline.environments.size()) return std::nullopt;
   return pipeline.environments[gate].name;
 }
 
-std::vector<pgstore::JobSpec> plan_fleet_jobs(const pipeline::Pipeline& pipeline, const std::string& run_id) {
+std::vector<pgstore::JobSpec> plan_fleet_jobs(const pipeline::Pipeline& pipeline, const std::string& run_id,
+                                              std::size_t first) {
   std::vector<pgstore::JobSpec> jobs;
-  const FleetJob build{FleetJobKind::build, ""};
-  jobs.push_back({.run_id = run_id, .name = build.name(), .payload = build.payload()});
-  std::string previous = build.name();  // what the next environment waits for
-  const std::size_t end = next_manual_gate(pipeline, 0, false);
-  for (std::size_t i = 0; i < end; ++i) {
+  std::string previous;  // what the next environment waits for
+  if (first == 0) {
+    const FleetJob build{FleetJobKind::build, ""};
+    jobs.push_back({.run_id = run_id, .name = build.name(), .payload = build.payload()});
+    previous = build.name();
+  }
+  auto with = [](std::vector<std::string> needs, const std::string& need) {
+    if (!need.empty()) needs.push_back(need);
+    return needs;
+  };
+  const std::size_t end = next_manual_gate(pipeline, first, first > 0);
+  for (std::size_t i = first; i < end; ++i) {
     const auto& env = pipeline.environments[i];
     const FleetJob promote{FleetJobKind::promote, env.name};
     pgstore::JobSpec promotion{.run_id = run_id, .name = promote.name(), .payload = promote.payload(),
-                               .needs = {previous}};
+                               .needs = with({}, previous)};
     for (const auto* stage : pipeline.stages_of(env.name)) {
       const FleetJob job{FleetJobKind::stage, stage->name};
-      pgstore::JobSpec spec{.run_id = run_id, .name = job.name(), .payload = job.payload(), .needs = {previous},
+      pgstore::JobSpec spec{.run_id = run_id, .name = job.name(), .payload = job.payload(), .needs = with({}, previous),
                             .labels = stage->runs_on, .max_attempts = 1 + static_cast<int>(stage->retry)};
-      for (const auto& need : stage->needs) spec.needs.push_back(FleetJob{FleetJobKind::stage, need}.name());
+      // A need in an environment before `first` passed before the gate.
+      for (const auto& need : stage->needs)
+        if (const auto* other = pipeline.find_stage(need);
+            other && pipeline.environment_index(other->environment) >= static_cast<int>(first))
+          spec.needs.push_back(FleetJob{FleetJobKind::stage, need}.name());
       promotion.needs.push_back(spec.name);
       jobs.push_back(std::move(spec));
     }

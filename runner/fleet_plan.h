@@ -36,10 +36,16 @@ struct FleetJob {
   static Result<FleetJob> parse(const std::string& name, const std::string& payload);
 };
 
-// The jobs of one run of `pipeline`, in a valid enqueue order.
-std::vector<pgstore::JobSpec> plan_fleet_jobs(const pipeline::Pipeline& pipeline, const std::string& run_id);
+// The jobs of one run of `pipeline`, in a valid enqueue order. first > 0:
+// `gantry promote` opened the manual gate of environment `first`: the jobs of
+// the environments from it up to the next manual gate, without a build job
+// (the run's images are pinned) and without needs on the jobs that already
+// passed before the gate.
+std::vector<pgstore::JobSpec> plan_fleet_jobs(const pipeline::Pipeline& pipeline, const std::string& run_id,
+                                              std::size_t first = 0);
 
-// The environment the run stops at (its manual gate), if any.
-std::optional<std::string> fleet_gate(const pipeline::Pipeline& pipeline);
+// The manual gate the run stops at once the environments up to index `last`
+// (the last one with jobs; -1: none) are done, if any.
+std::optional<std::string> fleet_gate(const pipeline::Pipeline& pipeline, int last = -1);
 
 }  // namespace gantry::runner

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
 #include "pgstore/pg_conn.h"
 #include "pgstore/pg_logs.h"
@@ -110,6 +111,54 @@ class Follower {
   bool claimed_ = false;
 };
 
+// Shows the run's jobs `batch` (the ones this command queued) as they
+// change, until the agents have ended the run (or `stop`: detached).
+Result<FleetRun> follow_fleet_run(cache::Store& store, pgstore::PgQueue& queue, pgstore::PgConn& conn,
+                                  const std::string& run_id, const pipeline::Pipeline& pipeline,
+                                  const std::vector<pgstore::JobSpec>& batch, Reporter& reporter,
+                                  std::stop_token stop) {
+  const Clock& clock = store.clock();
+  cache::Metadata& meta = store.metadata();
+  std::set<std::string> mine;
+  for (const auto& j : batch) mine.insert(j.name);
+  FleetRun out;
+  pgstore::PgLogs logs(conn);
+  Follower follower(pipeline, reporter, logs, run_id);
+  const auto started = clock.steady_now();
+  bool told_no_agent = false;
+  for (;;) {
+    auto seen = queue.jobs(run_id);
+    if (seen) {
+      out.jobs = std::move(*seen);
+      std::vector<pgstore::JobState> shown;
+      for (const auto& j : out.jobs)
+        if (mine.count(j.name)) shown.push_back(j);
+      const bool claimed = follower.show(shown);
+      if (!claimed && !told_no_agent && clock.since(started).count() > kNoAgentNoticeMs) {
+        reporter.note("no agent has claimed a job of this run yet (gantry agents lists the fleet's agents)");
+        told_no_agent = true;
+      }
+      const bool all_ended = std::all_of(shown.begin(), shown.end(), [](const auto& j) { return ended(j.state); });
+      if (all_ended) {
+        auto record = TRY(meta.find_run(run_id));
+        if (record.status != "running") {
+          out.record = std::move(record);
+          return out;
+        }
+      }
+    } else {
+      reporter.note("warning: reading the queue: " + seen.error().message());
+    }
+    if (stop.stop_requested()) {
+      reporter.note("stopped following run " + run_id + "; it goes on on the fleet (gantry show " + run_id + ")");
+      out.record = TRY(meta.find_run(run_id));
+      out.detached = true;
+      return out;
+    }
+    nap(stop, kFollowMs);
+  }
+}
+
 }  // namespace
 
 Result<FleetRun> submit_fleet_run(cache::Store& store, const std::string& db_url, const RunOptions& options,
@@ -140,39 +189,33 @@ Result<FleetRun> submit_fleet_run(cache::Store& store, const std::string& db_url
   reporter.note("run " + run.id + ": " + run.repo + " at " + commit.short_id + " (" + commit.summary + "), " +
                 std::to_string(jobs.size()) + " jobs queued on the fleet");
 
-  FleetRun out;
-  pgstore::PgLogs logs(*conn);
-  Follower follower(pipeline, reporter, logs, run.id);
-  const auto started = clock.steady_now();
-  bool told_no_agent = false;
-  for (;;) {
-    auto seen = queue.jobs(run.id);
-    if (seen) {
-      out.jobs = std::move(*seen);
-      const bool claimed = follower.show(out.jobs);
-      if (!claimed && !told_no_agent && clock.since(started).count() > kNoAgentNoticeMs) {
-        reporter.note("no agent has claimed a job of this run yet (gantry agents lists the fleet's agents)");
-        told_no_agent = true;
-      }
-      const bool all_ended = std::all_of(out.jobs.begin(), out.jobs.end(), [](const auto& j) { return ended(j.state); });
-      if (all_ended) {
-        auto record = TRY(meta.find_run(run.id));
-        if (record.status != "running") {
-          out.record = std::move(record);
-          return out;
-        }
-      }
-    } else {
-      reporter.note("warning: reading the queue: " + seen.error().message());
-    }
-    if (stop.stop_requested()) {
-      reporter.note("stopped following run " + run.id + "; it goes on on the fleet (gantry show " + run.id + ")");
-      out.record = TRY(meta.find_run(run.id));
-      out.detached = true;
-      return out;
-    }
-    nap(stop, kFollowMs);
+  return follow_fleet_run(store, queue, *conn, run.id, pipeline, jobs, reporter, stop);
+}
+
+Result<cache::RunRecord> promote_on_fleet(cache::Store& store, const std::string& db_url, cache::RunRecord run,
+                                          pipeline::GitRepo& repo, const pipeline::Commit& commit,
+                                          const pipeline::Pipeline& pipeline, std::size_t index, Reporter& reporter,
+                                          std::stop_token stop) {
+  auto conn = TRY_CTX(pgstore::PgConn::connect(db_url), "the fleet's queue");
+  pgstore::PgQueue queue(*conn);
+  cache::Metadata& meta = store.metadata();
+  const std::string& env = pipeline.environments[index].name;
+  TRY(meta.record_gate(run.id, {.environment = env, .how = "promoted", .detail = "gantry promote"}));
+  TRY(meta.set_run_status(run.id, "running", "", "", false));
+  {
+    RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
+    ctx.run_id = run.id;
+    TRY(record_pending_stages(ctx, index));
   }
+  auto jobs = plan_fleet_jobs(pipeline, run.id, index);
+  if (auto st = queue.enqueue(jobs); !st) {
+    (void)meta.set_run_status(run.id, "failed", "", "queueing its jobs: " + st.error().message(), true);
+    return fail(std::move(st).error().context("run " + run.id));
+  }
+  reporter.note("run " + run.id + ": the manual gate of " + env + " opened, " + std::to_string(jobs.size()) +
+                " jobs queued on the fleet");
+  auto followed = TRY(follow_fleet_run(store, queue, *conn, run.id, pipeline, jobs, reporter, stop));
+  return followed.record;
 }
 
 nlohmann::json fleet_run_json(nlohmann::json record, const std::vector<pgstore::JobState>& jobs) {

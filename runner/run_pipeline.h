@@ -72,6 +72,10 @@ struct PromoteOptions {
   RunnerConfig runner_config;  // as RunOptions::runner_config
   std::string signing_key;     // as RunOptions::signing_key
   ContainerLauncher* launcher = &executor_launcher();  // as RunOptions::launcher
+  // Non-empty (gantry promote --db URL without --local): the environment's
+  // stages and promotions are queued for the fleet's agents and followed
+  // (fleet_submit.h) instead of run here.
+  std::string fleet_db;
 };
 
 // Runs the environment's stages on the run's digests (never rebuilding) and

@@ -7,6 +7,7 @@
 #include "cache/image_store.h"
 #include "common/file_util.h"
 #include "pipeline/git_repo.h"
+#include "runner/fleet_submit.h"
 #include "runner/run_pipeline.h"
 #include "runner/run_attest.h"
 #include "runner/run_lifecycle.h"
@@ -99,7 +100,8 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
     repo.emplace(TRY(open_run_repo(store, r)));
     commit = TRY(repo->resolve(r.commit));
     access = project_access(o.runner_config, r.repo, r.repo_url);
-    pipe = TRY(load_checked_pipeline(store, *repo, *commit, r.pipeline_file, access));
+    // On a fleet the images are the agents' business (fleet_submit.h).
+    pipe = TRY(load_checked_pipeline(store, *repo, *commit, r.pipeline_file, access, nullptr, o.fleet_db.empty()));
     return {};
   };
   if (!o.run_id.empty()) {
@@ -135,7 +137,8 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   if (run.status == "running") return fail(ErrorKind::conflict, "run " + run.id + " is still running");
   // Held until this process ends; the run is "running" again meanwhile (and
   // "interrupted" if this process dies).
-  auto run_lock = TRY(cache::RunLock::acquire(store, run.id));
+  std::optional<cache::RunLock> run_lock;  // a fleet's run is the agents'
+  if (o.fleet_db.empty()) run_lock.emplace(TRY(cache::RunLock::acquire(store, run.id)));
 
   // Every earlier environment must have had this very digest.
   auto promoted = promoted_images(*pipe);
@@ -161,6 +164,10 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
       }
     }
   }
+
+  if (!o.fleet_db.empty())
+    return promote_on_fleet(store, o.fleet_db, run, *repo, *commit, *pipe, static_cast<std::size_t>(index), reporter,
+                            stop);
 
   RunContext ctx{.store = store, .repo = *repo, .commit = *commit, .pipeline = *pipe, .reporter = reporter};
   ctx.run_id = run.id;

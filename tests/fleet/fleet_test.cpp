@@ -274,6 +274,45 @@ TEST_F(FleetTest, TwoRunsPromotingOneEnvironmentAtOnce_BothRecorded_ThePointerEn
   EXPECT_NE(production[0].value("digest", ""), production[1].value("digest", ""));
 }
 
+TEST_F(FleetTest, AManualGate_StopsTheRun_GantryPromoteQueuesTheGatesStagesForTheAgents) {
+  commit({{".gantry.yml", "images:\n"
+                          "  app:\n"
+                          "    from: busybox\n"
+                          "    steps:\n"
+                          "      - copy: VERSION /app/VERSION\n"
+                          "stages:\n"
+                          "  unit: {image: app, run: cat /app/VERSION}\n"
+                          "  release: {image: app, environment: production, needs: [unit], run: 'echo released-$(cat /app/VERSION)'}\n"
+                          "environments: [test, {name: production, when: manual}]\n"},
+          {"VERSION", "7.0\n"}});
+  start_agent("a");
+  auto run = submit_json();
+  ASSERT_EQ(run.value("status", ""), "waiting") << run.dump(2) << agent_logs();
+  EXPECT_EQ(run.value("waiting_environment", ""), "production");
+  const std::string id = run.value("id", "");
+  // From the submitting host, which has no image of the run: the gate's
+  // stage and promotion run on an agent.
+  auto promoted = run_command({"timeout", "180", gantry_binary(), "--store", store_, "--db", db_, "promote", "app",
+                               "--to", "production", "--json"},
+                              env());
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.out << promoted.err << agent_logs();
+  auto record = nlohmann::json::parse(promoted.out, nullptr, false);
+  ASSERT_TRUE(record.is_object()) << promoted.out;
+  EXPECT_EQ(record.value("status", ""), "passed") << record.dump(2);
+  std::string digest;
+  for (const auto& stage : record["stages"]) {
+    EXPECT_EQ(stage.value("status", ""), "passed") << stage.dump();
+    digest = stage.value("digest", "");
+  }
+  auto envs = db_json({"env", "ls", "app", "--json"});
+  std::string production;
+  for (const auto& e : envs)
+    if (e.value("environment", "") == "production") production = e.value("digest", "");
+  EXPECT_EQ(production, digest) << envs.dump(2);
+  auto logs = run_gantry(store_, {"--db", db_, "logs", id, "release"});
+  EXPECT_NE(logs.out.find("released-7.0"), std::string::npos) << logs.out << logs.err;
+}
+
 TEST_F(FleetTest, RunsOn_AStageGoesOnlyToAnAgentWithItsLabels) {
   commit({{".gantry.yml", "stages:\n"
                           "  anywhere: {image: busybox, run: 'true'}\n"

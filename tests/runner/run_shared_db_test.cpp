@@ -63,7 +63,7 @@ TEST_F(RunSharedDbTest, ARunRecordedFromOneStore_IsSeenAndPromotedFromAnother_Th
   EXPECT_EQ(history["runs"][0].value("status", ""), "waiting");
 
   // Promoted from the store that holds the image: the record moves in the database.
-  auto promoted = json_in(store_, {"--db", url, "promote", "app", "--to", "production", "--json"});
+  auto promoted = json_in(store_, {"--db", url, "promote", "app", "--to", "production", "--json", "--local"});
   EXPECT_EQ(promoted.value("status", ""), "passed") << promoted.dump(2);
   auto envs = json_in(other_store, {"--db", url, "env", "ls", "app", "--json"});
   EXPECT_NE(envs.dump().find("production"), std::string::npos) << envs.dump(2);

@@ -62,6 +62,27 @@ TEST(FleetPlan, NothingFromTheFirstManualGateOn_IsQueued) {
   EXPECT_FALSE(named.count("stage:deploy"));
   EXPECT_FALSE(named.count("promote:production"));
   EXPECT_EQ(fleet_gate(p).value_or(""), "production");
+  EXPECT_EQ(fleet_gate(p, 0).value_or(""), "production");  // after test's jobs
+  EXPECT_FALSE(fleet_gate(p, 1));                           // after production's
+}
+
+TEST(FleetPlan, GantryPromote_QueuesTheGatesEnvironments_WithoutTheBuild_OrNeedsThatPassedBefore) {
+  auto p = parse(
+      "stages:\n"
+      "  unit: {image: busybox, run: 'true'}\n"
+      "  deploy: {image: busybox, run: 'true', environment: production, needs: [unit]}\n"
+      "  check: {image: busybox, run: 'true', environment: production, needs: [deploy]}\n"
+      "  soak: {image: busybox, run: 'true', environment: later}\n"
+      "environments: [test, {name: production, when: manual}, {name: later, when: manual}]\n");
+  auto jobs = plan_fleet_jobs(p, "r", 1);
+  auto named = by_name(jobs);
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_FALSE(named.count("build"));
+  EXPECT_TRUE(named["stage:deploy"].needs.empty());  // unit passed before the gate
+  EXPECT_EQ(named["stage:check"].needs, (std::vector<std::string>{"stage:deploy"}));
+  EXPECT_EQ(named["promote:production"].needs, (std::vector<std::string>{"stage:deploy", "stage:check"}));
+  EXPECT_FALSE(named.count("stage:soak"));  // behind the next manual gate
+  EXPECT_EQ(fleet_gate(p, 1).value_or(""), "later");
 }
 
 TEST(FleetPlan, APayloadThatIsNotAJob_IsAnErrorNamingIt) {
