@@ -192,27 +192,33 @@ Result<std::optional<cache::StepCacheEntry>> resolve_deferred_entry(cache::Store
   std::string ctx = "fetching the cached layer of step " + key.short_hex() + " from " + host + "/" + repository;
   auto entry = TRY_CTX(entry_from_json(raw), ctx);
   if (entry.key != key) return fail(ErrorKind::corrupt, ctx + ": the deferred entry names key " + entry.key.str());
-  if (entry.layer && !store.blobs().has(entry.layer->digest)) {
-    if (insecure) options.insecure_registries.push_back(host);
+  if (insecure) options.insecure_registries.push_back(host);
+  TRY_CTX(fetch_step_layer(store, entry, host + "/" + repository, options), ctx);
+  TRY_CTX(store.metadata().adopt_deferred_step(entry), ctx);
+  return std::optional<cache::StepCacheEntry>(std::move(entry));
+}
+
+Status fetch_step_layer(cache::Store& store, const cache::StepCacheEntry& entry, const std::string& repository,
+                        RegistryOptions options) {
+  if (!entry.layer) return {};
+  const std::string ctx = "the cached layer " + entry.layer->digest.short_hex() + " of step " + entry.key.short_hex();
+  if (!store.blobs().has(entry.layer->digest)) {
     options.progress = false;
-    RegistryRef ref = TRY(parse_repository(host + "/" + repository));
-    auto client = TRY_CTX(RegistryClient::connect(ref.host, options, false), ctx);
+    RegistryRef ref = TRY(parse_repository(repository));
+    auto client = TRY_CTX(RegistryClient::connect(ref.host, options, false), ctx + " from " + repository);
     Progress progress(false);
     TRY(fetch_blob(store, *client, ref, entry.layer->digest, entry.layer->size, progress, "cached layer"));
   }
-  if (entry.layer) {
-    // The uncompressed content must be the diff_id the entry names (a shared
-    // cache may be hostile): a forged layer is removed and never recorded.
-    if (auto verified = cache::verify_layer_file(store, store.blobs().path(entry.layer->digest), *entry.layer);
-        !verified) {
-      if (auto removed = store.blobs().remove(entry.layer->digest); !removed)
-        return fail(removed.error().context(ctx + ": removing the refused layer"));
-      return fail(verified.error().context(ctx));
-    }
-    TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+  // The uncompressed content must be the diff_id the entry names (a shared
+  // cache may be hostile): a forged layer is removed and never recorded.
+  if (auto verified = cache::verify_layer_file(store, store.blobs().path(entry.layer->digest), *entry.layer);
+      !verified) {
+    if (auto removed = store.blobs().remove(entry.layer->digest); !removed)
+      return fail(removed.error().context(ctx + ": removing the refused layer"));
+    return fail(verified.error().context(ctx));
   }
-  TRY_CTX(store.metadata().adopt_deferred_step(entry), ctx);
-  return std::optional<cache::StepCacheEntry>(std::move(entry));
+  TRY_CTX(cache::record_layer(store, *entry.layer), ctx);
+  return {};
 }
 
 }  // namespace gantry::registry

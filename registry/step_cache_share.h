@@ -75,4 +75,12 @@ Result<CacheImportResult> import_step_cache(cache::Store& store, const std::stri
 Result<std::optional<cache::StepCacheEntry>> resolve_deferred_entry(cache::Store& store, const Digest& key,
                                                                     RegistryOptions options);
 
+// A fleet's build (runner/fleet_job.cpp): `entry` is in the shared step cache
+// (PostgreSQL) but its layer is not in this store: the blob is fetched from
+// REPOSITORY (HOST[:PORT]/REPO: the repository the image that made it was
+// pushed to), verified against the entry's diff_id (a forged layer is removed,
+// never recorded) and recorded. An error when the registry lacks it.
+Status fetch_step_layer(cache::Store& store, const cache::StepCacheEntry& entry, const std::string& repository,
+                        RegistryOptions options);
+
 }  // namespace gantry::registry

@@ -13,6 +13,7 @@
 #include "pgstore/pg_logs.h"
 #include "pgstore/pg_metadata.h"
 #include "registry/registry_options.h"
+#include "registry/step_cache_share.h"
 #include "registry/transfer.h"
 #include "runner/log_shipper.h"
 #include "runner/project_policy.h"
@@ -121,7 +122,24 @@ void load_results(JobScope& scope) {
 
 Result<FleetJobResult> build_job(JobScope& scope, const FleetAgentSettings& settings) {
   RunContext& ctx = *scope.ctx;
-  auto built = TRY(build_run_images(ctx));
+  // A step the shared record has cached (built by another agent) whose layer
+  // this store lacks: the layer is in the registry, pushed with that image.
+  // (The image of the file that made it is not recorded by name: each of the
+  // file's images' repositories is asked, a HEAD-sized miss each.)
+  auto shared_layer = [&ctx, &settings](const Digest& key) -> Result<std::optional<cache::StepCacheEntry>> {
+    auto entry = TRY(ctx.store.metadata().find_step(key));
+    if (!entry || !entry->layer) return std::optional<cache::StepCacheEntry>();
+    std::optional<Error> last;
+    for (const auto& image : ctx.pipeline.images) {
+      auto fetched = registry::fetch_step_layer(ctx.store, *entry, fleet_image_repository(settings.registry, image.name),
+                                                registry::registry_options_from_env());
+      if (fetched) return entry;
+      last = std::move(fetched).error();
+    }
+    if (last) return fail(std::move(*last));
+    return std::optional<cache::StepCacheEntry>();
+  };
+  auto built = TRY(build_run_images(ctx, shared_layer));
   auto images = TRY(pin_run_images(ctx, built));
   auto options = registry::registry_options_from_env();
   options.progress = false;

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "runner/build.h"
 #include "runner/deferred_cache.h"
 #include "runner/registry_refs.h"
@@ -12,7 +14,7 @@
 
 namespace gantry::runner {
 
-Result<std::map<std::string, Digest>> build_run_images(RunContext& ctx) {
+Result<std::map<std::string, Digest>> build_run_images(RunContext& ctx, StepLayerSource shared_layer) {
   std::map<std::string, Digest> built;
   if (ctx.pipeline.images.empty()) return built;
   const Clock& clock = ctx.store.clock();
@@ -35,6 +37,14 @@ Result<std::map<std::string, Digest>> build_run_images(RunContext& ctx) {
   // run's directory) as it ends, so a failed build can be read later.
   request.log_run_id = ctx.run_id;
   request.deferred_cache = deferred_cache_lookup(ctx.store);
+  if (shared_layer)
+    request.deferred_cache = [shared_layer, deferred = request.deferred_cache](const Digest& key)
+        -> Result<std::optional<cache::StepCacheEntry>> {
+      auto hit = shared_layer(key);
+      if (hit && *hit) return hit;
+      if (!hit) spdlog::warn("{}", hit.error().message());
+      return deferred(key);
+    };
   std::mutex record_mutex;
   request.on_step = [&](const cache::BuildStepRecord& step) {
     std::lock_guard lock(record_mutex);

@@ -3,11 +3,13 @@
 // resolving secrets, and walking the environments from one index on.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cache/metadata.h"
+#include "cache/step_cache.h"
 #include "cache/store.h"
 #include "pipeline/git_repo.h"
 #include "pipeline/pipeline.h"
@@ -90,7 +92,11 @@ void configure_run_context(RunContext& ctx, const RunnerConfig& config, unsigned
 
 // Builds every image of the file (steps recorded with the run as they end;
 // provenance attached, run_attest.h): image name -> digest (run_images.cpp).
-Result<std::map<std::string, Digest>> build_run_images(RunContext& ctx);
+// `shared_layer`: on a step whose layer this store lacks, tried before the
+// shared step cache of --cache-from (a fleet agent: the layer from the
+// agents' registry, fleet_job.cpp).
+using StepLayerSource = std::function<Result<std::optional<cache::StepCacheEntry>>(const Digest& key)>;
+Result<std::map<std::string, Digest>> build_run_images(RunContext& ctx, StepLayerSource shared_layer = {});
 // ctx.images: the built images, then every stage and service image pinned to
 // a digest (store references in the project's scope, registry references
 // pulled); returns them as the run records them.

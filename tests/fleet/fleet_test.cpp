@@ -313,6 +313,39 @@ TEST_F(FleetTest, AManualGate_StopsTheRun_GantryPromoteQueuesTheGatesStagesForTh
   EXPECT_NE(logs.out.find("released-7.0"), std::string::npos) << logs.out << logs.err;
 }
 
+TEST_F(FleetTest, AnImageBuiltByOneAgent_IsACacheHitForAnother_ItsLayersComeFromTheRegistry) {
+  const std::string pipeline =
+      "images:\n"
+      "  app:\n"
+      "    from: busybox\n"
+      "    steps:\n"
+      "      - run: echo built-once > /made\n"
+      "      - copy: VERSION /app/VERSION\n"
+      "stages:\n"
+      "  unit: {image: app, run: 'cat /made /app/VERSION'}\n";
+  commit({{".gantry.yml", pipeline}, {"VERSION", "1\n"}});
+  auto& first = start_agent("first");
+  auto one = submit_json();
+  ASSERT_EQ(one.value("status", ""), "passed") << one.dump(2) << agent_logs();
+  ASSERT_EQ(first.stop(), 0);
+  // Another agent, another store: the `run` step is not run again.
+  start_agent("second");
+  commit({{".gantry.yml", pipeline}, {"VERSION", "2\n"}});
+  auto two = submit_json();
+  ASSERT_EQ(two.value("status", ""), "passed") << two.dump(2) << agent_logs();
+  auto show = db_json({"show", two.value("id", ""), "--json"});
+  bool saw_run_step = false;
+  for (const auto& step : show["build_steps"])
+    if (step.value("kind", "") == "run") {
+      saw_run_step = true;
+      EXPECT_TRUE(step.value("cached", false)) << step.dump() << agent_logs();
+    }
+  EXPECT_TRUE(saw_run_step) << show.dump(2);
+  auto logs = run_gantry(store_, {"--db", db_, "logs", two.value("id", ""), "unit"});
+  EXPECT_NE(logs.out.find("built-once"), std::string::npos) << logs.out << logs.err;
+  EXPECT_NE(logs.out.find("2"), std::string::npos) << logs.out;
+}
+
 TEST_F(FleetTest, RunsOn_AStageGoesOnlyToAnAgentWithItsLabels) {
   commit({{".gantry.yml", "stages:\n"
                           "  anywhere: {image: busybox, run: 'true'}\n"
