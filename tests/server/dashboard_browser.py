@@ -77,6 +77,14 @@ try:
     wait.until(lambda d: "tick 6" in d.find_element(By.CSS_SELECTOR, "#log").text)
     wait.until(lambda d: "waiting" in d.find_element(By.CSS_SELECTOR, "#run-status").text)
     print("stage unit passed; run waiting")
+    # The lint stage's JUnit report: totals, the failed test first with its message.
+    report = '#tests div.tests[data-stage="lint"]'
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, report)
+               and "2 tests, 1 failed" in d.find_element(By.CSS_SELECTOR, report).text)
+    text = driver.find_element(By.CSS_SELECTOR, report).text
+    assert "line_length" in text and "line 7 is 130 long" in text, "the failed test is not shown: " + text
+    assert text.find("line_length") < text.find("tabs") or "tabs" not in text, "the failed test is not first: " + text
+    print("test report shown")
     shot("3-run-waiting.png")
 
     # Environments: press Promote at the gate, give the token, see the digest.
