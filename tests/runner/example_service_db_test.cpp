@@ -4,8 +4,8 @@
 // `db` and reads it back.
 //
 // SLOW and needs the network or the machine's apt mirror: mmdebstrap makes
-// the base (about 2 minutes the first time). Runs only with
-// GANTRY_SLOW_TESTS=1 (ci/test leaves it unset); skipped otherwise, saying so.
+// the base (about 2 minutes). Runs only with GANTRY_SLOW_TESTS=1 (ci/test
+// sets it); skipped otherwise, saying so.
 #include <cstdlib>
 
 #include "tests/runner/run_fixture.h"
