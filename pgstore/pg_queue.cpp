@@ -50,17 +50,6 @@ Status advance_run(PgConn& conn, const std::string& run_id) {
   return {};
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    std::size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -201,6 +190,18 @@ Result<std::vector<AgentInfo>> PgQueue::agents() {
   std::vector<AgentInfo> out;
   for (int i = 0; i < rows.size(); ++i)
     out.push_back({rows.text(i, 0), split_commas(rows.text(i, 1)), rows.int64(i, 2), split_commas(rows.text(i, 3))});
+  return out;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    std::size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
   return out;
 }
 

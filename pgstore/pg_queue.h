@@ -104,5 +104,8 @@ class PgQueue {
 // {"a","b"} as a PostgreSQL array literal parameter: {"a","b"} with quotes
 // and backslashes escaped (sent as a parameter, never spliced into SQL).
 std::string text_array(const std::vector<std::string>& items);
+// "a,b" -> {"a", "b"} (empty pieces left out): labels as `--labels` and
+// array_to_string give them.
+std::vector<std::string> split_commas(const std::string& s);
 
 }  // namespace gantry::pgstore

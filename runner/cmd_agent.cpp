@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/units.h"
-#include "pgstore/pg_conn.h"
+#include "pgstore/pg_metadata.h"
 #include "pgstore/pg_queue.h"
 #include "runner/cli.h"
 #include "runner/fleet_agent.h"
@@ -30,18 +30,6 @@ std::string host_name() {
   return buf;
 }
 
-std::vector<std::string> split_labels(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    if (comma > start) out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 int cmd_agent(const GlobalOptions& global, AgentFlags f) {
   if (global.db_url.empty())
     return report_error(Error(ErrorKind::usage, "gantry agent needs the fleet's database: --db URL (or GANTRY_DB)"));
@@ -51,7 +39,7 @@ int cmd_agent(const GlobalOptions& global, AgentFlags f) {
   if (!store) return report_error(store.error());
   AgentOptions& a = f.agent;
   a.db_url = global.db_url;
-  a.labels = split_labels(f.labels);
+  a.labels = pgstore::split_commas(f.labels);
   a.lease_ms = static_cast<std::int64_t>(f.lease_seconds * 1000);
   a.settings.runner_config = std::move(*config);
   if (a.settings.name.empty()) a.settings.name = host_name();
@@ -63,13 +51,13 @@ int cmd_agent(const GlobalOptions& global, AgentFlags f) {
 int cmd_agents(const GlobalOptions& global, bool json) {
   if (global.db_url.empty())
     return report_error(Error(ErrorKind::usage, "gantry agents reads the fleet's database: --db URL (or GANTRY_DB)"));
-  auto conn = pgstore::PgConn::connect(global.db_url);
-  if (!conn) return report_error(conn.error());
-  pgstore::PgQueue queue(**conn);
-  // Through the store's opening path first: it migrates the schema (and
-  // refuses a newer one) as every other command does.
+  // The store's record is the database's (store_open.h): migrated, or a
+  // newer schema refused, as for every other command; its connection serves.
   auto store = open_store(global);
   if (!store) return report_error(store.error());
+  auto* pg = dynamic_cast<pgstore::PgMetadata*>(&(*store)->metadata());
+  if (pg == nullptr) return report_error(Error(ErrorKind::usage, "gantry agents: --db is not a PostgreSQL record"));
+  pgstore::PgQueue queue(pg->connection());
   auto agents = queue.agents();
   if (!agents) return report_error(agents.error());
   if (json) {

@@ -5,24 +5,20 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "common/phase_trace.h"
+#include "common/stop_sleep.h"
 #include "pgstore/pg_conn.h"
 #include "pgstore/pg_queue.h"
+#include "runner/run_attest.h"
 
 namespace gantry::runner {
 
 namespace {
 
-// Sleeps up to `ms`; wakes at once when `stop` is requested.
-void nap(std::stop_token stop, std::int64_t ms) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, std::chrono::milliseconds(ms), [] { return false; });
+void sleep_ms(std::stop_token stop, std::int64_t ms) {
+  sleep_unless_stopped(std::move(stop), std::chrono::milliseconds(ms));
 }
 
 // Renews one claim every lease/3 while its job runs; a renewal the queue
@@ -32,7 +28,7 @@ class LeaseKeeper {
   LeaseKeeper(pgstore::PgQueue& queue, const pgstore::Claim& claim, std::int64_t lease_ms, std::stop_source job)
       : thread_([&queue, claim, lease_ms, job](std::stop_token done) mutable {
           while (!done.stop_requested()) {
-            nap(done, std::max<std::int64_t>(lease_ms / 3, 50));
+            sleep_ms(done, std::max<std::int64_t>(lease_ms / 3, 50));
             if (done.stop_requested()) return;
             auto st = queue.heartbeat(claim, lease_ms);
             if (st) continue;
@@ -75,12 +71,12 @@ class Agent {
       auto claim = queue_.claim(options_.settings.name, options_.labels, options_.lease_ms);
       if (!claim) {
         spdlog::warn("agent {}: claiming a job: {}", options_.settings.name, claim.error().message());
-        nap(stop, std::max<std::int64_t>(options_.poll_ms, 1000));
+        sleep_ms(stop, std::max<std::int64_t>(options_.poll_ms, 1000));
         continue;
       }
       if (!*claim) {
         if (options_.exit_when_idle && idle()) return;
-        nap(stop, options_.poll_ms);
+        sleep_ms(stop, options_.poll_ms);
         continue;
       }
       run_claim(**claim, cache);
@@ -132,7 +128,8 @@ class Agent {
 
 }  // namespace
 
-Status run_agent(cache::Store& store, const AgentOptions& options, std::stop_token stop) {
+Status run_agent(cache::Store& store, AgentOptions options, std::stop_token stop) {
+  options.settings.key = TRY(load_signing_key(options.settings.signing_key, options.settings.runner_config));
   auto conn = TRY_CTX(pgstore::PgConn::connect(options.db_url), "agent " + options.settings.name);
   pgstore::PgQueue queue(*conn);
   TRY(queue.agent_heartbeat(options.settings.name, options.labels));
@@ -158,7 +155,7 @@ Status run_agent(cache::Store& store, const AgentOptions& options, std::stop_tok
   while (!all_done.stop_requested()) {
     if (auto st = queue.agent_heartbeat(options.settings.name, options.labels); !st)
       spdlog::warn("agent {}: heartbeat: {}", options.settings.name, st.error().message());
-    nap(all_done.get_token(), std::clamp<std::int64_t>(options.lease_ms / 3, 100, 5000));
+    sleep_ms(all_done.get_token(), std::clamp<std::int64_t>(options.lease_ms / 3, 100, 5000));
   }
   workers.clear();
   reporter->note("agent " + options.settings.name + " stopped");

@@ -38,6 +38,6 @@ struct AgentOptions {
 
 // Runs until `stop` (or, with exit_when_idle, until the queue is empty for
 // it); an error when the database cannot be reached at start.
-Status run_agent(cache::Store& store, const AgentOptions& options, std::stop_token stop);
+Status run_agent(cache::Store& store, AgentOptions options, std::stop_token stop);
 
 }  // namespace gantry::runner

@@ -82,7 +82,7 @@ Result<std::unique_ptr<JobScope>> open_scope(cache::Store& store, const std::str
   ctx.run_dir = store.paths().run_dir(scope->run.id);
   configure_run_context(ctx, settings.runner_config, settings.stage_jobs, false, settings.init_binary,
                         settings.launcher, stop);
-  ctx.signing_key = TRY(load_signing_key(settings.signing_key, settings.runner_config));
+  ctx.signing_key = settings.key;
   ctx.rev = scope->run.rev;
   TRY(make_dirs(ctx.run_dir));
   ctx.workspaces = std::make_unique<WorkspaceCache>(source.repo, source.commit, source.pipeline.base_dir,

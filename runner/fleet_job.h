@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "attest/signing_key.h"
 #include "cache/store.h"
 #include "pgstore/pg_queue.h"
 #include "runner/container_launcher.h"
@@ -35,6 +36,9 @@ struct FleetAgentSettings {
   RunnerConfig runner_config;  // the runner's (never the pipeline's): secrets, limits, push/export
   std::string init_binary;     // gantry-init; "" = next to this program
   std::string signing_key;     // provenance of the images it builds (run_attest.h)
+  // signing_key (else $GANTRY_SIGNING_KEY, else the config's) loaded once by
+  // run_agent, so a bad key stops the agent at start, not every job.
+  std::shared_ptr<const attest::SigningKey> key;
   unsigned stage_jobs = 1;     // containers one build job runs at once
   ContainerLauncher* launcher = &executor_launcher();
 };

@@ -1,10 +1,9 @@
 #include "runner/fleet_submit.h"
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <set>
 
+#include "common/stop_sleep.h"
 #include "pgstore/pg_conn.h"
 #include "pgstore/pg_logs.h"
 #include "runner/fleet_plan.h"
@@ -19,13 +18,6 @@ namespace {
 
 constexpr std::int64_t kFollowMs = 200;
 constexpr std::int64_t kNoAgentNoticeMs = 10'000;
-
-void nap(std::stop_token stop, std::int64_t ms) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, std::chrono::milliseconds(ms), [] { return false; });
-}
 
 bool ended(const std::string& state) { return state == "passed" || state == "failed" || state == "skipped"; }
 
@@ -155,7 +147,7 @@ Result<FleetRun> follow_fleet_run(cache::Store& store, pgstore::PgQueue& queue, 
       out.detached = true;
       return out;
     }
-    nap(stop, kFollowMs);
+    sleep_unless_stopped(stop, std::chrono::milliseconds(kFollowMs));
   }
 }
 

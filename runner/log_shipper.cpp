@@ -6,9 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <condition_variable>
-#include <mutex>
 
+#include "common/stop_sleep.h"
 #include "common/unique_fd.h"
 
 namespace gantry::runner {
@@ -23,15 +22,7 @@ LogShipper::LogShipper(pgstore::PgLogs& logs, std::string path, std::string run_
                        std::chrono::milliseconds every)
     : logs_(logs), path_(std::move(path)), run_id_(std::move(run_id)), stage_(std::move(stage)), attempt_(attempt) {
   thread_ = std::jthread([this, every](std::stop_token stop) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    while (!stop.stop_requested()) {
-      {
-        std::unique_lock lock(m);
-        cv.wait_for(lock, stop, every, [] { return false; });
-      }
-      ship();
-    }
+    while (sleep_unless_stopped(stop, every)) ship();
   });
 }
 

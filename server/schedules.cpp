@@ -1,5 +1,7 @@
 #include "server/schedules.h"
 
+#include "common/stop_sleep.h"
+
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -159,13 +161,8 @@ int Scheduler::tick() {
 void Scheduler::start(std::chrono::milliseconds every) {
   if (entries_.empty()) return;
   thread_ = std::jthread([this, every](std::stop_token stop) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    while (!stop.stop_requested()) {
-      tick();
-      cv.wait_for(lock, stop, every, [] { return false; });
-    }
+    do tick();
+    while (sleep_unless_stopped(stop, every));
   });
 }
 

@@ -309,6 +309,9 @@ TEST_F(FleetTest, AManualGate_StopsTheRun_GantryPromoteQueuesTheGatesStagesForTh
   for (const auto& e : envs)
     if (e.value("environment", "") == "production") production = e.value("digest", "");
   EXPECT_EQ(production, digest) << envs.dump(2);
+  // On the agent, not on the promoting host.
+  EXPECT_EQ(job_row("stage:release").at(1), "a");
+  EXPECT_EQ(job_row("promote:production").at(1), "a");
   auto logs = run_gantry(store_, {"--db", db_, "logs", id, "release"});
   EXPECT_NE(logs.out.find("released-7.0"), std::string::npos) << logs.out << logs.err;
 }
@@ -343,7 +346,7 @@ TEST_F(FleetTest, AnImageBuiltByOneAgent_IsACacheHitForAnother_ItsLayersComeFrom
   EXPECT_TRUE(saw_run_step) << show.dump(2);
   auto logs = run_gantry(store_, {"--db", db_, "logs", two.value("id", ""), "unit"});
   EXPECT_NE(logs.out.find("built-once"), std::string::npos) << logs.out << logs.err;
-  EXPECT_NE(logs.out.find("2"), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find("built-once\n2\n"), std::string::npos) << logs.out;  // the new VERSION, the old step
 }
 
 TEST_F(FleetTest, RunsOn_AStageGoesOnlyToAnAgentWithItsLabels) {
