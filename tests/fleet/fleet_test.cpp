@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "pgstore/pg_conn.h"
+#include "pgstore/pg_logs.h"
 #include "pgstore/pg_queue.h"
+#include "runner/log_shipper.h"
 #include "tests/registry/local_registry.h"
 #include "tests/runner/run_fixture.h"
 #include "tests/support/background_process.h"
@@ -390,6 +392,22 @@ TEST_F(FleetTest, AFailedStage_FailsTheRun_SkipsWhatNeedsIt_AndNamesIt) {
   EXPECT_NE(plain.out.find("agent a"), std::string::npos) << plain.out;
   EXPECT_TRUE(db_json({"env", "ls", "--json"}).empty() || db_json({"env", "ls", "--json"}).dump().find("production") ==
                                                               std::string::npos);
+}
+
+TEST_F(FleetTest, AShippedLog_StopsAtItsLimit_WithALineSayingWhereTheRestIs) {
+  auto conn = pgstore::PgConn::connect(db_);
+  ASSERT_TRUE(conn) << conn.error().message();
+  // Migrated by any command on the database first.
+  ASSERT_EQ(run_gantry(store_, {"--db", db_, "history"}).exit_code, 0);
+  pgstore::PgLogs logs(**conn);
+  const std::string path = dir_ / "stage.log";
+  write_file(path, std::string(3000, 'x'));
+  { runner::LogShipper shipper(logs, path, "run-1", "noisy", 1, std::chrono::milliseconds(50), 1000); }
+  auto text = logs.log("run-1", "noisy");
+  ASSERT_TRUE(text && *text) << (text ? "" : text.error().message());
+  EXPECT_EQ((*text)->substr(0, 1000), std::string(1000, 'x'));
+  EXPECT_EQ((*text)->find('x', 1000), std::string::npos) << "more than the limit was shipped";
+  EXPECT_NE((*text)->find("the record keeps the first 1000 bytes"), std::string::npos) << **text;
 }
 
 TEST_F(FleetTest, BadInput_NoDatabase_UnreachableDatabase_NoRegistry) {
