@@ -8,13 +8,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
+#include "cache/dir_fd_cache.h"
 #include "cache/layer_path.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
 #include "common/fault_injection.h"
+#include "common/parallel.h"
 #include "common/rooted_path.h"
 #include "common/unique_fd.h"
 #include "common/userns.h"
@@ -52,11 +55,14 @@ std::string join(const std::vector<std::string>& comps, std::size_t n) {
 class Extractor {
  public:
   Extractor(TarSource& src, std::string dest, UnpackOptions options)
-      : src_(src), dest_(std::move(dest)), options_(options), chown_(options.preserve_owner && ::geteuid() == 0) {}
+      : src_(src), dest_(std::move(dest)), options_(options), chown_(options.preserve_owner && ::geteuid() == 0),
+        umask_(current_umask()) {}
 
   // Entries whose owner gantry's user namespace does not map (without root,
   // docs/rootless.md): stored as root, the first one named.
   std::size_t unmapped_owners() const { return unmapped_; }
+  std::uint64_t entries() const { return entries_; }
+  std::uint64_t whiteout_names() const { return whiteout_names_; }
   std::size_t skipped_devices() const { return skipped_devices_; }
   const std::string& first_device() const { return first_device_; }
   const std::string& first_unmapped() const { return first_unmapped_; }
@@ -64,12 +70,19 @@ class Extractor {
   Status run() {
     root_ = UniqueFd(::open(dest_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root_) return fail_sys("open", dest_);
+    struct stat st {};
+    if (::fstat(root_.get(), &st) != 0) return fail_sys("stat", dest_);
+    // New entries get the process's ids: unless the root passes on its group
+    // (setgid), an entry owned by them needs no chown.
+    creator_owned_ok_ = (st.st_mode & S_ISGID) == 0;
+    dirs_cache_.emplace(root_.get());
     for (;;) {
       archive_entry* e = TRY(src_.next());
       if (!e) break;
       const char* raw = archive_entry_pathname(e);
       std::string name = raw ? raw : "";
       TRY_CTX(entry(e, name), "unpacking " + src_.path() + ": entry '" + name + "'");
+      ++entries_;
     }
     return finish_dirs();
   }
@@ -100,8 +113,26 @@ class Extractor {
   // Opens the directory comps[0..n) below the root without following any
   // symlink (a symlink on the way is refused: it could escape the layer);
   // creates missing ones (0755) when create is set.
-  Result<UniqueFd> open_dir(const std::vector<std::string>& comps, std::size_t n, bool create) {
-    return open_dir_beneath(root_.get(), join(comps, n), create ? Create::yes : Create::no);
+  // The fd is the cache's (dir_fd_cache.h): valid until the next call.
+  Result<int> open_dir(const std::vector<std::string>& comps, std::size_t n, bool create) {
+    return dirs_cache_->open(comps, n, create ? Create::yes : Create::no);
+  }
+
+  // The mode and owner a new entry gets from creation alone (no chown or
+  // chmod needed): the process's ids, the permission bits past the umask.
+  bool owner_is_creator(uid_t uid, gid_t gid) const {
+    return !chown_ || (creator_owned_ok_ && uid == euid_ && gid == egid_);
+  }
+  bool mode_from_create(mode_t perm) const { return (perm & 07000) == 0 && (perm & umask_) == 0; }
+
+  static mode_t current_umask() {
+    // Read, not set: umask() is process-wide and other threads create files.
+    auto text = read_file("/proc/self/status");
+    if (text) {
+      auto at = text->find("\nUmask:");
+      if (at != std::string::npos) return static_cast<mode_t>(std::strtoul(text->c_str() + at + 7, nullptr, 8)) & 0777;
+    }
+    return 0777;  // unknown: always chmod
   }
 
   // Removes whatever is at parent/name, unless both it and the new entry are directories.
@@ -111,6 +142,7 @@ class Extractor {
     if (S_ISDIR(st.st_mode)) {
       if (new_is_dir) return {};
       if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0) return fail_sys("replace directory", path);
+      dirs_cache_->invalidate();  // no cached fd may stand for a name that holds something else now
       return {};
     }
     if (::unlinkat(parent, name.c_str(), 0) != 0) return fail_sys("replace", path);
@@ -145,6 +177,17 @@ class Extractor {
     return {};
   }
 
+  // Runs make() (a mkdirat/openat/symlinkat/... of parent/name); when the
+  // name is taken (EEXIST), clears the slot (clear_slot) and runs it once
+  // more. Returns make()'s last result: -1 with errno set on failure.
+  template <typename Make>
+  Result<int> create_at(int parent, const std::string& name, const std::string& path, Make make) {
+    int rc = make();
+    if (rc >= 0 || errno != EEXIST) return rc;
+    TRY(clear_slot(parent, name, false, path));
+    return make();
+  }
+
   Status entry(archive_entry* e, const std::string& raw_name) {
     std::string clean = TRY(normalize_layer_path(raw_name));
     std::vector<std::string> comps = split_path(clean);
@@ -152,7 +195,7 @@ class Extractor {
     mode_t perm = archive_entry_perm(e);
     uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
     gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
-    timespec mtime{archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+    timespec mtime = entry_mtime(e);
     const char* hardlink = archive_entry_hardlink(e);
 
     if (comps.empty()) {  // the layer root itself
@@ -160,9 +203,10 @@ class Extractor {
       dirs_.push_back({{}, perm, uid, gid, mtime, entry_xattrs(e)});
       return {};
     }
-    const std::string base = comps.back();
-    UniqueFd parent = TRY(open_dir(comps, comps.size() - 1, true));
+    const std::string& base = comps.back();
+    const int parent = TRY(open_dir(comps, comps.size() - 1, true));
 
+    if (!options_.convert_whiteouts && std::string_view(base).starts_with(kWhiteoutPrefix)) ++whiteout_names_;
     if (options_.convert_whiteouts && std::string_view(base).starts_with(kWhiteoutPrefix)) {
       if (base == kOpaqueMarker) {
         opaque_.push_back(std::vector<std::string>(comps.begin(), comps.end() - 1));
@@ -171,8 +215,8 @@ class Extractor {
       std::string target = base.substr(kWhiteoutPrefix.size());
       if (target.empty() || target == "." || target == "..")
         return fail(ErrorKind::invalid_input, "malformed whiteout name");
-      TRY(clear_slot(parent.get(), target, false, clean));
-      if (::mknodat(parent.get(), target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
+      TRY(clear_slot(parent, target, false, clean));
+      if (::mknodat(parent, target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
         return fail_sys("mknod whiteout", join(comps, comps.size() - 1) + "/" + target);
       return {};
     }
@@ -181,39 +225,49 @@ class Extractor {
       std::string target = TRY(normalize_layer_path(hardlink));
       std::vector<std::string> tcomps = split_path(target);
       if (tcomps.empty()) return fail(ErrorKind::invalid_input, "hardlink to the layer root");
-      auto tparent = open_dir(tcomps, tcomps.size() - 1, false);
+      // The target's parent as an fd of its own (the cache keeps one at a time).
+      auto tparent = open_dir_beneath(root_.get(), join(tcomps, tcomps.size() - 1), Create::no);
       if (!tparent) return fail(tparent.error().context("hardlink target '" + target + "'"));
       struct stat st {};
       if (::fstatat(tparent->get(), tcomps.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
         return fail(ErrorKind::invalid_input, "hardlink to '" + target + "', which is not an earlier entry of the layer");
       if (S_ISDIR(st.st_mode)) return fail(ErrorKind::invalid_input, "hardlink to the directory '" + target + "'");
-      TRY(clear_slot(parent.get(), base, false, clean));
-      if (::linkat(tparent->get(), tcomps.back().c_str(), parent.get(), base.c_str(), 0) != 0)
-        return fail_sys("link", clean);
+      TRY(clear_slot(parent, base, false, clean));
+      if (::linkat(tparent->get(), tcomps.back().c_str(), parent, base.c_str(), 0) != 0) return fail_sys("link", clean);
       return {};
     }
 
     auto xattrs = entry_xattrs(e);
-    TRY(clear_slot(parent.get(), base, type == AE_IFDIR, clean));
     switch (type) {
       case AE_IFDIR: {
-        if (::mkdirat(parent.get(), base.c_str(), 0700) != 0 && errno != EEXIST) return fail_sys("mkdir", clean);
+        if (::mkdirat(parent, base.c_str(), 0700) != 0) {
+          if (errno != EEXIST) return fail_sys("mkdir", clean);
+          struct stat st {};
+          if (::fstatat(parent, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("stat", clean);
+          if (!S_ISDIR(st.st_mode)) {  // a file or link of an earlier entry: replaced
+            TRY(clear_slot(parent, base, true, clean));
+            if (::mkdirat(parent, base.c_str(), 0700) != 0) return fail_sys("mkdir", clean);
+          }
+        }
         dirs_.push_back({comps, perm, uid, gid, mtime, std::move(xattrs)});
         return {};
       }
       case AE_IFREG:
-        return write_file(e, parent.get(), base, clean, perm, uid, gid, mtime, xattrs);
+        return write_file(e, parent, base, clean, perm, uid, gid, mtime, xattrs);
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
         if (!target) return fail(ErrorKind::invalid_input, "symlink without a target");
-        if (::symlinkat(target, parent.get(), base.c_str()) != 0) return fail_sys("symlink", clean);
+        int rc = TRY(create_at(parent, base, clean, [&] { return ::symlinkat(target, parent, base.c_str()); }));
+        if (rc != 0) return fail_sys("symlink", clean);
         break;
       }
       case AE_IFCHR:
       case AE_IFBLK:
       case AE_IFIFO: {
         mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
-        if (::mknodat(parent.get(), base.c_str(), kind | perm, archive_entry_rdev(e)) != 0) {
+        int rc = TRY(create_at(parent, base, clean,
+                               [&] { return ::mknodat(parent, base.c_str(), kind | perm, archive_entry_rdev(e)); }));
+        if (rc != 0) {
           // A user namespace makes no device node (only the host's CAP_MKNOD
           // does): left out, counted (the containers' /dev is gantry's own).
           if (errno == EPERM && kind != S_IFIFO && userns::rootless()) {
@@ -221,7 +275,7 @@ class Extractor {
               if (skipped_devices_++ == 0) first_device_ = clean;
               return {};
             }
-            UniqueFd placeholder(::openat(parent.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+            UniqueFd placeholder(::openat(parent, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
             if (!placeholder) return fail_sys("create a placeholder for the device node", clean);
             (*options_.overrides)[clean] = EntryOverride{uid, gid, kind | perm, archive_entry_rdev(e)};
             // The owner as recorded; the placeholder keeps root's.
@@ -231,27 +285,44 @@ class Extractor {
           }
           return fail_sys("mknod", clean);
         }
-        if (::fchmodat(parent.get(), base.c_str(), perm, 0) != 0) return fail_sys("chmod", clean);
+        if (::fchmodat(parent, base.c_str(), perm, 0) != 0) return fail_sys("chmod", clean);
         break;
       }
       default:
         return fail(ErrorKind::invalid_input, "unsupported entry type " + std::to_string(type));
     }
     // Symlinks and special files: owner, xattrs and times by name, never followed.
-    TRY(set_owner(parent.get(), base.c_str(), uid, gid, clean));
-    if (type != AE_IFLNK) TRY(set_xattrs_at(parent.get(), base, xattrs, clean));
+    if (!owner_is_creator(uid, gid)) TRY(set_owner(parent, base.c_str(), uid, gid, clean));
+    if (type != AE_IFLNK) TRY(set_xattrs_at(parent, base, xattrs, clean));
     timespec times[2] = {mtime, mtime};
-    if (::utimensat(parent.get(), base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("utimes", clean);
+    if (::utimensat(parent, base.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail_sys("utimes", clean);
     return {};
+  }
+
+  // The entry's mtime, clamped when the options ask (seconds only, as a
+  // layer written from the tree records it).
+  timespec entry_mtime(archive_entry* e) const {
+    timespec t{archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+    if (options_.clamp_mtime) {
+      if (t.tv_sec >= *options_.clamp_mtime) t.tv_sec = static_cast<time_t>(*options_.clamp_mtime);
+      t.tv_nsec = 0;
+    }
+    return t;
   }
 
   Status write_file(archive_entry* e, int parent, const std::string& base, const std::string& path, mode_t perm,
                     uid_t uid, gid_t gid, timespec mtime, const std::vector<std::pair<std::string, std::string>>& xattrs) {
-    UniqueFd fd(::openat(parent, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    const bool exact_mode = mode_from_create(perm);
+    const mode_t create_mode = exact_mode ? perm : 0600;
+    int raw = TRY(create_at(parent, base, path, [&] {
+      return ::openat(parent, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);
+    }));
+    UniqueFd fd(raw);
     if (!fd) return fail_sys("create", path);
     const void* buf;
     size_t size;
     la_int64_t offset;
+    la_int64_t end = 0;
     for (;;) {
       int rc = archive_read_data_block(src_.get(), &buf, &size, &offset);
       if (rc == ARCHIVE_EOF) break;
@@ -267,10 +338,17 @@ class Extractor {
         size -= static_cast<size_t>(n);
         offset += n;
       }
+      end = offset;
     }
-    if (::ftruncate(fd.get(), archive_entry_size(e)) != 0) return fail_sys("truncate", path);
-    TRY(set_owner(fd.get(), nullptr, uid, gid, path));
-    if (::fchmod(fd.get(), perm) != 0) return fail_sys("chmod", path);
+    // A sparse file's hole at the end is only made by the size.
+    if (end != archive_entry_size(e) && ::ftruncate(fd.get(), archive_entry_size(e)) != 0)
+      return fail_sys("truncate", path);
+    if (!owner_is_creator(uid, gid)) {
+      TRY(set_owner(fd.get(), nullptr, uid, gid, path));
+      if (::fchmod(fd.get(), perm) != 0) return fail_sys("chmod", path);  // after chown, which drops setuid bits
+    } else if (!exact_mode && ::fchmod(fd.get(), perm) != 0) {
+      return fail_sys("chmod", path);
+    }
     TRY(set_xattrs_fd(fd.get(), xattrs, path));
     timespec times[2] = {mtime, mtime};
     if (::futimens(fd.get(), times) != 0) return fail_sys("utimes", path);
@@ -281,8 +359,8 @@ class Extractor {
   // read-only mode would block the writes), deepest first.
   Status finish_dirs() {
     for (const auto& comps : opaque_) {
-      auto dir = TRY(open_dir(comps, comps.size(), true));
-      UniqueFd rd(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      int dir = TRY(open_dir(comps, comps.size(), true));
+      UniqueFd rd(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!rd) return fail_sys("open", join(comps, comps.size()));
       // Without root the containers' overlay is mounted with userxattr.
       const char* opaque = userns::rootless() ? "user.overlay.opaque" : "trusted.overlay.opaque";
@@ -293,10 +371,10 @@ class Extractor {
                      [](const DeferredDir& a, const DeferredDir& b) { return a.comps.size() > b.comps.size(); });
     for (const DeferredDir& d : dirs_) {
       std::string path = "/" + join(d.comps, d.comps.size());
-      auto dir = TRY(open_dir(d.comps, d.comps.size(), false));
-      UniqueFd rd(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      int dir = TRY(open_dir(d.comps, d.comps.size(), false));
+      UniqueFd rd(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!rd) return fail_sys("open", path);
-      TRY(set_owner(rd.get(), nullptr, d.uid, d.gid, path));
+      if (!owner_is_creator(d.uid, d.gid)) TRY(set_owner(rd.get(), nullptr, d.uid, d.gid, path));
       if (::fchmod(rd.get(), d.mode) != 0) return fail_sys("chmod", path);
       TRY(set_xattrs_fd(rd.get(), d.xattrs, path));
       timespec times[2] = {d.mtime, d.mtime};
@@ -309,10 +387,17 @@ class Extractor {
   std::string dest_;
   UnpackOptions options_;
   bool chown_;
+  mode_t umask_;
+  bool creator_owned_ok_ = false;
   UniqueFd root_;
+  std::optional<DirFdCache> dirs_cache_;
   std::vector<DeferredDir> dirs_;
   std::vector<std::vector<std::string>> opaque_;
   std::size_t unmapped_ = 0;
+  std::uint64_t entries_ = 0;
+  std::uint64_t whiteout_names_ = 0;
+  uid_t euid_ = ::geteuid();
+  gid_t egid_ = ::getegid();
   std::string first_unmapped_;
   std::size_t skipped_devices_ = 0;
   std::string first_device_;
@@ -353,6 +438,7 @@ std::string mismatch(const std::string& what, const Digest& actual, const Digest
 Result<std::optional<Digest>> unpack_tar(const std::string& archive_path, const std::string& dest,
                                          const UnpackOptions& options) {
   TarSourceOptions so = TRY(source_options(options.media_type, options.max_bytes));
+  so.hash_file = options.hash_file;
   auto src = TRY(TarSource::open(archive_path, so));
   Extractor extractor(*src, dest, options);
   TRY(extractor.run());
@@ -363,7 +449,13 @@ Result<std::optional<Digest>> unpack_tar(const std::string& archive_path, const 
   if (extractor.skipped_devices() > 0)
     spdlog::warn("{}: {} device nodes left out (first: {}): gantry without root cannot make them (docs/rootless.md)",
                  archive_path, extractor.skipped_devices(), extractor.first_device());
-  return src->finish();
+  auto digest = TRY(src->finish());
+  if (options.stats) {
+    options.stats->entries = extractor.entries();
+    options.stats->whiteout_names = extractor.whiteout_names();
+    options.stats->file_digest = src->file_digest();
+  }
+  return digest;
 }
 
 Result<Digest> layer_diff_id(const Store& store, const std::string& path, const std::string& media_type) {
@@ -382,17 +474,71 @@ Status verify_layer_file(const Store& store, const std::string& path, const Laye
   return {};
 }
 
-Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const LayerDescriptor& layer) {
+namespace {
+
+Status check_blob_digest(const std::string& path, const std::optional<Digest>& actual, const Digest& expected) {
+  if (!actual) return fail(ErrorKind::internal, path + ": the file's digest was not computed");
+  if (*actual != expected)
+    return fail(ErrorKind::corrupt, "layer blob " + expected.str() + " does not match its digest (content hashes to " +
+                                        actual->str() + ")");
+  return {};
+}
+
+// A layer file that failed to unpack or verify: when its bytes are not the
+// blob the image names, that is the error to report (it explains the rest).
+Error blob_error_first(const std::string& path, const LayerDescriptor& layer, const Error& error) {
+  auto actual = digest_file(path);
+  if (actual && *actual != layer.digest) return check_blob_digest(path, *actual, layer.digest).error();
+  return error;
+}
+
+}  // namespace
+
+Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const LayerDescriptor& layer,
+                                  bool check_digest) {
   auto work = TRY(store.make_temp_dir("unpack-"));
   std::string root = work.path() + "/root";
   if (::mkdir(root.c_str(), 0755) != 0) return fail_sys("mkdir", root);
   UnpackOptions options;
   options.media_type = layer.media_type.empty() ? kMediaTypeLayerGzip : layer.media_type;
   options.max_bytes = store.options().max_layer_bytes;
-  auto unpacked = TRY(unpack_tar(path, root, options));
-  Digest actual = TRY(required_digest(unpacked, path));
+  options.hash_file = check_digest;
+  UnpackStats stats;
+  options.stats = &stats;
+  auto unpacked = unpack_tar(path, root, options);
+  if (!unpacked) return fail(check_digest ? blob_error_first(path, layer, unpacked.error()) : unpacked.error());
+  if (check_digest) TRY(check_blob_digest(path, stats.file_digest, layer.digest));
+  Digest actual = TRY(required_digest(*unpacked, path));
   if (actual != layer.diff_id) return fail(ErrorKind::corrupt, mismatch("layer " + path, actual, layer.diff_id));
   return work;
+}
+
+Result<std::optional<TempDir>> check_or_unpack_layer(Store& store, const std::string& path, const LayerDescriptor& layer,
+                                                     bool check_digest) {
+  struct stat st {};
+  if (::stat(store.paths().layer_dir(layer.diff_id).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return std::optional<TempDir>(
+        TRY_CTX(unpack_layer_file(store, path, layer, check_digest), "layer " + layer.digest.str()));
+  if (check_digest) {
+    Digest actual = TRY(digest_file(path));
+    TRY(check_blob_digest(path, actual, layer.digest));  // names the layer
+  }
+  TRY(verify_layer_file(store, path, layer));  // names the layer
+  return std::optional<TempDir>();
+}
+
+int unpack_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+Result<std::vector<std::optional<TempDir>>> check_or_unpack_layers(Store& store, const std::vector<LayerFile>& files,
+                                                                   bool check_digest) {
+  // The scratch dir exists before the threads ask for it (made lazily with StoreScratch::none).
+  if (store.tmp_dir().empty()) (void)TRY(store.make_temp_dir("unpack-"));
+  std::vector<std::optional<TempDir>> trees(files.size());
+  TRY(for_each_parallel(files.size(), unpack_threads(), [&](std::size_t i) -> Status {
+    trees[i] = TRY(check_or_unpack_layer(store, files[i].path, files[i].layer, check_digest));
+    return {};
+  }));
+  return trees;
 }
 
 Result<std::string> publish_unpacked(Store& store, TempDir& unpacked, const Digest& diff_id) {

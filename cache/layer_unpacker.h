@@ -24,6 +24,16 @@ namespace gantry::cache {
 
 class Store;
 
+// What an unpack met (UnpackOptions::stats).
+struct UnpackStats {
+  std::uint64_t entries = 0;
+  // Entries named .wh.* kept as plain entries (convert_whiteouts false): a
+  // layer made from such a tree unpacks them as whiteouts, so the tree is
+  // not that layer's.
+  std::uint64_t whiteout_names = 0;
+  std::optional<Digest> file_digest;  // with hash_file: the sha256 of the file's bytes (a blob's digest)
+};
+
 struct UnpackOptions {
   bool convert_whiteouts = true;       // false: a plain rootfs tar (import); a .wh. entry is an error
   bool preserve_owner = true;          // chown entries (ignored, with EPERM tolerated, when not root)
@@ -37,6 +47,12 @@ struct UnpackOptions {
   // tree that becomes a layer again (rootfs import). Null: owners are left
   // as root and device nodes out, counted in one warning.
   EntryOverrides* overrides = nullptr;
+  // Set: mtimes later than this (seconds) become it, and nanoseconds are
+  // dropped, as a layer written from the tree with this epoch records them
+  // (LayerOptions::epoch): the tree is then the one that layer unpacks to.
+  std::optional<std::int64_t> clamp_mtime;
+  bool hash_file = false;         // also hash the file's bytes, in the same pass (stats->file_digest)
+  UnpackStats* stats = nullptr;   // filled when set
 };
 
 // Unpacks the tar at `archive_path` into the existing empty directory
@@ -63,7 +79,30 @@ Result<std::string> ensure_unpacked(Store& store, const LayerDescriptor& layer);
 // before they publish anything: unpack a layer tar from any file into a
 // scratch dir (its tree is <dir>/root), checking the diffID; then move it
 // into layers/<diffid-hex>/ (a no-op when another process got there first).
-Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const LayerDescriptor& layer);
+// check_digest: the file's sha256 must also be layer.digest (hashed in the
+// same pass; ErrorKind::corrupt naming both otherwise).
+Result<TempDir> unpack_layer_file(Store& store, const std::string& path, const LayerDescriptor& layer,
+                                  bool check_digest = false);
 Result<std::string> publish_unpacked(Store& store, TempDir& unpacked, const Digest& diff_id);
+
+// Ingest of a layer file (import, pull): when layers/<diff_id> is there, the
+// file is only verified (diff_id, and digest with check_digest: an existing
+// dir proves nothing about this file) and nullopt returned; otherwise it is
+// unpacked into scratch in the same pass that checks it, for
+// publish_unpacked once everything of the image has been checked.
+Result<std::optional<TempDir>> check_or_unpack_layer(Store& store, const std::string& path, const LayerDescriptor& layer,
+                                                     bool check_digest = false);
+
+struct LayerFile {
+  std::string path;
+  LayerDescriptor layer;
+};
+// check_or_unpack_layer for every layer, up to unpack_threads() at a time
+// (an image's layers are independent trees); the first error stops the rest.
+Result<std::vector<std::optional<TempDir>>> check_or_unpack_layers(Store& store, const std::vector<LayerFile>& files,
+                                                                   bool check_digest = false);
+
+// How many layers are unpacked at once: the machine's hardware threads.
+int unpack_threads();
 
 }  // namespace gantry::cache

@@ -18,6 +18,8 @@
 #include "common/units.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
+#include "common/rooted_path.h"
+#include "common/unique_fd.h"
 
 namespace gantry::cache {
 
@@ -228,10 +230,11 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
     return fail(ErrorKind::invalid_input, dir + ": the manifest lists " + std::to_string(manifest.layers.size()) +
                                               " layers but the config has " + std::to_string(config.diff_ids.size()) + " diff_ids");
 
-  // Check every layer: present, right digest and size, a safe tar with the
-  // right diff_id (unpacked into scratch, published below).
+  // Check every layer: present, right size, then in one pass per layer (the
+  // layers in parallel) its digest, its diff_id and every tar entry, unpacked
+  // into scratch (published below).
   std::vector<LayerDescriptor> layers;
-  std::vector<std::pair<Digest, TempDir>> unpacked;
+  std::vector<LayerFile> files;
   for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
     const auto& l = manifest.layers[i];
     std::string media = l.media_type.empty() ? kMediaTypeLayerGzip : l.media_type;
@@ -243,19 +246,13 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
     if (static_cast<std::uint64_t>(st.st_size) != l.size)
       return fail(ErrorKind::corrupt, dir + ": layer " + l.digest.str() + " is " + std::to_string(st.st_size) +
                                           " bytes, the manifest says " + std::to_string(l.size));
-    Digest actual = TRY(digest_file(path));
-    if (actual != l.digest)
-      return fail(ErrorKind::corrupt, dir + ": layer blob " + l.digest.str() + " does not match its digest (content hashes to " +
-                                          actual.str() + ")");
     LayerDescriptor layer{l.digest, config.diff_ids[i], l.size, media};
     layers.push_back(layer);
-    // The diff_id is checked whatever is on disk: a layers/<diff_id> dir that
-    // exists proves nothing about this blob.
-    if (is_dir(store.paths().layer_dir(layer.diff_id)))
-      TRY_CTX(verify_layer_file(store, path, layer), dir);
-    else
-      unpacked.emplace_back(layer.diff_id, TRY_CTX(unpack_layer_file(store, path, layer), dir + ": layer " + l.digest.str()));
+    files.push_back({path, layer});
   }
+  // The diff_id is checked whatever is on disk: a layers/<diff_id> dir that
+  // exists proves nothing about this blob.
+  auto unpacked = TRY_CTX(check_or_unpack_layers(store, files, true), dir);
 
   // Publish: layers, config, unpacked trees, then the manifest.
   for (const auto& l : layers) {
@@ -263,7 +260,8 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
     TRY(record_layer(store, l));
   }
   TRY(store.blobs().put(config_text, manifest.config));
-  for (auto& [diff_id, tree] : unpacked) TRY(publish_unpacked(store, tree, diff_id));
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    if (unpacked[i]) TRY(publish_unpacked(store, *unpacked[i], layers[i].diff_id));
   TRY(store.blobs().put(manifest_text, manifest_digest));
   TRY(import_referrers(store, src, index, manifest_digest));
   return manifest_digest;
@@ -271,13 +269,50 @@ Result<Digest> import_layout(Store& store, const std::string& dir, const std::st
 
 // ---- rootfs tarballs ---------------------------------------------------------
 
+// The tree a rootfs tarball was unpacked into becomes its layer's
+// layers/<diff_id>, so the first container of the image unpacks nothing.
+// It is that layer's tree: mtimes were clamped to the layer's epoch as it
+// was unpacked; the root gets what unpacking the layer gives it (the layer
+// has no entry for it); device-node placeholders (without root) go, as
+// unpacking the layer leaves device nodes out. A tree whose .wh.* names
+// the layer would turn into whiteouts is not the layer's: it is dropped
+// (then the first container unpacks the layer, as before).
+Status publish_rootfs_tree(Store& store, TempDir& tree, const LayerDescriptor& layer, const EntryOverrides* overrides,
+                           const UnpackStats& stats) {
+  if (stats.whiteout_names > 0) return {};
+  const std::string root = tree.path() + "/root";
+  UniqueFd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!rootfd) return fail_sys("open", root);
+  if (overrides) {
+    for (const auto& [path, o] : *overrides) {
+      if (!o.device) continue;
+      auto slash = path.rfind('/');
+      auto parent = TRY(open_dir_beneath(rootfd.get(), slash == std::string::npos ? "" : path.substr(0, slash), Create::no));
+      std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+      if (::unlinkat(parent.get(), name.c_str(), 0) != 0) return fail_sys("remove the placeholder", root + "/" + path);
+    }
+  }
+  if (::fchown(rootfd.get(), ::geteuid(), ::getegid()) != 0 && errno != EPERM) return fail_sys("chown", root);
+  if (::fchmod(rootfd.get(), 0755) != 0) return fail_sys("chmod", root);
+  TRY(publish_unpacked(store, tree, layer.diff_id));
+  return {};
+}
+
+// The unpacked tree of a rootfs tarball, and what its unpack met.
+struct RootfsTree {
+  TempDir* dir;
+  const UnpackStats* stats;
+};
+
 // One layer from a rootfs directory; a default config (PATH set).
 Result<Digest> import_rootfs_dir(Store& store, const std::string& root, const ImportOptions& options,
-                                 const std::string& source_name = "", const EntryOverrides* overrides = nullptr) {
+                                 const std::string& source_name = "", const EntryOverrides* overrides = nullptr,
+                                 std::optional<RootfsTree> tree = std::nullopt) {
   LayerOptions lo;
   lo.epoch = options.epoch;
   lo.overrides = overrides;
   LayerDescriptor layer = TRY(write_layer_from_dir(store, root, lo));
+  if (tree) TRY_CTX(publish_rootfs_tree(store, *tree->dir, layer, overrides, *tree->stats), "publishing its unpacked layer");
   ImageConfig config;
   config.created = format_utc_time(options.epoch);
   config.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
@@ -294,12 +329,15 @@ Result<Digest> import_rootfs(Store& store, const std::string& tarball, const Imp
   UnpackOptions unpack;
   unpack.convert_whiteouts = false;
   unpack.max_bytes = store.options().max_layer_bytes;
+  unpack.clamp_mtime = options.epoch;  // as the layer records them: the tree is the layer's
+  UnpackStats stats;
+  unpack.stats = &stats;
   // Without root, what the tree cannot hold (owners the user namespace does
   // not map, device nodes) goes into the layer from the tar's headers.
   EntryOverrides overrides;
   unpack.overrides = &overrides;
   TRY(unpack_tar(tarball, root, unpack));
-  return import_rootfs_dir(store, root, options, tarball, &overrides);
+  return import_rootfs_dir(store, root, options, tarball, &overrides, RootfsTree{&work, &stats});
 }
 
 }  // namespace

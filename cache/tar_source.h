@@ -33,6 +33,7 @@ struct TarSourceOptions {
   Compression expect = Compression::any;  // any: rootfs tarballs (whatever libarchive reads)
   std::uint64_t max_bytes = UINT64_MAX;   // uncompressed stream, and the entries' declared sizes
   std::string limit_name;                 // where the limit comes from, for the error
+  bool hash_file = false;                 // also hash the file's own bytes (a blob's digest), same pass
 };
 
 class TarSource {
@@ -51,6 +52,8 @@ class TarSource {
   // Reads what is left of the stream (tar padding after the end marker) and
   // returns the uncompressed digest; nullopt when libarchive decompressed.
   Result<std::optional<Digest>> finish();
+  // After finish(), with hash_file: the sha256 of the file's bytes.
+  std::optional<Digest> file_digest() const { return file_digest_; }
 
  private:
   TarSource() = default;
@@ -75,6 +78,8 @@ class TarSource {
   std::size_t in_pos_ = 0, in_len_ = 0;
   std::vector<unsigned char> out_;
   Sha256 hash_;
+  Sha256 file_hash_;  // gzip with hash_file only (else the file's bytes are hash_'s)
+  std::optional<Digest> file_digest_;
   std::optional<Error> stream_error_;
 };
 

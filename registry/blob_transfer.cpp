@@ -4,7 +4,7 @@
 
 #include "common/unique_fd.h"
 #include "registry/blob_locations.h"
-#include "registry/parallel.h"
+#include "common/parallel.h"
 
 namespace gantry::registry {
 

@@ -1,4 +1,6 @@
 // pull_image: registry -> store. See transfer.h.
+#include <algorithm>
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -8,7 +10,7 @@
 #include "registry/blob_locations.h"
 #include "registry/media_types.h"
 #include "registry/blob_transfer.h"
-#include "registry/parallel.h"
+#include "common/parallel.h"
 #include "registry/progress.h"
 #include "registry/referrers_transfer.h"
 #include "registry/reference.h"
@@ -111,31 +113,43 @@ Result<PullResult> pull_image(cache::Store& store, const std::string& reference,
     return fail(ErrorKind::invalid_input, ctx + ": the config lists " + std::to_string(config.diff_ids.size()) +
                                               " diff_ids for " + std::to_string(info.layers.size()) + " layers");
 
-  std::vector<std::size_t> missing;
-  for (std::size_t i = 0; i < info.layers.size(); ++i)
-    if (!blobs.has(info.layers[i].digest)) missing.push_back(i);
-  TRY(for_each_parallel(missing.size(), options.parallel, [&](std::size_t k) -> Status {
-    const auto& l = info.layers[missing[k]];
-    return fetch_blob(store, *client, ref, l.digest, l.size, progress, "layer");
-  }));
-
-  // Every layer's uncompressed content must be its diff_id, also when the
-  // blob or layers/<diff_id> was already here: a forged diff_id would
-  // otherwise run whatever tree the store holds under that name. A blob this
-  // pull fetched and that fails is removed again.
+  // Each layer in turn on one of `parallel` workers: fetched if missing, then
+  // checked and unpacked into scratch in one pass as soon as it is here, so
+  // unpacking one layer overlaps the download of the others. Every layer's
+  // uncompressed content must be its diff_id, also when the blob or
+  // layers/<diff_id> was already here: a forged diff_id would otherwise run
+  // whatever tree the store holds under that name. Blobs this pull fetched
+  // are removed again when a layer is refused.
   std::vector<cache::LayerDescriptor> layers;
+  std::vector<std::size_t> missing;
   for (std::size_t i = 0; i < info.layers.size(); ++i) {
     const auto& l = info.layers[i];
     layers.push_back({l.digest, config.diff_ids[i], l.size, l.media_type});
+    if (!blobs.has(l.digest)) missing.push_back(i);
   }
-  auto verified = for_each_parallel(layers.size(), options.parallel, [&](std::size_t i) -> Status {
-    return cache::verify_layer_file(store, blobs.path(layers[i].digest), layers[i]);
+  if (store.tmp_dir().empty()) (void)TRY(store.make_temp_dir("unpack-"));  // before the workers ask for it
+  std::vector<std::optional<TempDir>> trees(layers.size());
+  std::atomic<bool> refused{false};
+  auto ingested = for_each_parallel(layers.size(), std::max(options.parallel, 1), [&](std::size_t i) -> Status {
+    if (!blobs.has(layers[i].digest)) {
+      TRY(fetch_blob(store, *client, ref, layers[i].digest, layers[i].size, progress, "layer"));
+    }
+    auto tree = cache::check_or_unpack_layer(store, blobs.path(layers[i].digest), layers[i]);
+    if (!tree) {
+      refused = true;
+      return fail(tree.error().context(ctx));
+    }
+    trees[i] = std::move(*tree);
+    return {};
   });
-  if (!verified) {
-    for (std::size_t i : missing) (void)blobs.remove(info.layers[i].digest);
-    return fail(verified.error().context(ctx));
+  if (!ingested) {
+    if (refused)
+      for (std::size_t i : missing) (void)blobs.remove(info.layers[i].digest);
+    return fail(ingested.error());
   }
   for (const auto& l : layers) TRY_CTX(cache::record_layer(store, l), ctx);
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    if (trees[i]) TRY_CTX(cache::publish_unpacked(store, *trees[i], layers[i].diff_id), ctx);
   TRY_CTX(blobs.put(fetched.bytes, fetched.digest), ctx + ": storing the manifest");
   if (index) TRY_CTX(blobs.put(index->bytes, index->digest), ctx + ": storing the index");
   TRY_CTX(store.images().load(fetched.digest), ctx);  // everything it needs is there and parses

@@ -13,7 +13,7 @@
 #include "cache/metadata.h"
 #include "registry/blob_transfer.h"
 #include "registry/media_types.h"
-#include "registry/parallel.h"
+#include "common/parallel.h"
 #include "registry/reference.h"
 
 namespace gantry::registry {

@@ -7,7 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <sys/stat.h>
+
 #include "cache/image_store.h"
+#include "cache/layer_unpacker.h"
 #include "cache/oci_transfer.h"
 #include "cache/store.h"
 #include "common/units.h"
@@ -58,6 +61,28 @@ int run_import(const GlobalOptions& g, const ImportArgs& a) {
     std::cout << digest->str() << "\n";
   else
     std::cout << "imported " << a.source << " as " << cache::Reference::parse(a.ref)->str() << " " << digest->str() << "\n";
+  return kExitOk;
+}
+
+struct UnpackArgs {
+  std::string layer, dest;
+  bool rootfs = false;
+};
+// No store: the layer's tree goes to DEST, checked as every layer the store
+// unpacks (cache/layer_unpacker.h); for inspecting a layer, and for
+// ci/bench-unpack (gantry's unpacker against tar -xf).
+int run_unpack(const UnpackArgs& a) {
+  if (::mkdir(a.dest.c_str(), 0755) != 0 && errno != EEXIST) return report_error(sys_error("mkdir", a.dest));
+  auto names = list_dir(a.dest);
+  if (!names) return report_error(names.error());
+  if (!names->empty())
+    return report_error(Error(ErrorKind::usage, a.dest + " is not empty: gantry image unpack fills an empty directory"));
+  cache::UnpackOptions options;
+  options.convert_whiteouts = !a.rootfs;
+  options.max_bytes = cache::StoreOptions{}.max_layer_bytes;
+  auto diff_id = cache::unpack_tar(a.layer, a.dest, options);
+  if (!diff_id) return report_error(diff_id.error());
+  std::cout << (*diff_id ? (*diff_id)->str() : std::string("unpacked")) << "\n";
   return kExitOk;
 }
 
@@ -198,6 +223,14 @@ void add_image_commands(Cli& cli) {
                          "Rootfs tarballs: clamp file mtimes to this Unix time (default $SOURCE_DATE_EPOCH, else 0)");
   import_cmd->add_flag("-q,--quiet", imp->quiet, "Print only the manifest digest");
   import_cmd->parse_complete_callback([&cli, imp] { cli.action = [&cli, imp] { return run_import(cli.global, *imp); }; });
+
+  auto unp = std::make_shared<UnpackArgs>();
+  auto* unpack_cmd = image->add_subcommand(
+      "unpack", "Unpack a layer tarball into DIR (new or empty) with the store's checks; prints its diff_id");
+  unpack_cmd->add_option("LAYER", unp->layer, "Layer tar (.tar or .tar.gz)")->required();
+  unpack_cmd->add_option("DIR", unp->dest, "Directory to fill (created if missing)")->required();
+  unpack_cmd->add_flag("--rootfs", unp->rootfs, "A rootfs tarball: .wh. entries are plain files, not whiteouts");
+  unpack_cmd->parse_complete_callback([&cli, unp] { cli.action = [unp] { return run_unpack(*unp); }; });
 
   auto exp = std::make_shared<ExportArgs>();
   auto* export_cmd = image->add_subcommand(

@@ -3,7 +3,15 @@
 // references are not fetched again, interrupted pulls resume.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
+
+#include "cache/image_store.h"
+#include "cache/layer_unpacker.h"
+#include "cache/layer_verify.h"
+#include "cache/store.h"
 
 #include "tests/registry/local_registry.h"
 #include "tests/registry/test_images.h"
@@ -125,6 +133,52 @@ TEST_F(PushPull, MissingTagAndUnreachableRegistryNameTheReference) {
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_NE(unreachable.err.find(dead), std::string::npos) << unreachable.err;
   EXPECT_EQ(resolve_in_store(dir_ / "b", ref("team/nothing:1")), "");
+}
+
+// The pull unpacks each layer as it arrives (registry/pull.cpp): after it,
+// every layers/<diff_id> is there, the same tree the lazy path gives.
+TEST_F(PushPull, PullUnpacksEveryLayer_TheTreesAreTheOnesUnpackingEachBlobGives) {
+  Digest local = make_test_image(dir_ / "a", "app:1", 300 * 1024, 7);
+  gantry_json(dir_ / "a", {"image", "push", "app:1", ref("team/app:1"), "--json"});
+  gantry_json(dir_ / "b", {"image", "pull", ref("team/app:1"), "--json"});
+  auto a = cache::Store::open(dir_ / "a");
+  auto b = cache::Store::open(dir_ / "b");
+  ASSERT_TRUE(a && b);
+  auto image = (*b)->images().load(local);
+  ASSERT_TRUE(image) << image.error().message();
+  ASSERT_EQ(image->layers.size(), 2u);
+  for (const auto& layer : image->layers) {
+    SCOPED_TRACE(layer.digest.str());
+    std::string pulled = (*b)->paths().layer_dir(layer.diff_id);
+    struct stat st {};
+    ASSERT_EQ(::stat(pulled.c_str(), &st), 0) << "the pull left the layer to the first container";
+    auto lazy = cache::ensure_unpacked(**a, layer);  // the source store unpacks it as a container would
+    ASSERT_TRUE(lazy) << lazy.error().message();
+    auto want = cache::describe_tree(*lazy);
+    auto got = cache::describe_tree(pulled);
+    ASSERT_TRUE(want && got);
+    EXPECT_EQ(*got, *want);
+  }
+  auto fsck = run_gantry(dir_ / "b", {"fsck", "--deep"});
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
+}
+
+TEST_F(PushPull, FirstExecOfAPulledImageUnpacksNothing) {
+  GANTRY_REQUIRE_ROOT();  // gantry exec needs namespaces
+  Digest local = make_test_image(dir_ / "a", "app:1", 100 * 1024, 8);
+  gantry_json(dir_ / "a", {"image", "push", "app:1", ref("team/app:1"), "--json"});
+  gantry_json(dir_ / "b", {"image", "pull", ref("team/app:1"), "--json"});
+  {
+    auto b = cache::Store::open(dir_ / "b");
+    ASSERT_TRUE(b);
+    auto image = (*b)->images().load(local);
+    ASSERT_TRUE(image) << image.error().message();
+    // Without the layers' blobs an unpack fails: the exec runs on what the pull published.
+    for (const auto& layer : image->layers) ASSERT_EQ(::unlink((*b)->blobs().path(layer.digest).c_str()), 0);
+  }
+  auto ran = run_gantry(dir_ / "b", {"exec", ref("team/app:1"), "--", "sh", "/app/hello.sh"});
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
+  EXPECT_EQ(ran.out, "hello from the registry\n");
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 
 #include "common/error.h"
 
-namespace gantry::registry {
+namespace gantry {
 
 Status for_each_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& fn);
 
-}  // namespace gantry::registry
+}  // namespace gantry

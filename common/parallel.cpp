@@ -1,4 +1,4 @@
-#include "registry/parallel.h"
+#include "common/parallel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-namespace gantry::registry {
+namespace gantry {
 
 Status for_each_parallel(std::size_t count, int threads, const std::function<Status(std::size_t)>& fn) {
   std::atomic<std::size_t> next{0};
@@ -44,4 +44,4 @@ Status for_each_parallel(std::size_t count, int threads, const std::function<Sta
   return {};
 }
 
-}  // namespace gantry::registry
+}  // namespace gantry
