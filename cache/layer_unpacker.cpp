@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -16,6 +19,7 @@
 #include "cache/layer_path.h"
 #include "cache/store.h"
 #include "cache/tar_source.h"
+#include "cache/write_pool.h"
 #include "common/fault_injection.h"
 #include "common/parallel.h"
 #include "common/rooted_path.h"
@@ -76,6 +80,11 @@ class Extractor {
     // (setgid), an entry owned by them needs no chown.
     creator_owned_ok_ = (st.st_mode & S_ISGID) == 0;
     dirs_cache_.emplace(root_.get());
+    if (!dirs_cache_->ok()) return fail_sys("dup", dest_);
+    if (options_.writers != 0) {
+      int n = options_.writers > 0 ? options_.writers : static_cast<int>(std::thread::hardware_concurrency());
+      if (n > 1 || options_.writers > 0) pool_.emplace(n, kQueueBudget);
+    }
     for (;;) {
       archive_entry* e = TRY(src_.next());
       if (!e) break;
@@ -84,6 +93,7 @@ class Extractor {
       TRY_CTX(entry(e, name), "unpacking " + src_.path() + ": entry '" + name + "'");
       ++entries_;
     }
+    TRY(barrier());
     return finish_dirs();
   }
 
@@ -98,6 +108,7 @@ class Extractor {
     int rc = name ? ::fchownat(fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) : ::fchown(fd, uid, gid);
     if (rc == 0) return {};
     if (errno == EINVAL && userns::rootless()) {
+      std::lock_guard lock(owner_mu_);  // file writers run on the pool's threads
       if (options_.overrides) {
         auto& o = (*options_.overrides)[path.starts_with('/') ? path.substr(1) : path];
         o.uid = uid;
@@ -115,7 +126,8 @@ class Extractor {
   // creates missing ones (0755) when create is set.
   // The fd is the cache's (dir_fd_cache.h): valid until the next call.
   Result<int> open_dir(const std::vector<std::string>& comps, std::size_t n, bool create) {
-    return dirs_cache_->open(comps, n, create ? Create::yes : Create::no);
+    auto fd = TRY(dirs_cache_->open(comps, n, create ? Create::yes : Create::no));
+    return fd->get();
   }
 
   // The mode and owner a new entry gets from creation alone (no chown or
@@ -204,7 +216,14 @@ class Extractor {
       return {};
     }
     const std::string& base = comps.back();
-    const int parent = TRY(open_dir(comps, comps.size() - 1, true));
+    const bool is_whiteout = options_.convert_whiteouts && std::string_view(base).starts_with(kWhiteoutPrefix);
+    // Queued file writes must be done before anything that may touch their
+    // names (the same path again, a path below one, a hardlink, a whiteout).
+    if (pool_ && !pending_files_.empty() &&
+        (hardlink || is_whiteout || conflicts_with_pending(clean, comps, type == AE_IFDIR)))
+      TRY(barrier());
+    auto parent_ref = TRY(dirs_cache_->open(comps, comps.size() - 1, Create::yes));
+    const int parent = parent_ref->get();
 
     if (!options_.convert_whiteouts && std::string_view(base).starts_with(kWhiteoutPrefix)) ++whiteout_names_;
     if (options_.convert_whiteouts && std::string_view(base).starts_with(kWhiteoutPrefix)) {
@@ -253,6 +272,8 @@ class Extractor {
         return {};
       }
       case AE_IFREG:
+        if (pool_ && archive_entry_size(e) <= static_cast<la_int64_t>(kQueueMaxFile))
+          return queue_file(e, std::move(parent_ref), base, clean, perm, uid, gid, mtime, std::move(xattrs));
         return write_file(e, parent, base, clean, perm, uid, gid, mtime, xattrs);
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
@@ -340,19 +361,110 @@ class Extractor {
       }
       end = offset;
     }
+    return finish_file(fd.get(), end, archive_entry_size(e), path, perm, uid, gid, mtime, xattrs, exact_mode);
+  }
+
+  // A queued file: its bytes read now (as pieces at their offsets: a sparse
+  // file's holes stay holes), written on the pool.
+  Status queue_file(archive_entry* e, std::shared_ptr<UniqueFd> parent, const std::string& base, const std::string& path,
+                    mode_t perm, uid_t uid, gid_t gid, timespec mtime,
+                    std::vector<std::pair<std::string, std::string>> xattrs) {
+    struct Piece {
+      la_int64_t offset;
+      std::size_t length;
+    };
+    auto data = std::make_shared<std::string>();
+    auto pieces = std::make_shared<std::vector<Piece>>();
+    data->reserve(static_cast<std::size_t>(archive_entry_size(e)));
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    for (;;) {
+      int rc = archive_read_data_block(src_.get(), &buf, &size, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return fail(src_.error("reading"));
+      if (size == 0) continue;
+      if (!pieces->empty() && pieces->back().offset + static_cast<la_int64_t>(pieces->back().length) == offset)
+        pieces->back().length += size;
+      else
+        pieces->push_back({offset, size});
+      data->append(static_cast<const char*>(buf), size);
+    }
+    la_int64_t declared = archive_entry_size(e);
+    pending_files_.insert(path);
+    for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
+      pending_dirs_.insert(path.substr(0, slash));
+    std::string ctx = "unpacking " + src_.path() + ": entry '" + path + "'";
+    pool_->submit(
+        [this, parent, base, path, perm, uid, gid, mtime, xattrs = std::move(xattrs), data, pieces, declared, ctx]() -> Status {
+          const int dir = parent->get();
+          const bool exact_mode = mode_from_create(perm);
+          int raw = TRY_CTX(create_at(dir, base, path, [&] {
+            return ::openat(dir, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            exact_mode ? perm : 0600);
+          }), ctx);
+          UniqueFd fd(raw);
+          if (!fd) return fail(sys_error("create", path).context(ctx));
+          std::size_t at = 0;
+          la_int64_t end = 0;
+          for (const Piece& piece : *pieces) {
+            std::size_t done = 0;
+            while (done < piece.length) {
+              ssize_t n = ::pwrite(fd.get(), data->data() + at + done, piece.length - done,
+                                   piece.offset + static_cast<la_int64_t>(done));
+              if (n < 0) {
+                if (errno == EINTR) continue;
+                return fail(sys_error("write", path).context(ctx));
+              }
+              done += static_cast<std::size_t>(n);
+            }
+            at += piece.length;
+            end = piece.offset + static_cast<la_int64_t>(piece.length);
+          }
+          TRY_CTX(finish_file(fd.get(), end, declared, path, perm, uid, gid, mtime, xattrs, exact_mode), ctx);
+          return {};
+        },
+        data->size() + 512);
+    return {};
+  }
+
+  // After a file's bytes: its size (a hole at the end), owner, mode, xattrs, mtime.
+  Status finish_file(int fd, la_int64_t end, la_int64_t size, const std::string& path, mode_t perm, uid_t uid,
+                     gid_t gid, timespec mtime, const std::vector<std::pair<std::string, std::string>>& xattrs,
+                     bool exact_mode) {
     // A sparse file's hole at the end is only made by the size.
-    if (end != archive_entry_size(e) && ::ftruncate(fd.get(), archive_entry_size(e)) != 0)
-      return fail_sys("truncate", path);
+    if (end != size && ::ftruncate(fd, size) != 0) return fail_sys("truncate", path);
     if (!owner_is_creator(uid, gid)) {
-      TRY(set_owner(fd.get(), nullptr, uid, gid, path));
-      if (::fchmod(fd.get(), perm) != 0) return fail_sys("chmod", path);  // after chown, which drops setuid bits
-    } else if (!exact_mode && ::fchmod(fd.get(), perm) != 0) {
+      TRY(set_owner(fd, nullptr, uid, gid, path));
+      if (::fchmod(fd, perm) != 0) return fail_sys("chmod", path);  // after chown, which drops setuid bits
+    } else if (!exact_mode && ::fchmod(fd, perm) != 0) {
       return fail_sys("chmod", path);
     }
-    TRY(set_xattrs_fd(fd.get(), xattrs, path));
+    TRY(set_xattrs_fd(fd, xattrs, path));
     timespec times[2] = {mtime, mtime};
-    if (::futimens(fd.get(), times) != 0) return fail_sys("utimes", path);
+    if (::futimens(fd, times) != 0) return fail_sys("utimes", path);
     return {};
+  }
+
+  // Whether an entry at `clean` may touch a queued file: it is one, lies
+  // below one, or (not being a directory) replaces a directory holding one.
+  bool conflicts_with_pending(const std::string& clean, const std::vector<std::string>& comps, bool is_dir) const {
+    if (pending_files_.count(clean) || (!is_dir && pending_dirs_.count(clean))) return true;
+    std::string prefix;
+    for (std::size_t i = 0; i + 1 < comps.size(); ++i) {
+      if (i) prefix.push_back('/');
+      prefix += comps[i];
+      if (pending_files_.count(prefix)) return true;
+    }
+    return false;
+  }
+
+  // Every queued file written (its error, if any, returned).
+  Status barrier() {
+    if (!pool_) return {};
+    pending_files_.clear();
+    pending_dirs_.clear();
+    return pool_->wait();
   }
 
   // Directory attributes last (their content changes their mtime; a
@@ -391,6 +503,14 @@ class Extractor {
   bool creator_owned_ok_ = false;
   UniqueFd root_;
   std::optional<DirFdCache> dirs_cache_;
+  // Files up to kQueueMaxFile are written on the pool, at most kQueueBudget
+  // bytes of them waiting; pending_*: what is queued since the last barrier.
+  static constexpr std::size_t kQueueMaxFile = 8u << 20;
+  static constexpr std::size_t kQueueBudget = 64u << 20;
+  std::unordered_set<std::string> pending_files_;
+  std::unordered_set<std::string> pending_dirs_;
+  std::mutex owner_mu_;
+  std::optional<WritePool> pool_;  // last: its destructor waits for jobs that use the members above
   std::vector<DeferredDir> dirs_;
   std::vector<std::vector<std::string>> opaque_;
   std::size_t unmapped_ = 0;

@@ -51,6 +51,10 @@ struct UnpackOptions {
   // dropped, as a layer written from the tree with this epoch records them
   // (LayerOptions::epoch): the tree is then the one that layer unpacks to.
   std::optional<std::int64_t> clamp_mtime;
+  // Threads writing regular files while the tar is read: -1 the machine's
+  // hardware threads (none on one), 0 none (everything in the calling
+  // thread), N that many. The tree is the same either way.
+  int writers = -1;
   bool hash_file = false;         // also hash the file's bytes, in the same pass (stats->file_digest)
   UnpackStats* stats = nullptr;   // filled when set
 };

@@ -192,6 +192,61 @@ TEST(ImportUnpack, OciLayoutWithOneBadLayer_PublishesNoTreeOfAnyLayer) {
   EXPECT_TRUE(names->empty()) << "a tree was published although the image was refused";
 }
 
+// The unpacker writes files on a pool of threads while it reads the tar;
+// entries that touch a queued file's name wait for it. The tree must be the
+// one a single thread makes, also when entries replace earlier ones.
+TEST(ImportUnpack, FileWritersOnThreads_GiveTheSameTreeAsOneThread_AlsoWhenEntriesReplaceEachOther) {
+  ScratchDir dir;
+  std::vector<testing::TarEntry> entries;
+  for (int d = 0; d < 20; ++d) {
+    entries.push_back({.name = "d" + std::to_string(d) + "/", .type = 'd', .mode = 0755});
+    for (int f = 0; f < 30; ++f)
+      entries.push_back({.name = "d" + std::to_string(d) + "/f" + std::to_string(f),
+                         .data = std::string(static_cast<std::size_t>(37 * f + d), static_cast<char>('a' + f % 26)),
+                         .mode = static_cast<mode_t>(f % 2 ? 0755 : 0640)});
+  }
+  entries.push_back({.name = "d0/f1", .data = "replaced\n"});                  // the same path again
+  entries.push_back({.name = "d1/f2/", .type = 'd', .mode = 0700});             // a file replaced by a directory
+  entries.push_back({.name = "d1/f2/inside", .data = "below it\n"});
+  entries.push_back({.name = "d2/link", .type = 'l', .data = "f3"});
+  entries.push_back({.name = "d2/hard", .type = 'h', .data = "d2/f4"});        // links a queued file
+  entries.push_back({.name = "big", .data = std::string(9u << 20, 'B')});      // over the queue's file size
+  entries.push_back({.name = "d3/f5", .type = 'l', .data = "f6"});             // a queued file replaced by a symlink
+  entries.push_back({.name = "d4/.wh.f7", .data = ""});                        // a whiteout of a queued file
+  testing::write_tar(dir / "layer.tar", entries);
+
+  auto unpack = [&](const std::string& dest, int writers) {
+    ::mkdir(dest.c_str(), 0755);
+    UnpackOptions o;
+    o.writers = writers;
+    auto d = unpack_tar(dir / "layer.tar", dest, o);
+    EXPECT_TRUE(d) << d.error().message();
+    return testing::snapshot_tree(dest, true);
+  };
+  auto one = unpack(dir / "one", 0);
+  EXPECT_EQ(one["d0/f1"].find("100644"), 0u) << one["d0/f1"];
+  EXPECT_NE(one.find("d1/f2/inside"), one.end());
+  for (int writers : {1, 2, 4}) {
+    SCOPED_TRACE(std::to_string(writers) + " writers");
+    auto many = unpack(dir / ("w" + std::to_string(writers)), writers);
+    // A whiteout is made at unpack time, with that time as its mtime.
+    many["d4/f7"] = one["d4/f7"].substr(0, one["d4/f7"].find(" mtime")) == many["d4/f7"].substr(0, many["d4/f7"].find(" mtime"))
+                        ? one["d4/f7"]
+                        : many["d4/f7"];
+    std::string diff;
+    for (const auto& [path, what] : one)
+      if (many[path] != what) diff += path + ": one thread '" + what + "', threads '" + many[path] + "'\n";
+    for (const auto& [path, what] : many)
+      if (!one.count(path)) diff += path + ": only with threads '" + what + "'\n";
+    EXPECT_EQ(diff, "");
+  }
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat((dir / "w4/d2/hard").c_str(), &a), 0);
+  ASSERT_EQ(::stat((dir / "w4/d2/f4").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(gantry::testing::read_file_or_die(dir / "w4/d0/f1"), "replaced\n");
+}
+
 // Failing at every durable-write point of a rootfs import in turn: no
 // layers/<diff_id> is ever there but whole (the same tree as a clean import).
 TEST(ImportUnpack, RootfsTarImportFailingAtEveryPoint_NeverLeavesAPartialTree) {
