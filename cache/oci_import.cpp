@@ -8,6 +8,7 @@
 
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cache/image_store.h"
 #include "cache/json_field.h"
@@ -284,6 +285,18 @@ Status publish_rootfs_tree(Store& store, TempDir& tree, const LayerDescriptor& l
   UniqueFd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!rootfd) return fail_sys("open", root);
   if (overrides) {
+    std::size_t unmapped = 0;
+    std::string first;
+    for (const auto& [path, o] : *overrides) {
+      if (o.device) continue;
+      if (unmapped++ == 0) first = "/" + path + " (" + std::to_string(o.uid) + ":" + std::to_string(o.gid) + ")";
+    }
+    // As unpacking the layer says it (layer_unpacker.cpp): the layer keeps them, the tree cannot.
+    if (unmapped > 0)
+      spdlog::warn("{} entries are owned by ids gantry's user namespace does not map (first: {}); they are stored as "
+                   "root in the unpacked layer (docs/rootless.md: subordinate ids in /etc/subuid and /etc/subgid map "
+                   "them)",
+                   unmapped, first);
     for (const auto& [path, o] : *overrides) {
       if (!o.device) continue;
       auto slash = path.rfind('/');

@@ -144,10 +144,11 @@ TEST_P(RootlessTest, OwnersComeFromTheTarHeadersNotTheDisk) {
   } else {
     // Only the user's own id is mapped (documented in docs/rootless.md): the
     // image is still the tar's (root's digest above), but its unpacked tree
-    // holds the unmapped owners as root, said when it is unpacked; chown to
-    // another id fails in the container.
+    // holds the unmapped owners as root, said when it is unpacked (by the
+    // import, which publishes its tree); chown to another id fails in the
+    // container.
     EXPECT_EQ(trim(seen.out), "0:0 600");
-    EXPECT_NE(seen.err.find("stored as root"), std::string::npos) << seen.err;
+    EXPECT_NE(user_import.err.find("stored as root"), std::string::npos) << user_import.err;
     EXPECT_NE(user_build.exit_code, 0) << user_build.out;
     EXPECT_NE((user_build.out + user_build.err).find("Invalid argument"), std::string::npos)
         << user_build.out << user_build.err;
