@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <set>
@@ -227,7 +228,10 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   bool init_done = false, out_open = true, err_open = true, status_open = true;
   std::optional<Clock::time_point> deadline, kill_at;
   if (spec.timeout) deadline = start + *spec.timeout;
-  std::string buf(65536, '\0');
+  // Not zero-filled: a container that prints nothing (a service, a `sleep`)
+  // never touches these pages, so a supervisor of many costs no 64 KiB each.
+  constexpr std::size_t kReadChunk = 64 * 1024;
+  auto buf = std::make_unique_for_overwrite<char[]>(kReadChunk);
 
   while (!init_done || out_open || err_open) {
     pollfd fds[5] = {{out_open ? out_read.get() : -1, POLLIN, 0},
@@ -247,9 +251,9 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     now = Clock::now();
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
+      ssize_t got = ::read(fds[i].fd, buf.get(), kReadChunk);
       if (got > 0) {
-        (i == 0 ? out_lines : err_lines).feed(std::string_view(buf.data(), static_cast<std::size_t>(got)));
+        (i == 0 ? out_lines : err_lines).feed(std::string_view(buf.get(), static_cast<std::size_t>(got)));
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         (i == 0 ? out_open : err_open) = false;
       }
