@@ -142,7 +142,9 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   trace::phase("run");
   TRY(check_spec(spec));
   sweep_once(spec.work_root);
+  trace::phase("spec_checked");
   auto bpf = TRY_CTX(default_seccomp_bpf(), "building the seccomp profile");
+  trace::phase("seccomp_ready");
 
   ContainerResult result;
   result.id = new_id();
@@ -160,6 +162,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
     TRY(make_dirs(ContainerDir::memory_mount_point(spec.work_root), 0755));
   std::string hostname = spec.hostname.empty() ? result.id : spec.hostname;
   auto cgroups = TRY(ContainerCgroups::create(result.id, limits, dir.cgroups_record()));
+  trace::phase("container_dir_ready");
 
   InitConfig config;
   config.id = result.id;
@@ -186,6 +189,7 @@ Result<ContainerResult> run(const ContainerSpec& spec, std::stop_token stop) {
   config.trace_phases = trace::enabled();
   config.rootless = userns::rootless();
   auto memfd = TRY(config_memfd(config));
+  trace::phase("config_written");
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_sys("socketpair", "init status");
