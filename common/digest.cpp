@@ -1,6 +1,7 @@
 #include "common/digest.h"
 
 #include <fcntl.h>
+#include <nettle/sha2.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -42,10 +43,30 @@ Result<Digest> Digest::parse(std::string_view text) {
   return Digest(std::string(hex));
 }
 
+namespace {
+Digest digest_from_bytes(const unsigned char* bytes, std::size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    hex.push_back(kHex[bytes[i] >> 4]);
+    hex.push_back(kHex[bytes[i] & 0xf]);
+  }
+  return *Digest::from_hex(hex);
+}
+}  // namespace
+
+// Nettle, not OpenSSL: OpenSSL 3's first digest of a process fetches its
+// provider's algorithms (~0.7 ms), which every `gantry exec` paid to verify a
+// 400-byte manifest. Nettle starts in microseconds; OpenSSL stays for the
+// streams (Sha256: layers, blobs), where it is ~10% faster on this CPU.
 Digest Digest::of(std::string_view data) {
-  Sha256 h;
-  h.update(data);
-  return h.finish();
+  sha256_ctx ctx;
+  sha256_init(&ctx);
+  sha256_update(&ctx, data.size(), reinterpret_cast<const std::uint8_t*>(data.data()));
+  std::array<unsigned char, SHA256_DIGEST_SIZE> out{};
+  sha256_digest(&ctx, out.size(), out.data());
+  return digest_from_bytes(out.data(), out.size());
 }
 
 struct Sha256::Ctx {
@@ -68,14 +89,7 @@ Digest Sha256::finish() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx_->md, out.data(), &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    hex.push_back(kHex[out[i] >> 4]);
-    hex.push_back(kHex[out[i] & 0xf]);
-  }
-  return *Digest::from_hex(hex);
+  return digest_from_bytes(out.data(), len);
 }
 
 Result<Digest> digest_file(const std::string& path) {

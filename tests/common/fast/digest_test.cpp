@@ -31,4 +31,20 @@ TEST(Sha256, StreamingEqualsOneShot) {
   EXPECT_EQ(Digest::of("hello world").hex(), "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
 }
 
+// Digest::of (nettle) and Sha256 (OpenSSL) are two implementations of one
+// function: equal on the empty input, across SHA-256's 55/56/64-byte padding
+// edges, and on a few megabytes.
+TEST(Sha256, OneShotAndStreaming_AgreeAcrossBlockEdgesAndLargeInputs) {
+  for (std::size_t size : {0u, 1u, 55u, 56u, 63u, 64u, 65u, 119u, 120u, 4096u, 3u * 1024 * 1024 + 7})
+  {
+    std::string data(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) data[i] = static_cast<char>((i * 131 + size) & 0xff);
+    Sha256 h;
+    h.update(data.substr(0, size / 3));
+    h.update(data.substr(size / 3));
+    EXPECT_EQ(Digest::of(data), h.finish()) << size << " bytes";
+  }
+  EXPECT_EQ(Digest::of("").hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 }  // namespace gantry
