@@ -109,6 +109,12 @@ Store::~Store() {
 
 void Store::set_metadata(std::unique_ptr<Metadata> metadata) { metadata_ = std::move(metadata); }
 
+void Store::close_metadata() {
+  images_.reset();
+  metadata_.reset();
+  db_.reset();
+}
+
 ImageStore& Store::images() {
   if (!images_) images_ = std::make_unique<ImageStore>(*this);
   return *images_;

@@ -158,6 +158,7 @@ int run_exec(const GlobalOptions& global, const ExecOptions& opt) {
     const auto& cmd = rest.empty() ? cfg.cmd : rest;
     spec.argv.insert(spec.argv.end(), cmd.begin(), cmd.end());
     spec.work_root = store->paths().containers_dir();
+    store->close_metadata();  // the lock stays: the image's layers are safe from gc until exit
     trace::phase("image_resolved");
   }
   if (spec.argv.empty()) return usage_error("no command: give one after -- (the image has no entrypoint or cmd)");
