@@ -1,25 +1,83 @@
 #include "common/image_ref.h"
 
-#include <regex>
-
+// Hand-written matchers for the distribution spec's grammar (the regular
+// expressions in comments): std::regex compiled them at every start of
+// gantry, ~4% of a `gantry exec`'s time.
 namespace gantry {
 
 namespace {
 
-const std::regex& component_re() {
-  static const std::regex re("[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*");
-  return re;
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+bool hex_or_colon_or_dot(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
 }
-const std::regex& tag_re() {
-  static const std::regex re("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
-  return re;
+
+// [a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*
+bool is_path_component(std::string_view s) {
+  std::size_t i = 0;
+  auto run = [&] {
+    std::size_t from = i;
+    while (i < s.size() && lower_alnum(s[i])) ++i;
+    return i > from;
+  };
+  if (!run()) return false;
+  while (i < s.size()) {
+    if (s[i] == '.') {
+      ++i;
+    } else if (s[i] == '_') {
+      ++i;
+      if (i < s.size() && s[i] == '_') ++i;
+    } else if (s[i] == '-') {
+      while (i < s.size() && s[i] == '-') ++i;
+    } else {
+      return false;
+    }
+    if (!run()) return false;
+  }
+  return true;
 }
-const std::regex& host_re() {
-  // domain components or an IPv6 literal, then an optional port
-  static const std::regex re(
-      "(?:(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*"
-      "|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?");
-  return re;
+
+// [A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]
+bool is_domain_label(std::string_view s) {
+  if (s.empty() || s.front() == '-' || s.back() == '-') return false;
+  for (char c : s)
+    if (!alnum(c) && c != '-') return false;
+  return true;
+}
+
+// (?:LABEL(?:\.LABEL)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?
+bool is_registry_host(std::string_view s) {
+  std::string_view name = s, port;
+  if (s.starts_with('[')) {
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close == 1) return false;
+    for (char c : s.substr(1, close - 1))
+      if (!hex_or_colon_or_dot(c)) return false;
+    name = {};
+    std::string_view after = s.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port = after.substr(1);
+      if (port.empty()) return false;
+    }
+  } else if (auto colon = s.find(':'); colon != std::string_view::npos) {
+    name = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (port.empty()) return false;
+  }
+  if (port.size() > 5) return false;
+  for (char c : port)
+    if (c < '0' || c > '9') return false;
+  if (s.starts_with('[')) return true;
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = name.find('.', start);
+    if (!is_domain_label(name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start)))
+      return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
 }
 
 }  // namespace
@@ -28,8 +86,13 @@ bool looks_like_registry_host(std::string_view first) {
   return first.find_first_of(".:") != std::string_view::npos || first == "localhost" || first.starts_with('[');
 }
 
+// [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
 bool is_valid_image_tag(std::string_view tag) {
-  return std::regex_match(tag.begin(), tag.end(), tag_re());
+  if (tag.empty() || tag.size() > 128) return false;
+  if (!alnum(tag.front()) && tag.front() != '_') return false;
+  for (char c : tag)
+    if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
+  return true;
 }
 
 Result<ImageRefParts> parse_image_ref(std::string_view text) {
@@ -56,7 +119,7 @@ Result<ImageRefParts> parse_image_ref(std::string_view text) {
   if (first_slash != std::string::npos && looks_like_registry_host(std::string_view(rest).substr(0, first_slash))) {
     ref.host = rest.substr(0, first_slash);
     rest.erase(0, first_slash + 1);
-    if (!std::regex_match(ref.host, host_re())) return bad("bad registry host '" + ref.host + "'");
+    if (!is_registry_host(ref.host)) return bad("bad registry host '" + ref.host + "'");
   }
   if (rest.empty()) return bad("no repository name");
   if (rest.size() > 255) return bad("name longer than 255 characters");
@@ -65,7 +128,7 @@ Result<ImageRefParts> parse_image_ref(std::string_view text) {
     auto end = rest.find('/', start);
     std::string comp = rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (comp.empty()) return bad("empty path component");
-    if (!std::regex_match(comp, component_re()))
+    if (!is_path_component(comp))
       return bad("bad component '" + comp + "' (lowercase letters and digits, joined by '.', '_', '__' or '-')");
     if (end == std::string::npos) break;
     start = end + 1;

@@ -62,5 +62,18 @@ TEST(ImageRef, RejectsWhatTheGrammarDoesNotAllow_WithTheReason) {
   EXPECT_FALSE(is_valid_image_tag(".hidden"));
 }
 
+// The grammar's edges, one by one (the matchers are hand-written, not regexes).
+TEST(ImageRef, SeparatorsTagsAndHosts_AtTheGrammarsEdges) {
+  for (const char* ok : {"a.b", "a_b", "a__b", "a-b", "a---b", "a0/b1.c2__d3--e4", "x:_tag", "x:T.a-g_9",
+                         "reg.example.com:5000/a/b", "[::1]/a", "a-b.example/x", "localhost:1/a"}) {
+    EXPECT_TRUE(parse_image_ref(ok)) << ok;
+  }
+  for (const char* bad : {"a___b", "a-.b", "a._b", "a.", "a_", "a-", ".a", "_a", "x:", "x:.t", "x:-t", "x:t!",
+                          "[]/a", "[::1/a", "[::1]:/a", "[::g]/a", "host:/a", "-host.com/a", "host-.com/a",
+                          "a..example/x", "host.com:123456/a", "host.com:1a/a"}) {
+    EXPECT_FALSE(parse_image_ref(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace gantry
