@@ -75,7 +75,7 @@ class Metadata {
   virtual Status create_run(const RunRecord& run) = 0;
   virtual Status set_run_images(const std::string& run_id, const std::vector<RunImage>& images) = 0;
   // finished: the finish time becomes now (else 0).
-  virtual Status set_run_status(const std::string& run_id, const std::string& status,
+  virtual Status set_run_status(const std::string& run_id, RunStatus status,
                                 const std::string& waiting_environment, const std::string& error, bool finished) = 0;
   // Inserts or replaces the result of (run_id, stage); a replaced result keeps
   // its place (a run lists its stages in the order they were first recorded).

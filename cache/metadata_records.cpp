@@ -16,7 +16,7 @@ std::string format_time_utc(std::int64_t ms) { return format_utc_time(ms / 1000)
 PromotionEvent promotion_event(const PointerMove& m, const std::optional<EnvironmentPointer>& current,
                                std::int64_t time_ms) {
   PromotionEvent e;
-  e.kind = "promote";
+  e.kind = PromotionKind::promote;
   e.project = m.project;
   e.image = m.image;
   e.environment = m.environment;
@@ -32,7 +32,7 @@ PromotionEvent promotion_event(const PointerMove& m, const std::optional<Environ
 PromotionEvent refusal_event(const PointerMove& m, const std::optional<EnvironmentPointer>& current,
                              const std::string& reason, std::int64_t time_ms) {
   PromotionEvent e = promotion_event(m, current, time_ms);
-  e.kind = "refused";
+  e.kind = PromotionKind::refused;
   e.pointer_previous = "";  // no pointer takes it: never a rollback target
   e.reason = reason;
   return e;
@@ -40,7 +40,7 @@ PromotionEvent refusal_event(const PointerMove& m, const std::optional<Environme
 
 PromotionEvent rollback_event(const EnvironmentPointer& current, const PromotionEvent& origin, std::int64_t time_ms) {
   PromotionEvent e;
-  e.kind = "rollback";
+  e.kind = PromotionKind::rollback;
   e.project = current.project;
   e.image = current.image;
   e.environment = current.environment;
@@ -55,7 +55,7 @@ PromotionEvent rollback_event(const EnvironmentPointer& current, const Promotion
 
 nlohmann::json promotion_event_json(const PromotionEvent& e) {
   nlohmann::json doc = {{"id", e.id},
-          {"kind", e.kind},
+          {"kind", to_string(e.kind)},
           {"project", e.project},
           {"image", e.image},
           {"environment", e.environment},
@@ -64,7 +64,7 @@ nlohmann::json promotion_event_json(const PromotionEvent& e) {
           {"commit", e.commit},
           {"run", e.run_id},
           {"time", format_time_utc(e.time_ms)}};
-  if (e.kind == "refused") doc["reason"] = e.reason;
+  if (e.kind == PromotionKind::refused) doc["reason"] = e.reason;
   return doc;
 }
 
@@ -81,7 +81,8 @@ Result<RunRecord> pick_run(const std::string& part, std::vector<RunRecord> conta
     std::string candidates;
     constexpr std::size_t kShown = 10;
     for (std::size_t i = 0; i < found->size() && i < kShown; ++i)
-      candidates += "\n  " + (*found)[i].id + "  " + (*found)[i].status + "  " + (*found)[i].commit.substr(0, 12);
+      candidates += "\n  " + (*found)[i].id + "  " + std::string(to_string((*found)[i].status)) + "  " +
+                    (*found)[i].commit.substr(0, 12);
     if (found->size() > kShown) candidates += "\n  ... (" + std::to_string(found->size() - kShown) + " more)";
     return fail(ErrorKind::invalid_input, "run '" + part + "' is ambiguous: " + std::to_string(found->size()) +
                                               " runs match; give more of the id:" + candidates);

@@ -15,29 +15,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache/states.h"
 #include "common/error.h"
 
 namespace gantry::cache {
 
-// Run statuses: "running", "passed", "failed", "waiting" (at a manual gate),
-// "interrupted" (its process died before the run finished).
+// Statuses, gate outcomes and promotion kinds: states.h.
 struct RunImage {
   std::string image;   // name in the pipeline file (or the store reference)
   std::string digest;  // manifest digest, sha256:<hex>
   bool built = true;   // built from the pipeline file (false: a store image)
 };
 
-// Stage statuses: "pending" (not started yet), "running", "passed", "failed",
-// "skipped" (detail says why: "needs unit (failed)", "environment staging not
-// reached", "waiting at manual gate production"), "interrupted" (the run's
-// process died before it ended).
 struct StageResult {
   std::string run_id;
   std::string stage;
   std::string environment;
   std::string image;
   std::string digest;
-  std::string status;
+  StageStatus status = StageStatus::pending;
   bool cached = false;
   std::string cached_from;   // run that produced the cached result
   int exit_code = -1;        // -1: never ran / killed before exit
@@ -59,18 +55,17 @@ struct BuildStepRecord {
   std::string kind;         // run | copy | env | workdir | user
   std::string step;         // "run: make", "copy . /src"
   std::string key;          // sha256:<hex>
-  std::string status;       // passed | failed
+  StepStatus status = StepStatus::passed;
   bool cached = false;
   std::int64_t duration_ms = 0;
   std::string log_path;     // "" when nothing ran
   std::string detail;
 };
 
-// How a run passed a manual gate: "promoted" (gantry promote) or
-// "already-there" (every promoted digest was already in the environment).
+// How a run passed (or was refused) a manual gate.
 struct GateRecord {
   std::string environment;
-  std::string how;
+  GateOutcome how = GateOutcome::promoted;
   std::string detail;
   std::int64_t time_ms = 0;
 };
@@ -84,7 +79,7 @@ struct RunRecord {
   std::string commit;
   std::string pipeline_file;
   std::string pipeline_digest;
-  std::string status = "running";
+  RunStatus status = RunStatus::running;
   std::string waiting_environment;  // the manual gate a waiting run stopped at
   std::string error;                // why the run failed before/after its stages
   std::string retry_of;             // the run this one retries (gantry retry), or ""
@@ -126,7 +121,7 @@ struct EnvironmentPointer {
 
 struct PromotionEvent {
   std::int64_t id = 0;
-  std::string kind;  // "promote" | "rollback" | "refused" (moved no pointer)
+  PromotionKind kind = PromotionKind::promote;  // refused: moved no pointer
   std::string project;
   std::string image;
   std::string environment;
@@ -136,7 +131,7 @@ struct PromotionEvent {
   std::string commit;
   std::string run_id;
   std::int64_t time_ms = 0;
-  std::string reason;  // "refused": the rule that failed and why ("" otherwise)
+  std::string reason;  // refused: the rule that failed and why ("" otherwise)
 };
 
 // Moving an environment pointer to `digest` (a promotion).

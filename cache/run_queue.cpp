@@ -233,7 +233,7 @@ Result<RunCounts> RunQueue::counts() {
     const bool cached = stages.column_int64(1) != 0;
     const std::int64_t n = stages.column_int64(2);
     if (cached) c.stage_cache_hits += n;
-    else if (status == "passed" || status == "failed") c.stage_runs += n;
+    else if (status == to_string(StageStatus::passed) || status == to_string(StageStatus::failed)) c.stage_runs += n;
     auto& [count, seconds] = c.stage_seconds[status];
     count += n;
     seconds += static_cast<double>(stages.column_int64(3)) / 1000.0;

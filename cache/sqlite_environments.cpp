@@ -32,10 +32,9 @@ EnvironmentPointer read_pointer(const Statement& st) {
   return p;
 }
 
-PromotionEvent read_event(const Statement& st) {
+Result<PromotionEvent> read_event(const Statement& st) {
   PromotionEvent e;
   e.id = st.column_int64(0);
-  e.kind = st.column_text(1);
   e.image = st.column_text(2);
   e.environment = st.column_text(3);
   e.digest = st.column_text(4);
@@ -46,6 +45,7 @@ PromotionEvent read_event(const Statement& st) {
   e.time_ms = st.column_int64(9);
   e.project = st.column_text(10);
   e.reason = st.column_text(11);
+  e.kind = TRY_CTX(parse_promotion_kind(st.column_text(1)), "reading promotion event " + std::to_string(e.id));
   return e;
 }
 
@@ -55,9 +55,9 @@ Result<PromotionEvent> insert_event(MetaDb& db, PromotionEvent e) {
       "INSERT INTO promotions (kind, image, environment, digest, replaced_digest, pointer_previous, commit_id,"
       " run_id, time_ms, project, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
   ins.bind(10, e.project).bind(11, e.reason);
-  ins.bind(1, e.kind).bind(2, e.image).bind(3, e.environment).bind(4, e.digest).bind(5, e.replaced_digest);
+  ins.bind(1, to_string(e.kind)).bind(2, e.image).bind(3, e.environment).bind(4, e.digest).bind(5, e.replaced_digest);
   ins.bind(6, e.pointer_previous).bind(7, e.commit).bind(8, e.run_id).bind(9, e.time_ms);
-  TRY_CTX(ins.run(), "recording " + e.kind + " of " + e.image + " to " + e.environment);
+  TRY_CTX(ins.run(), "recording " + std::string(to_string(e.kind)) + " of " + e.image + " to " + e.environment);
   e.id = sqlite3_last_insert_rowid(db.handle());
   return e;
 }
@@ -157,7 +157,8 @@ Result<PromotionEvent> SqliteMetadata::rollback(const std::string& project, cons
   if (!TRY(st.step()))
     return fail(ErrorKind::corrupt, "promotion history of " + image + " in " + environment + " has no event for " +
                                         current->previous_digest);
-  auto e = TRY(apply_event(db_, rollback_event(*current, read_event(st), clock_->now_ms())));
+  const PromotionEvent origin = TRY(read_event(st));
+  auto e = TRY(apply_event(db_, rollback_event(*current, origin, clock_->now_ms())));
   TRY(tx.commit());
   return e;
 }
@@ -174,7 +175,7 @@ Result<std::vector<PromotionEvent>> SqliteMetadata::promotion_history(const Prom
                             " ORDER BY id DESC LIMIT ?5"));
   st.bind(1, f.image).bind(2, f.run_id).bind(3, f.project).bind(4, f.environment).bind(5, std::int64_t{f.limit});
   std::vector<PromotionEvent> out;
-  while (TRY(st.step())) out.push_back(read_event(st));
+  while (TRY(st.step())) out.push_back(TRY(read_event(st)));
   return out;
 }
 

@@ -44,7 +44,7 @@ class SqliteMetadata final : public Metadata {
 
   Status create_run(const RunRecord& run) override;
   Status set_run_images(const std::string& run_id, const std::vector<RunImage>& images) override;
-  Status set_run_status(const std::string& run_id, const std::string& status, const std::string& waiting_environment,
+  Status set_run_status(const std::string& run_id, RunStatus status, const std::string& waiting_environment,
                         const std::string& error, bool finished) override;
   Status record_stage(const StageResult& result) override;
   Status record_build_step(const std::string& run_id, const BuildStepRecord& step) override;

@@ -11,7 +11,7 @@ Status SqliteMetadata::create_run(const RunRecord& run) {
       " error, started_ms, finished_ms, repo_url, retry_of, project)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
   st.bind(1, run.id).bind(2, run.repo).bind(3, run.rev).bind(4, run.commit).bind(5, run.pipeline_file);
-  st.bind(6, run.pipeline_digest).bind(7, run.status).bind(8, run.waiting_environment).bind(9, run.error);
+  st.bind(6, run.pipeline_digest).bind(7, to_string(run.status)).bind(8, run.waiting_environment).bind(9, run.error);
   st.bind(10, run.started_ms).bind(11, run.finished_ms).bind(12, run.repo_url).bind(13, run.retry_of);
   st.bind(14, run.project);
   TRY_CTX(st.run(), "recording run " + run.id);
@@ -35,11 +35,12 @@ Status SqliteMetadata::insert_images(const std::string& run_id, const std::vecto
   return {};
 }
 
-Status SqliteMetadata::set_run_status(const std::string& run_id, const std::string& status,
+Status SqliteMetadata::set_run_status(const std::string& run_id, RunStatus status,
                             const std::string& waiting_environment, const std::string& error, bool finished) {
   auto st = TRY(db_.prepare(
       "UPDATE runs SET status = ?2, waiting_environment = ?3, error = ?4, finished_ms = ?5 WHERE id = ?1"));
-  st.bind(1, run_id).bind(2, status).bind(3, waiting_environment).bind(4, error).bind(5, finished ? clock_->now_ms() : 0);
+  st.bind(1, run_id).bind(2, to_string(status)).bind(3, waiting_environment).bind(4, error);
+  st.bind(5, finished ? clock_->now_ms() : 0);
   return st.run();
 }
 
@@ -82,7 +83,8 @@ Status SqliteMetadata::record_stage(const StageResult& r) {
       " cache_key = excluded.cache_key, log_path = excluded.log_path, artifacts_dir = excluded.artifacts_dir,"
       " started_ms = excluded.started_ms, original_ms = excluded.original_ms"));
   st.bind(1, r.run_id).bind(2, r.stage).bind(3, r.environment).bind(4, r.image).bind(5, r.digest);
-  st.bind(6, r.status).bind(7, std::int64_t{r.cached}).bind(8, r.cached_from).bind(9, std::int64_t{r.exit_code});
+  st.bind(6, to_string(r.status)).bind(7, std::int64_t{r.cached}).bind(8, r.cached_from);
+  st.bind(9, std::int64_t{r.exit_code});
   st.bind(10, r.duration_ms).bind(11, std::int64_t{r.attempts}).bind(12, std::int64_t{r.allow_failure});
   st.bind(13, r.detail).bind(14, r.cache_key).bind(15, r.log_path).bind(16, r.artifacts_dir).bind(17, r.started_ms);
   st.bind(18, r.original_ms);
@@ -94,7 +96,7 @@ Status SqliteMetadata::record_build_step(const std::string& run_id, const BuildS
   auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO run_build_steps (run_id, image, step_index, step, status, cached, duration_ms,"
       " log_path, detail, kind, key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
-  st.bind(1, run_id).bind(2, b.image).bind(3, std::int64_t{b.index}).bind(4, b.step).bind(5, b.status);
+  st.bind(1, run_id).bind(2, b.image).bind(3, std::int64_t{b.index}).bind(4, b.step).bind(5, to_string(b.status));
   st.bind(6, std::int64_t{b.cached}).bind(7, b.duration_ms).bind(8, b.log_path).bind(9, b.detail);
   st.bind(10, b.kind).bind(11, b.key);
   TRY_CTX(st.run(), "recording build step #" + std::to_string(b.index) + " of image " + b.image);
@@ -104,7 +106,8 @@ Status SqliteMetadata::record_build_step(const std::string& run_id, const BuildS
 Status SqliteMetadata::record_gate(const std::string& run_id, const GateRecord& g) {
   auto st = TRY(db_.prepare(
       "INSERT OR REPLACE INTO run_gates (run_id, environment, how, detail, time_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
-  st.bind(1, run_id).bind(2, g.environment).bind(3, g.how).bind(4, g.detail).bind(5, g.time_ms ? g.time_ms : clock_->now_ms());
+  st.bind(1, run_id).bind(2, g.environment).bind(3, to_string(g.how)).bind(4, g.detail);
+  st.bind(5, g.time_ms ? g.time_ms : clock_->now_ms());
   TRY_CTX(st.run(), "recording the gate of " + g.environment + " for run " + run_id);
   return {};
 }
@@ -115,7 +118,7 @@ constexpr const char* kRunColumns =
     "id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment, error, started_ms,"
     " finished_ms, repo_url, retry_of, project";
 
-RunRecord read_run(const Statement& st) {
+Result<RunRecord> read_run(const Statement& st) {
   RunRecord r;
   r.id = st.column_text(0);
   r.repo = st.column_text(1);
@@ -123,7 +126,7 @@ RunRecord read_run(const Statement& st) {
   r.commit = st.column_text(3);
   r.pipeline_file = st.column_text(4);
   r.pipeline_digest = st.column_text(5);
-  r.status = st.column_text(6);
+  r.status = TRY_CTX(parse_run_status(st.column_text(6)), "reading run " + r.id);
   r.waiting_environment = st.column_text(7);
   r.error = st.column_text(8);
   r.started_ms = st.column_int64(9);
@@ -148,7 +151,7 @@ Result<std::vector<StageResult>> stages_of(MetaDb& db_, const std::string& run_i
     r.environment = st.column_text(2);
     r.image = st.column_text(3);
     r.digest = st.column_text(4);
-    r.status = st.column_text(5);
+    r.status = TRY_CTX(parse_stage_status(st.column_text(5)), "reading stage " + r.stage + " of run " + run_id);
     r.cached = st.column_int64(6) != 0;
     r.cached_from = st.column_text(7);
     r.exit_code = static_cast<int>(st.column_int64(8));
@@ -189,7 +192,8 @@ Status SqliteMetadata::fill(RunRecord& run) {
     b.image = steps.column_text(0);
     b.index = static_cast<int>(steps.column_int64(1));
     b.step = steps.column_text(2);
-    b.status = steps.column_text(3);
+    b.status = TRY_CTX(parse_step_status(steps.column_text(3)),
+                       "reading build step #" + std::to_string(b.index) + " of run " + run.id);
     b.cached = steps.column_int64(4) != 0;
     b.duration_ms = steps.column_int64(5);
     b.log_path = steps.column_text(6);
@@ -202,8 +206,12 @@ Status SqliteMetadata::fill(RunRecord& run) {
       "SELECT environment, how, detail, time_ms FROM run_gates WHERE run_id = ?1 ORDER BY time_ms, rowid"));
   gates.bind(1, run.id);
   run.gates.clear();
-  while (TRY(gates.step()))
-    run.gates.push_back({gates.column_text(0), gates.column_text(1), gates.column_text(2), gates.column_int64(3)});
+  while (TRY(gates.step())) {
+    GateRecord g{.environment = gates.column_text(0), .detail = gates.column_text(2), .time_ms = gates.column_int64(3)};
+    g.how = TRY_CTX(parse_gate_outcome(gates.column_text(1)),
+                    "reading the gate of " + g.environment + " of run " + run.id);
+    run.gates.push_back(std::move(g));
+  }
   return {};
 }
 
@@ -213,7 +221,7 @@ Result<RunRecord> SqliteMetadata::find_run(const std::string& part) {
                                     " FROM runs WHERE instr(id, ?1) > 0 ORDER BY started_ms DESC, id DESC"));
   st.bind(1, part);
   std::vector<RunRecord> containing;
-  while (TRY(st.step())) containing.push_back(read_run(st));
+  while (TRY(st.step())) containing.push_back(TRY(read_run(st)));
   RunRecord run = TRY(pick_run(part, std::move(containing)));
   TRY(fill(run));
   return run;
@@ -233,7 +241,7 @@ Result<std::vector<RunRecord>> SqliteMetadata::list_runs(const RunFilter& f) {
   st.bind(1, f.image).bind(2, f.project).bind(3, f.status);
   st.bind(4, std::int64_t{f.limit}).bind(5, std::int64_t{f.offset});
   std::vector<RunRecord> out;
-  while (TRY(st.step())) out.push_back(read_run(st));
+  while (TRY(st.step())) out.push_back(TRY(read_run(st)));
   if (f.with_details)
     for (auto& run : out) TRY(fill(run));
   return out;

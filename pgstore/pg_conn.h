@@ -53,6 +53,7 @@ class Param {
  public:
   Param(std::string s) : value_(std::move(s)) {}
   Param(const char* s) : value_(std::string(s)) {}
+  Param(std::string_view s) : value_(std::string(s)) {}
   Param(std::int64_t n) : value_(std::to_string(n)) {}
   Param(int n) : value_(std::to_string(n)) {}
   Param(bool b) : value_(b ? "true" : "false") {}

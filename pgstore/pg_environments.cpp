@@ -28,10 +28,9 @@ EnvironmentPointer read_pointer(const Rows& rows, int i) {
   return p;
 }
 
-PromotionEvent read_event(const Rows& rows, int i) {
+Result<PromotionEvent> read_event(const Rows& rows, int i) {
   PromotionEvent e;
   e.id = rows.int64(i, 0);
-  e.kind = rows.text(i, 1);
   e.image = rows.text(i, 2);
   e.environment = rows.text(i, 3);
   e.digest = rows.text(i, 4);
@@ -42,6 +41,7 @@ PromotionEvent read_event(const Rows& rows, int i) {
   e.time_ms = rows.int64(i, 9);
   e.project = rows.text(i, 10);
   e.reason = rows.text(i, 11);
+  e.kind = TRY_CTX(cache::parse_promotion_kind(rows.text(i, 1)), "reading promotion event " + std::to_string(e.id));
   return e;
 }
 
@@ -71,9 +71,9 @@ Result<PromotionEvent> insert_event(PgConn& conn, PromotionEvent e) {
   auto id = TRY_CTX(conn.exec("INSERT INTO promotions (kind, project, image, environment, digest, replaced_digest,"
                               " pointer_previous, commit_id, run_id, time_ms, reason)"
                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-                              {e.kind, e.project, e.image, e.environment, e.digest, e.replaced_digest,
+                              {to_string(e.kind), e.project, e.image, e.environment, e.digest, e.replaced_digest,
                                e.pointer_previous, e.commit, e.run_id, e.time_ms, e.reason}),
-                    "recording " + e.kind + " of " + e.image + " to " + e.environment);
+                    "recording " + std::string(to_string(e.kind)) + " of " + e.image + " to " + e.environment);
   e.id = id.int64(0, 0);
   return e;
 }
@@ -172,7 +172,7 @@ Result<PromotionEvent> PgMetadata::rollback(const std::string& project, const st
     if (origin_rows.empty())
       return fail(ErrorKind::corrupt, "promotion history of " + image + " in " + environment + " has no event for " +
                                           current->previous_digest);
-    return apply_event(*conn_, cache::rollback_event(*current, read_event(origin_rows, 0), clock_->now_ms()));
+    return apply_event(*conn_, cache::rollback_event(*current, TRY(read_event(origin_rows, 0)), clock_->now_ms()));
   });
 }
 
@@ -188,7 +188,7 @@ Result<std::vector<PromotionEvent>> PgMetadata::promotion_history(const Promotio
                                   " ORDER BY id DESC LIMIT $5",
                               {f.image, f.run_id, f.project, f.environment, f.limit}));
   std::vector<PromotionEvent> out;
-  for (int i = 0; i < rows.size(); ++i) out.push_back(read_event(rows, i));
+  for (int i = 0; i < rows.size(); ++i) out.push_back(TRY(read_event(rows, i)));
   return out;
 }
 

@@ -40,6 +40,7 @@ using cache::RunAge;
 using cache::RunFilter;
 using cache::RunImage;
 using cache::RunRecord;
+using cache::RunStatus;
 using cache::StageResult;
 using cache::StepCacheEntry;
 
@@ -56,7 +57,7 @@ class PgMetadata final : public cache::Metadata {
 
   Status create_run(const RunRecord& run) override;
   Status set_run_images(const std::string& run_id, const std::vector<RunImage>& images) override;
-  Status set_run_status(const std::string& run_id, const std::string& status, const std::string& waiting_environment,
+  Status set_run_status(const std::string& run_id, RunStatus status, const std::string& waiting_environment,
                         const std::string& error, bool finished) override;
   Status record_stage(const StageResult& result) override;
   Status record_build_step(const std::string& run_id, const BuildStepRecord& step) override;

@@ -17,9 +17,9 @@ Status PgMetadata::create_run(const RunRecord& run) {
     TRY_CTX(conn_->exec("INSERT INTO runs (id, repo, rev, commit_id, pipeline_file, pipeline_digest, status,"
                         " waiting_environment, error, started_ms, finished_ms, repo_url, retry_of, project)"
                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                        {run.id, run.repo, run.rev, run.commit, run.pipeline_file, run.pipeline_digest, run.status,
-                         run.waiting_environment, run.error, run.started_ms, run.finished_ms, run.repo_url,
-                         run.retry_of, run.project}),
+                        {run.id, run.repo, run.rev, run.commit, run.pipeline_file, run.pipeline_digest,
+                         to_string(run.status), run.waiting_environment, run.error, run.started_ms, run.finished_ms,
+                         run.repo_url, run.retry_of, run.project}),
             "recording run " + run.id);
     return insert_images(run.id, run.images);
   });
@@ -38,11 +38,12 @@ Status PgMetadata::insert_images(const std::string& run_id, const std::vector<Ru
   return {};
 }
 
-Status PgMetadata::set_run_status(const std::string& run_id, const std::string& status,
+Status PgMetadata::set_run_status(const std::string& run_id, RunStatus status,
                                   const std::string& waiting_environment, const std::string& error, bool finished) {
   TRY_CTX(conn_->exec("UPDATE runs SET status = $2, waiting_environment = $3, error = $4, finished_ms = $5"
                       " WHERE id = $1",
-                      {run_id, status, waiting_environment, error, finished ? clock_->now_ms() : std::int64_t{0}}),
+                      {run_id, to_string(status), waiting_environment, error,
+                       finished ? clock_->now_ms() : std::int64_t{0}}),
           "recording the status of run " + run_id);
   return {};
 }
@@ -85,9 +86,9 @@ Status PgMetadata::record_stage(const StageResult& r) {
               " allow_failure = excluded.allow_failure, detail = excluded.detail, cache_key = excluded.cache_key,"
               " log_path = excluded.log_path, artifacts_dir = excluded.artifacts_dir,"
               " started_ms = excluded.started_ms, original_ms = excluded.original_ms",
-              {r.run_id, r.stage, r.environment, r.image, r.digest, r.status, r.cached, r.cached_from, r.exit_code,
-               r.duration_ms, r.attempts, r.allow_failure, r.detail, r.cache_key, r.log_path, r.artifacts_dir,
-               r.started_ms, r.original_ms}),
+              {r.run_id, r.stage, r.environment, r.image, r.digest, to_string(r.status), r.cached, r.cached_from,
+               r.exit_code, r.duration_ms, r.attempts, r.allow_failure, r.detail, r.cache_key, r.log_path,
+               r.artifacts_dir, r.started_ms, r.original_ms}),
           "recording stage " + r.stage);
   return {};
 }
@@ -99,8 +100,8 @@ Status PgMetadata::record_build_step(const std::string& run_id, const BuildStepR
                       " status = excluded.status, cached = excluded.cached, duration_ms = excluded.duration_ms,"
                       " log_path = excluded.log_path, detail = excluded.detail, kind = excluded.kind,"
                       " key = excluded.key",
-                      {run_id, b.image, b.index, b.step, b.status, b.cached, b.duration_ms, b.log_path, b.detail,
-                       b.kind, b.key}),
+                      {run_id, b.image, b.index, b.step, to_string(b.status), b.cached, b.duration_ms, b.log_path,
+                       b.detail, b.kind, b.key}),
           "recording build step #" + std::to_string(b.index) + " of image " + b.image);
   return {};
 }
@@ -109,7 +110,7 @@ Status PgMetadata::record_gate(const std::string& run_id, const GateRecord& g) {
   TRY_CTX(conn_->exec("INSERT INTO run_gates (run_id, environment, how, detail, time_ms) VALUES ($1, $2, $3, $4, $5)"
                       " ON CONFLICT (run_id, environment) DO UPDATE SET how = excluded.how,"
                       " detail = excluded.detail, time_ms = excluded.time_ms",
-                      {run_id, g.environment, g.how, g.detail, g.time_ms ? g.time_ms : clock_->now_ms()}),
+                      {run_id, g.environment, to_string(g.how), g.detail, g.time_ms ? g.time_ms : clock_->now_ms()}),
           "recording the gate of " + g.environment + " for run " + run_id);
   return {};
 }
@@ -120,7 +121,7 @@ constexpr const char* kRunColumns =
     "id, repo, rev, commit_id, pipeline_file, pipeline_digest, status, waiting_environment, error, started_ms,"
     " finished_ms, repo_url, retry_of, project";
 
-RunRecord read_run(const Rows& rows, int i) {
+Result<RunRecord> read_run(const Rows& rows, int i) {
   RunRecord r;
   r.id = rows.text(i, 0);
   r.repo = rows.text(i, 1);
@@ -128,7 +129,7 @@ RunRecord read_run(const Rows& rows, int i) {
   r.commit = rows.text(i, 3);
   r.pipeline_file = rows.text(i, 4);
   r.pipeline_digest = rows.text(i, 5);
-  r.status = rows.text(i, 6);
+  r.status = TRY_CTX(cache::parse_run_status(rows.text(i, 6)), "reading run " + r.id);
   r.waiting_environment = rows.text(i, 7);
   r.error = rows.text(i, 8);
   r.started_ms = rows.int64(i, 9);
@@ -139,14 +140,14 @@ RunRecord read_run(const Rows& rows, int i) {
   return r;
 }
 
-StageResult read_stage(const Rows& rows, int i) {
+Result<StageResult> read_stage(const Rows& rows, int i) {
   StageResult r;
   r.run_id = rows.text(i, 0);
   r.stage = rows.text(i, 1);
   r.environment = rows.text(i, 2);
   r.image = rows.text(i, 3);
   r.digest = rows.text(i, 4);
-  r.status = rows.text(i, 5);
+  r.status = TRY_CTX(cache::parse_stage_status(rows.text(i, 5)), "reading stage " + r.stage + " of run " + r.run_id);
   r.cached = rows.boolean(i, 6);
   r.cached_from = rows.text(i, 7);
   r.exit_code = static_cast<int>(rows.int64(i, 8));
@@ -162,12 +163,13 @@ StageResult read_stage(const Rows& rows, int i) {
   return r;
 }
 
-BuildStepRecord read_build_step(const Rows& rows, int i) {
+Result<BuildStepRecord> read_build_step(const Rows& rows, int i, const std::string& run_id) {
   BuildStepRecord b;
   b.image = rows.text(i, 0);
   b.index = static_cast<int>(rows.int64(i, 1));
   b.step = rows.text(i, 2);
-  b.status = rows.text(i, 3);
+  b.status = TRY_CTX(cache::parse_step_status(rows.text(i, 3)),
+                     "reading build step #" + std::to_string(b.index) + " of run " + run_id);
   b.cached = rows.boolean(i, 4);
   b.duration_ms = rows.int64(i, 5);
   b.log_path = rows.text(i, 6);
@@ -193,17 +195,21 @@ Status PgMetadata::fill(RunRecord& run) {
         " FROM stage_results WHERE run_id = $1 ORDER BY seq",
         {run.id}));
     run.stages.clear();
-    for (int i = 0; i < stages.size(); ++i) run.stages.push_back(read_stage(stages, i));
+    for (int i = 0; i < stages.size(); ++i) run.stages.push_back(TRY(read_stage(stages, i)));
     auto steps = TRY(conn_->exec("SELECT image, step_index, step, status, cached, duration_ms, log_path, detail,"
                                  " kind, key FROM run_build_steps WHERE run_id = $1 ORDER BY seq",
                                  {run.id}));
     run.build_steps.clear();
-    for (int i = 0; i < steps.size(); ++i) run.build_steps.push_back(read_build_step(steps, i));
+    for (int i = 0; i < steps.size(); ++i) run.build_steps.push_back(TRY(read_build_step(steps, i, run.id)));
     auto gates = TRY(conn_->exec(
         "SELECT environment, how, detail, time_ms FROM run_gates WHERE run_id = $1 ORDER BY time_ms, seq", {run.id}));
     run.gates.clear();
-    for (int i = 0; i < gates.size(); ++i)
-      run.gates.push_back({gates.text(i, 0), gates.text(i, 1), gates.text(i, 2), gates.int64(i, 3)});
+    for (int i = 0; i < gates.size(); ++i) {
+      GateRecord g{.environment = gates.text(i, 0), .detail = gates.text(i, 2), .time_ms = gates.int64(i, 3)};
+      g.how = TRY_CTX(cache::parse_gate_outcome(gates.text(i, 1)),
+                      "reading the gate of " + g.environment + " of run " + run.id);
+      run.gates.push_back(std::move(g));
+    }
     return {};
   });
 }
@@ -214,7 +220,7 @@ Result<RunRecord> PgMetadata::find_run(const std::string& part) {
                                   " FROM runs WHERE strpos(id, $1) > 0 ORDER BY started_ms DESC, id DESC",
                               {part}));
   std::vector<RunRecord> containing;
-  for (int i = 0; i < rows.size(); ++i) containing.push_back(read_run(rows, i));
+  for (int i = 0; i < rows.size(); ++i) containing.push_back(TRY(read_run(rows, i)));
   RunRecord run = TRY(cache::pick_run(part, std::move(containing)));
   TRY(fill(run));
   return run;
@@ -232,7 +238,7 @@ Result<std::vector<RunRecord>> PgMetadata::list_runs(const RunFilter& f) {
                                   " ORDER BY started_ms DESC, id DESC LIMIT $4 OFFSET $5",
                               {f.image, f.project, f.status, f.limit, f.offset}));
   std::vector<RunRecord> out;
-  for (int i = 0; i < rows.size(); ++i) out.push_back(read_run(rows, i));
+  for (int i = 0; i < rows.size(); ++i) out.push_back(TRY(read_run(rows, i)));
   if (f.with_details)
     for (auto& run : out) TRY(fill(run));
   return out;

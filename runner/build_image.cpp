@@ -146,7 +146,7 @@ class ImageBuild {
   }
 
   // Tells the caller (the run record) how a step ended.
-  void notify(const StepOutcome& outcome, const std::string& status, const std::string& detail) {
+  void notify(const StepOutcome& outcome, cache::StepStatus status, const std::string& detail) {
     if (!req_.on_step) return;
     auto record = build_step_record(image_.name, outcome);
     record.status = status;
@@ -159,7 +159,7 @@ class ImageBuild {
     const std::string reason = short_reason(error.message(), w.what);
     req_.reporter.task(tasks_[w.index], TaskState::failed, clock_.since(w.start), reason);
     w.outcome.seconds = std::chrono::duration<double>(clock_.steady_now() - w.start).count();
-    notify(w.outcome, "failed", reason);
+    notify(w.outcome, cache::StepStatus::failed, reason);
     for (std::size_t j = w.index + 1; j < tasks_.size(); ++j)
       req_.reporter.task(tasks_[j], TaskState::skipped, {}, "an earlier step failed");
     return error;
@@ -240,7 +240,7 @@ class ImageBuild {
     w.outcome.cached = true;
     w.outcome.seconds = std::chrono::duration<double>(clock_.steady_now() - w.start).count();
     req_.reporter.task(tasks_[w.index], TaskState::cached, clock_.since(w.start), w.key.short_hex());
-    notify(w.outcome, "passed", "cached");
+    notify(w.outcome, cache::StepStatus::passed, "cached");
   }
 
   Result<std::string> explain(const StepWork& w) {
@@ -312,7 +312,7 @@ class ImageBuild {
     state_ = after;
     w.outcome.seconds = std::chrono::duration<double>(clock_.steady_now() - w.start).count();
     req_.reporter.task(tasks_[w.index], TaskState::passed, clock_.since(w.start), w.key.short_hex());
-    notify(w.outcome, "passed", "ran");
+    notify(w.outcome, cache::StepStatus::passed, "ran");
     return {};
   }
 

@@ -163,7 +163,7 @@ cache::BuildStepRecord build_step_record(const std::string& image, const StepOut
           .kind = step.kind,
           .step = step.description,
           .key = step.key.str(),
-          .status = "passed",
+          .status = cache::StepStatus::passed,
           .cached = step.cached,
           .duration_ms = static_cast<std::int64_t>(step.seconds * 1000.0 + 0.5),
           .log_path = step.log_path,

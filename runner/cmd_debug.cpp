@@ -32,7 +32,7 @@ struct DebugFlags {
 // The run's failed build step, as (image, 1-based index).
 Result<std::pair<std::string, int>> failed_step_of(const cache::RunRecord& run) {
   for (const auto& b : run.build_steps)
-    if (b.status == "failed") return std::pair{b.image, b.index};
+    if (b.status == cache::StepStatus::failed) return std::pair{b.image, b.index};
   return fail(ErrorKind::usage, "run " + run.id + " has no failed build step: name the image and the step " +
                                     "(gantry debug " + run.id + " --image IMAGE --step N -- COMMAND)");
 }

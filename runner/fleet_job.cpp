@@ -117,7 +117,8 @@ Status load_run_images(JobScope& scope, const std::string& registry) {
 void load_results(JobScope& scope) {
   std::lock_guard lock(scope.ctx->mutex);
   for (const auto& s : scope.run.stages)
-    if (s.status != "pending" && s.status != "running") scope.ctx->results[s.stage] = s;
+    if (s.status != cache::StageStatus::pending && s.status != cache::StageStatus::running)
+      scope.ctx->results[s.stage] = s;
 }
 
 Result<FleetJobResult> build_job(JobScope& scope, const FleetAgentSettings& settings) {
@@ -164,7 +165,7 @@ void record_stage_failure(JobScope& scope, const pipeline::StageDef& stage, cons
   r.stage = stage.name;
   r.environment = stage.environment;
   r.image = stage.image;
-  r.status = "failed";
+  r.status = cache::StageStatus::failed;
   r.allow_failure = stage.allow_failure;
   r.detail = why;
   r.started_ms = scope.ctx->store.clock().now_ms();
@@ -212,7 +213,7 @@ Result<FleetJobResult> stage_job(JobScope& scope, const FleetAgentSettings& sett
     r = run_stage(ctx, *stage);
   }
   const bool passed = outcome_of(r) != TaskOutcome::failed;
-  return FleetJobResult{passed, r.status + (r.detail.empty() ? "" : ": " + r.detail)};
+  return FleetJobResult{passed, std::string(to_string(r.status)) + (r.detail.empty() ? "" : ": " + r.detail)};
 }
 
 Result<FleetJobResult> promote_job(JobScope& scope, const FleetAgentSettings& settings, const std::string& name) {
@@ -263,7 +264,7 @@ Status settle_fleet_run(cache::Store& store, pgstore::PgQueue& queue, const std:
     if (j.state == "waiting" || j.state == "queued" || j.state == "claimed") return {};
   cache::Metadata& meta = store.metadata();
   auto run = TRY(meta.find_run(run_id));
-  if (run.status != "running") return {};  // settled already (by another agent)
+  if (run.status != cache::RunStatus::running) return {};  // settled already (by another agent)
   auto scope = TRY(open_scope(store, run_id, settings, reporter, {}, cache));
   std::map<std::string, const cache::StageResult*> recorded;
   for (const auto& s : scope->run.stages) recorded[s.stage] = &s;
@@ -275,9 +276,11 @@ Status settle_fleet_run(cache::Store& store, pgstore::PgQueue& queue, const std:
     if (!job || job->kind != FleetJobKind::stage) continue;
     // A stage whose agent was lost for good is still "running" in the record.
     auto it = recorded.find(job->target);
-    if (it == recorded.end() || (it->second->status != "running" && it->second->status != "pending")) continue;
+    if (it == recorded.end()) continue;
+    const cache::StageStatus was = it->second->status;
+    if (was != cache::StageStatus::running && was != cache::StageStatus::pending) continue;
     cache::StageResult r = *it->second;
-    r.status = "failed";
+    r.status = cache::StageStatus::failed;
     r.detail = j.result;
     TRY(meta.record_stage(r));
   }
@@ -288,11 +291,12 @@ Status settle_fleet_run(cache::Store& store, pgstore::PgQueue& queue, const std:
     if (auto job = FleetJob::parse(j.name, j.payload); job && job->kind == FleetJobKind::promote)
       last = std::max(last, scope->pipeline().environment_index(job->target));
   const auto gate = fleet_gate(scope->pipeline(), last);
-  out.status = !error.empty() ? "failed" : gate ? "waiting" : "passed";
-  out.waiting_environment = out.status == "waiting" ? *gate : "";
+  out.status = !error.empty() ? cache::RunStatus::failed : gate ? cache::RunStatus::waiting : cache::RunStatus::passed;
+  out.waiting_environment = out.status == cache::RunStatus::waiting ? *gate : "";
   out.error = error;
   TRY(settle_pending_stages(*scope->ctx, out));
-  return meta.set_run_status(run_id, out.status, out.waiting_environment, out.error, out.status != "waiting");
+  return meta.set_run_status(run_id, out.status, out.waiting_environment, out.error,
+                             out.status != cache::RunStatus::waiting);
 }
 
 }  // namespace gantry::runner

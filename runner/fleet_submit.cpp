@@ -133,7 +133,7 @@ Result<FleetRun> follow_fleet_run(cache::Store& store, pgstore::PgQueue& queue, 
       const bool all_ended = std::all_of(shown.begin(), shown.end(), [](const auto& j) { return ended(j.state); });
       if (all_ended) {
         auto record = TRY(meta.find_run(run_id));
-        if (record.status != "running") {
+        if (record.status != cache::RunStatus::running) {
           out.record = std::move(record);
           return out;
         }
@@ -175,7 +175,7 @@ Result<FleetRun> submit_fleet_run(cache::Store& store, const std::string& db_url
   }
   auto jobs = plan_fleet_jobs(pipeline, run.id);
   if (auto st = queue.enqueue(jobs); !st) {
-    (void)meta.set_run_status(run.id, "failed", "", "queueing its jobs: " + st.error().message(), true);
+    (void)meta.set_run_status(run.id, cache::RunStatus::failed, "", "queueing its jobs: " + st.error().message(), true);
     return fail(std::move(st).error().context("run " + run.id));
   }
   reporter.note("run " + run.id + ": " + run.repo + " at " + commit.short_id + " (" + commit.summary + "), " +
@@ -192,8 +192,8 @@ Result<cache::RunRecord> promote_on_fleet(cache::Store& store, const std::string
   pgstore::PgQueue queue(*conn);
   cache::Metadata& meta = store.metadata();
   const std::string& env = pipeline.environments[index].name;
-  TRY(meta.record_gate(run.id, {.environment = env, .how = "promoted", .detail = "gantry promote"}));
-  TRY(meta.set_run_status(run.id, "running", "", "", false));
+  TRY(meta.record_gate(run.id, {.environment = env, .how = cache::GateOutcome::promoted, .detail = "gantry promote"}));
+  TRY(meta.set_run_status(run.id, cache::RunStatus::running, "", "", false));
   {
     RunContext ctx{.store = store, .repo = repo, .commit = commit, .pipeline = pipeline, .reporter = reporter};
     ctx.run_id = run.id;
@@ -201,7 +201,7 @@ Result<cache::RunRecord> promote_on_fleet(cache::Store& store, const std::string
   }
   auto jobs = plan_fleet_jobs(pipeline, run.id, index);
   if (auto st = queue.enqueue(jobs); !st) {
-    (void)meta.set_run_status(run.id, "failed", "", "queueing its jobs: " + st.error().message(), true);
+    (void)meta.set_run_status(run.id, cache::RunStatus::failed, "", "queueing its jobs: " + st.error().message(), true);
     return fail(std::move(st).error().context("run " + run.id));
   }
   reporter.note("run " + run.id + ": the manual gate of " + env + " opened, " + std::to_string(jobs.size()) +

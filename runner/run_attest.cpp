@@ -102,7 +102,8 @@ Status attest_passed_stages(RunContext& ctx, const std::string& environment) {
   {
     std::lock_guard lock(ctx.mutex);
     for (const auto& [name, r] : ctx.results)
-      if (r.environment == environment && r.status == "passed" && ctx.attested_stages.insert(name).second)
+      if (r.environment == environment && r.status == cache::StageStatus::passed &&
+          ctx.attested_stages.insert(name).second)
         passed.push_back(r);
   }
   const auto promoted = promoted_images(ctx.pipeline);
@@ -207,7 +208,8 @@ Status check_promotion(cache::Store& store, const pipeline::EnvironmentDef& env,
 Status record_refusal(RunContext& ctx, const std::string& environment, const std::string& image,
                       const std::string& digest, Error refusal) {
   cache::Metadata& meta = ctx.store.metadata();
-  TRY(meta.record_gate(ctx.run_id, {.environment = environment, .how = "refused", .detail = refusal.message()}));
+  TRY(meta.record_gate(ctx.run_id,
+                       {.environment = environment, .how = cache::GateOutcome::refused, .detail = refusal.message()}));
   TRY(meta.refuse({.project = ctx.project,
                    .image = image,
                    .environment = environment,

@@ -32,7 +32,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
   for (const auto& step : run.build_steps) {
     auto j = build_step_json(step);
     j["image"] = step.image;
-    if (step.status == "failed") failed_step = j;
+    if (step.status == cache::StepStatus::failed) failed_step = j;
     build_steps.push_back(std::move(j));
   }
   nlohmann::json stages = nlohmann::json::array();
@@ -64,7 +64,7 @@ nlohmann::json run_record_json(const cache::RunRecord& run, const std::vector<ca
                      {"time", cache::format_time_utc(g.time_ms)}});
   nlohmann::json promos = nlohmann::json::array();
   for (const auto& p : promotions) {
-    if (p.kind != "promote") continue;
+    if (p.kind != cache::PromotionKind::promote) continue;
     promos.push_back({{"image", p.image},
                       {"environment", p.environment},
                       {"digest", p.digest},

@@ -20,7 +20,7 @@ Status record_pending_stages(RunContext& ctx, std::size_t first_env) {
       r.environment = stage->environment;
       r.image = stage->image;
       if (auto it = ctx.images.find(stage->image); it != ctx.images.end()) r.digest = it->second.digest.str();
-      r.status = "pending";
+      r.status = cache::StageStatus::pending;
       r.allow_failure = stage->allow_failure;
       TRY(meta.record_stage(r));
     }
@@ -31,7 +31,7 @@ Status record_pending_stages(RunContext& ctx, std::size_t first_env) {
 Status settle_pending_stages(RunContext& ctx, const cache::RunRecord& run) {
   cache::Metadata& meta = ctx.store.metadata();
   auto recorded = TRY(meta.find_run(run.id));
-  std::map<std::string, std::string> status_of;
+  std::map<std::string, cache::StageStatus> status_of;
   for (const auto& r : recorded.stages) status_of[r.stage] = r.status;
   // The first need that failed (a failure not allowed) or was skipped, if any.
   auto broken_need = [&](const std::string& name) -> std::string {
@@ -41,17 +41,19 @@ Status settle_pending_stages(RunContext& ctx, const cache::RunRecord& run) {
       auto it = status_of.find(need);
       if (it == status_of.end()) continue;
       const auto* need_def = ctx.pipeline.find_stage(need);
-      if (it->second == "failed" && !(need_def && need_def->allow_failure)) return need + " (failed)";
-      if (it->second == "skipped" || it->second == "interrupted") return need + " (" + it->second + ")";
+      if (it->second == cache::StageStatus::failed && !(need_def && need_def->allow_failure)) return need + " (failed)";
+      if (it->second == cache::StageStatus::skipped || it->second == cache::StageStatus::interrupted)
+        return need + " (" + std::string(to_string(it->second)) + ")";
     }
     return "";
   };
-  const int gate = run.status == "waiting" ? ctx.pipeline.environment_index(run.waiting_environment) : -1;
+  const int gate =
+      run.status == cache::RunStatus::waiting ? ctx.pipeline.environment_index(run.waiting_environment) : -1;
   for (auto& r : recorded.stages) {
-    if (r.status != "pending") continue;
+    if (r.status != cache::StageStatus::pending) continue;
     const bool behind_gate = gate >= 0 && ctx.pipeline.environment_index(r.environment) >= gate;
     const std::string need = broken_need(r.stage);
-    r.status = "skipped";
+    r.status = cache::StageStatus::skipped;
     r.detail = behind_gate       ? "waiting at manual gate " + run.waiting_environment
                : !need.empty()   ? "needs " + need
                                  : "environment " + r.environment + " not reached";

@@ -30,7 +30,7 @@ cache::RunRecord new_run_record(const RunOptions& options, const pipeline::GitRe
 }
 
 int run_exit_code(const cache::RunRecord& run) {
-  return run.status == "failed" || run.status == "interrupted" ? 1 : 0;
+  return run.status == cache::RunStatus::failed || run.status == cache::RunStatus::interrupted ? 1 : 0;
 }
 
 Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& options, Reporter& reporter,
@@ -70,7 +70,7 @@ Result<cache::RunRecord> run_pipeline(cache::Store& store, const RunOptions& opt
   reporter.note("run " + run.id + ": " + run.repo + " at " + commit.short_id + " (" + commit.summary + ")");
 
   auto fail_run = [&](const Error& e) -> Result<cache::RunRecord> {
-    run.status = "failed";
+    run.status = cache::RunStatus::failed;
     run.error = ctx.masker.mask(e.message());
     reporter.note("run failed: " + run.error);
     TRY(settle_pending_stages(ctx, run));

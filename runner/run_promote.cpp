@@ -30,7 +30,8 @@ Result<std::vector<cache::RunRecord>> waiting_runs(cache::Store& store, const Pr
   constexpr int kLookBack = 500;
   auto list = TRY(meta.list_runs({.project = project, .image = o.image, .limit = kLookBack}));
   std::erase_if(list, [&](const cache::RunRecord& r) {
-    return r.status != "waiting" || r.waiting_environment != o.environment || digest_of(r, o.image).empty();
+    return r.status != cache::RunStatus::waiting || r.waiting_environment != o.environment ||
+           digest_of(r, o.image).empty();
   });
   return list;
 }
@@ -134,7 +135,7 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   for (const auto& i : run.images)
     if (i.image == o.image) image = &i;
   if (!image) return fail(ErrorKind::not_found, "run " + run.id + " has no image " + o.image);
-  if (run.status == "running") return fail(ErrorKind::conflict, "run " + run.id + " is still running");
+  if (run.status == cache::RunStatus::running) return fail(ErrorKind::conflict, "run " + run.id + " is still running");
   // Held until this process ends; the run is "running" again meanwhile (and
   // "interrupted" if this process dies).
   std::optional<cache::RunLock> run_lock;  // a fleet's run is the agents'
@@ -151,7 +152,8 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
       if (!ri) continue;
       if (!TRY(meta.was_promoted(run.project, name, before, ri->digest))) {
         const std::string why = "refusing to promote " + name + " " + ri->digest + " to " + o.environment +
-                                ": it has not passed " + before + " (run " + run.id + " is " + run.status + ")";
+                                ": it has not passed " + before + " (run " + run.id + " is " +
+                                std::string(to_string(run.status)) + ")";
         // In the history too: the refusal moves no pointer.
         TRY(meta.refuse({.project = run.project,
                          .image = name,
@@ -194,10 +196,10 @@ Result<cache::RunRecord> promote_run(cache::Store& store, const PromoteOptions& 
   ctx.workspaces = std::make_unique<WorkspaceCache>(*repo, *commit, pipe->base_dir, store.tmp_dir());
 
   reporter.note("run " + run.id + ": promoting " + o.image + " " + image->digest + " to " + o.environment);
-  TRY(meta.set_run_status(run.id, "running", "", "", false));
+  TRY(meta.set_run_status(run.id, cache::RunStatus::running, "", "", false));
   TRY(record_pending_stages(ctx, first));
   if (auto st = advance(ctx, run, first, true, promoted); !st) {
-    run.status = "failed";
+    run.status = cache::RunStatus::failed;
     run.error = ctx.masker.mask(st.error().message());
     TRY(settle_pending_stages(ctx, run));
     TRY(meta.set_run_status(run.id, run.status, "", run.error, true));

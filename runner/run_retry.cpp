@@ -12,7 +12,7 @@ Result<cache::RunRecord> retry_run(cache::Store& store, const std::string& run_i
   TRY(recover_dead_runs(store));  // a dead "running" run becomes "interrupted" first
   cache::Metadata& meta = store.metadata();
   auto old = TRY(meta.find_run(run_id));
-  if (old.status == "running")
+  if (old.status == cache::RunStatus::running)
     return fail(ErrorKind::conflict, "run " + old.id + " is still running (its gantry process is alive); retry it "
                                      "once it has ended");
   options.repo = old.repo;
@@ -20,7 +20,8 @@ Result<cache::RunRecord> retry_run(cache::Store& store, const std::string& run_i
   options.file = old.pipeline_file;
   options.retry_of = old.id;
   options.branch = old.rev;  // provenance: the branch the original run's revision named (if the commit is on it)
-  reporter.note("retrying run " + old.id + " (" + old.status + "): " + old.repo + " at " + old.commit.substr(0, 12));
+  reporter.note("retrying run " + old.id + " (" + std::string(to_string(old.status)) + "): " + old.repo + " at " +
+                old.commit.substr(0, 12));
   return run_pipeline(store, options, reporter, stop);
 }
 

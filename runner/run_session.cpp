@@ -174,7 +174,7 @@ namespace {
 bool stages_cancelled_by_newer_run(RunContext& ctx) {
   std::lock_guard lock(ctx.mutex);
   for (const auto& [name, r] : ctx.results)
-    if (r.status == "cancelled") return true;
+    if (r.status == cache::StageStatus::cancelled) return true;
   return false;
 }
 
@@ -291,7 +291,7 @@ Result<std::string> already_in(RunContext& ctx, const std::string& environment,
 
 Status wait_at_gate(RunContext& ctx, cache::RunRecord& run, const pipeline::EnvironmentDef& env,
                     const std::vector<std::string>& promoted) {
-  run.status = "waiting";
+  run.status = cache::RunStatus::waiting;
   run.waiting_environment = env.name;
   TRY(settle_pending_stages(ctx, run));  // "waiting at manual gate ENV"
   ctx.reporter.note("waiting at the manual gate of " + env.name + ": gantry promote " +
@@ -335,10 +335,10 @@ Result<cache::EnvironmentTurn> take_turn(RunContext& ctx, cache::RunRecord& run,
         std::string who = "run " + ahead.front();
         if (ahead.size() > 1) who += " and " + std::to_string(ahead.size() - 1) + " more ahead";
         ctx.reporter.note("waiting for " + env.name + " (" + who + ")");
-        if (!waited) (void)meta.set_run_status(run.id, "running", env.name, "", false);
+        if (!waited) (void)meta.set_run_status(run.id, cache::RunStatus::running, env.name, "", false);
         waited = true;
       });
-  if (waited) (void)meta.set_run_status(run.id, "running", "", "", false);
+  if (waited) (void)meta.set_run_status(run.id, cache::RunStatus::running, "", "", false);
   if (!turn) return fail(std::move(turn).error().context(env.name));
   return std::move(*turn);
 }
@@ -351,7 +351,9 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
     const auto& env = envs[i];
     const bool gate = env.when == pipeline::Gate::manual;
     const bool opened = gate && i == first && open_first;  // by gantry promote
-    if (opened) TRY(meta.record_gate(run.id, {.environment = env.name, .how = "promoted", .detail = "gantry promote"}));
+    if (opened)
+      TRY(meta.record_gate(run.id,
+                           {.environment = env.name, .how = cache::GateOutcome::promoted, .detail = "gantry promote"}));
     if (gate && !opened) {
       // A digest already in the environment was let through this gate
       // before: passing it again needs nobody.
@@ -359,7 +361,8 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
       if (there.empty()) return wait_at_gate(ctx, run, env, promoted);
       std::string detail = there + " already in " + env.name + ": its manual gate is passed without waiting";
       ctx.reporter.note(detail);
-      TRY(meta.record_gate(run.id, {.environment = env.name, .how = "already-there", .detail = detail}));
+      TRY(meta.record_gate(run.id,
+                           {.environment = env.name, .how = cache::GateOutcome::already_there, .detail = detail}));
       TRY(resolve_secrets(ctx, i, next_manual_gate(ctx.pipeline, i, true)));
     }
     // One deploy at a time: held until this environment's promotion is done.
@@ -370,7 +373,7 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
     bool ok = TRY(run_environment_stages(ctx, env.name));
     if (!ok) {
       const bool superseded = stages_cancelled_by_newer_run(ctx);
-      run.status = superseded ? "interrupted" : "failed";
+      run.status = superseded ? cache::RunStatus::interrupted : cache::RunStatus::failed;
       run.waiting_environment.clear();
       run.error = superseded ? "a newer run of the branch was queued: its interruptible stages were cancelled; not "
                                "promoted to " + env.name
@@ -384,14 +387,14 @@ Status advance(RunContext& ctx, cache::RunRecord& run, std::size_t first, bool o
     auto st = attest_passed_stages(ctx, env.name);
     if (st) st = promote_images(ctx, env, promoted);
     if (!st) {
-      run.status = "failed";
+      run.status = cache::RunStatus::failed;
       run.error = ctx.masker.mask(st.error().message());
       ctx.reporter.note(run.error);
       TRY(settle_pending_stages(ctx, run));
       return meta.set_run_status(run.id, run.status, "", run.error, true);
     }
   }
-  run.status = "passed";
+  run.status = cache::RunStatus::passed;
   run.waiting_environment.clear();
   TRY(settle_pending_stages(ctx, run));  // none left, unless a stage was never scheduled
   return meta.set_run_status(run.id, run.status, "", "", true);

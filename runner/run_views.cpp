@@ -44,7 +44,7 @@ std::string short_commit(const std::string& c) { return c.substr(0, 12); }
 
 const cache::BuildStepRecord* failed_build_step(const cache::RunRecord& run) {
   for (const auto& step : run.build_steps)
-    if (step.status == "failed") return &step;
+    if (step.status == cache::StepStatus::failed) return &step;
   return nullptr;
 }
 
@@ -53,12 +53,15 @@ std::string stage_summary(const cache::RunRecord& run) {
     return "build failed: " + step->image + " step #" + std::to_string(step->index) + " (" + step->step + ")";
   int passed = 0, cached = 0, failed = 0, skipped = 0, interrupted = 0, cancelled = 0, to_do = 0;
   for (const auto& s : run.stages) {
-    if (s.status == "passed") (s.cached ? cached : passed)++;
-    else if (s.status == "failed") failed++;
-    else if (s.status == "interrupted") interrupted++;
-    else if (s.status == "cancelled") cancelled++;  // by a newer run of the branch (interruptible:)
-    else if (s.status == "pending" || s.status == "running") to_do++;
-    else skipped++;
+    switch (s.status) {
+      case cache::StageStatus::passed: (s.cached ? cached : passed)++; break;
+      case cache::StageStatus::failed: failed++; break;
+      case cache::StageStatus::interrupted: interrupted++; break;
+      case cache::StageStatus::cancelled: cancelled++; break;  // by a newer run of the branch (interruptible:)
+      case cache::StageStatus::pending:
+      case cache::StageStatus::running: to_do++; break;
+      case cache::StageStatus::skipped: skipped++; break;
+    }
   }
   std::string out = std::to_string(passed) + " passed, " + std::to_string(cached) + " cached";
   if (failed) out += ", " + std::to_string(failed) + " failed";
@@ -120,8 +123,8 @@ Status print_history(cache::Store& store, const std::string& project, const std:
   } else {
     std::vector<std::vector<std::string>> rows = {{"RUN", "STARTED", "COMMIT", "STATUS", "STAGES"}};
     for (const auto& run : list) {
-      std::string status = run.status;
-      if (status == "waiting") status += " (" + run.waiting_environment + ")";
+      std::string status(to_string(run.status));
+      if (run.status == cache::RunStatus::waiting) status += " (" + run.waiting_environment + ")";
       rows.push_back({run.id, cache::format_time_utc(run.started_ms), short_commit(run.commit), status,
                       stage_summary(run)});
     }
@@ -131,12 +134,13 @@ Status print_history(cache::Store& store, const std::string& project, const std:
     out << "\n";
     std::vector<std::vector<std::string>> rows = {{"TIME", "EVENT", "IMAGE", "ENVIRONMENT", "DIGEST", "FROM", "RUN"}};
     for (const auto& e : events)
-      rows.push_back({cache::format_time_utc(e.time_ms), e.kind, e.image, e.environment, short_digest(e.digest),
+      rows.push_back({cache::format_time_utc(e.time_ms), std::string(to_string(e.kind)), e.image, e.environment,
+                      short_digest(e.digest),
                       e.replaced_digest.empty() ? "-" : short_digest(e.replaced_digest), e.run_id.empty() ? "-" : e.run_id});
     print_table(out, rows);
     // Why each refused promotion was refused (it moved no pointer).
     for (const auto& e : events)
-      if (e.kind == "refused")
+      if (e.kind == cache::PromotionKind::refused)
         out << "refused  " << cache::format_time_utc(e.time_ms) << " " << e.image << " to " << e.environment << ": "
             << e.reason << "\n";
   }
@@ -171,8 +175,9 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
     for (const auto& b : run.build_steps) {
       char secs[32];
       std::snprintf(secs, sizeof secs, "%.2f", static_cast<double>(b.duration_ms) / 1000.0);
-      steps.push_back({b.image, "#" + std::to_string(b.index) + " " + b.step, b.cached ? "cached" : b.status, secs,
-                       b.status == "failed" ? b.detail : ""});
+      steps.push_back({b.image, "#" + std::to_string(b.index) + " " + b.step,
+                       b.cached ? "cached" : std::string(to_string(b.status)), secs,
+                       b.status == cache::StepStatus::failed ? b.detail : ""});
     }
     print_table(out, steps);
     out << "\n";
@@ -181,7 +186,7 @@ Status print_run(cache::Store& store, const std::string& run_id, bool json, std:
   for (const auto& s : run.stages) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.2f", static_cast<double>(s.duration_ms) / 1000.0);
-    rows.push_back({s.stage, s.environment, s.cached ? "cached" : s.status,
+    rows.push_back({s.stage, s.environment, s.cached ? "cached" : std::string(to_string(s.status)),
                     s.exit_code >= 0 ? std::to_string(s.exit_code) : "-", secs, s.detail});
   }
   print_table(out, rows);
@@ -235,7 +240,7 @@ Status print_logs(cache::Store& store, const std::string& run_id, const std::str
     if (!stage.empty() && (is_stage || b.image != stage)) continue;
     found = true;
     out << "== build " << b.image << " #" << b.index << " " << b.step << " ("
-        << (b.cached ? "cached" : b.status) << ") ==\n";
+        << (b.cached ? "cached" : to_string(b.status)) << ") ==\n";
     if (b.log_path.empty()) {
       out << "(no log: " << (b.cached ? "cached, nothing ran" : b.kind + " steps run no command") << ")\n";
       continue;
@@ -247,9 +252,9 @@ Status print_logs(cache::Store& store, const std::string& run_id, const std::str
   for (const auto& s : run.stages) {
     if (!stage.empty() && s.stage != stage) continue;
     found = true;
-    if (stage.empty()) out << "== " << s.stage << " (" << (s.cached ? "cached" : s.status) << ") ==\n";
+    if (stage.empty()) out << "== " << s.stage << " (" << (s.cached ? "cached" : to_string(s.status)) << ") ==\n";
     if (s.cached) out << "(cached: the log of run " << s.cached_from << ")\n";
-    if (s.log_path.empty() || s.status == "skipped") {
+    if (s.log_path.empty() || s.status == cache::StageStatus::skipped) {
       out << "(no log: " << s.detail << ")\n";
       continue;
     }

@@ -62,7 +62,7 @@ Result<int> poll_once(const GlobalOptions& global, const WatchOptions& o, Report
     if (!record) {
       reporter.note("run of " + commit.short_id + " could not start: " + record.error().message());
     } else {
-      reporter.note("run " + record->id + " of " + commit.short_id + ": " + record->status);
+      reporter.note("run " + record->id + " of " + commit.short_id + ": " + std::string(to_string(record->status)));
       if (o.json) {
         auto doc = load_run_json(*store, *record);
         if (doc) std::cout << doc->dump() << std::endl;

@@ -79,8 +79,8 @@ void record(RunContext& ctx, const cache::StageResult& r) {
 }
 
 TaskState state_of(const cache::StageResult& r) {
-  if (r.status == "skipped") return TaskState::skipped;
-  if (r.status == "failed" || r.status == "cancelled") return TaskState::failed;
+  if (r.status == cache::StageStatus::skipped) return TaskState::skipped;
+  if (r.status == cache::StageStatus::failed || r.status == cache::StageStatus::cancelled) return TaskState::failed;
   return r.cached ? TaskState::cached : TaskState::passed;
 }
 
@@ -99,7 +99,7 @@ std::set<std::string> stage_ancestors(const pipeline::Pipeline& p, const pipelin
 }
 
 TaskOutcome outcome_of(const cache::StageResult& result) {
-  if (result.status == "passed") return TaskOutcome::passed;
+  if (result.status == cache::StageStatus::passed) return TaskOutcome::passed;
   return result.allow_failure ? TaskOutcome::failed_allowed : TaskOutcome::failed;
 }
 
@@ -110,7 +110,7 @@ cache::StageResult skip_stage(RunContext& ctx, const pipeline::StageDef& stage, 
   r.environment = stage.environment;
   r.image = stage.image;
   if (auto it = ctx.images.find(stage.image); it != ctx.images.end()) r.digest = it->second.digest.str();
-  r.status = "skipped";
+  r.status = cache::StageStatus::skipped;
   r.allow_failure = stage.allow_failure;
   r.detail = "needs " + failed_need + " (failed)";
   r.started_ms = ctx.store.clock().now_ms();
@@ -162,7 +162,7 @@ class StageRun {
 
   // An interruptible stage of a superseded run that never started.
   cache::StageResult cancelled_by_newer_run() {
-    r_.status = "cancelled";
+    r_.status = cache::StageStatus::cancelled;
     r_.detail = kSuperseded;
     r_.duration_ms = elapsed().count();
     if (auto log = StageLog::open(r_.log_path)) log->line("gantry: " + r_.detail);
@@ -187,7 +187,7 @@ class StageRun {
   }
 
   cache::StageResult failed(const std::string& why) {
-    r_.status = "failed";
+    r_.status = cache::StageStatus::failed;
     r_.detail = ctx_.masker.mask(why);
     r_.duration_ms = elapsed().count();
     if (auto log = StageLog::open(r_.log_path)) log->line("gantry: " + r_.detail);
@@ -246,7 +246,7 @@ class StageRun {
     if (!hit || !*hit || !((*hit)->artifacts_dir.empty() || ::access((*hit)->artifacts_dir.c_str(), F_OK) == 0))
       return std::nullopt;
     const auto& c = **hit;
-    r_.status = "passed";
+    r_.status = cache::StageStatus::passed;
     r_.cached = true;
     r_.cached_from = c.run_id;
     r_.exit_code = c.exit_code;
@@ -267,7 +267,7 @@ class StageRun {
   void mark_running() {
     ctx_.reporter.task(task_, TaskState::running, {});
     cache::StageResult running = r_;
-    running.status = "running";
+    running.status = cache::StageStatus::running;
     if (auto st = runs_.record_stage(running); !st) ctx_.reporter.note("warning: " + st.error().message());
   }
 
@@ -387,7 +387,7 @@ class StageRun {
         }
         r_.artifacts_dir = dest;
       }
-      r_.status = "passed";
+      r_.status = cache::StageStatus::passed;
       break;
     }
   }
@@ -422,10 +422,10 @@ class StageRun {
       if (auto st = save_stage_tests(path, tests_); !st)
         ctx_.reporter.note("warning: stage " + stage_.name + ": keeping its test results: " + st.error().message());
     }
-    if (r_.status != "passed" && cancelled_by_newer_) {
-      r_.status = "cancelled";
-    } else if (r_.status != "passed") {
-      r_.status = "failed";
+    if (r_.status != cache::StageStatus::passed && cancelled_by_newer_) {
+      r_.status = cache::StageStatus::cancelled;
+    } else if (r_.status != cache::StageStatus::passed) {
+      r_.status = cache::StageStatus::failed;
       if (stage_.allow_failure) r_.detail += r_.detail.empty() ? "failure allowed" : " (failure allowed)";
     } else if (use_cache_) {
       cache::CachedStage c;

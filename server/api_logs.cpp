@@ -16,7 +16,9 @@ namespace gantry::server {
 
 namespace {
 
-bool ended(const std::string& status) { return status != "pending" && status != "running"; }
+bool ended(cache::StageStatus status) {
+  return status != cache::StageStatus::pending && status != cache::StageStatus::running;
+}
 
 Result<cache::StageResult> find_stage(ServerCore& core, const std::string& id, const std::string& stage) {
   cache::Metadata& runs = core.store.metadata();
@@ -34,7 +36,7 @@ struct Follower {
   off_t offset = 0;
   std::string partial;
   std::chrono::steady_clock::time_point last_store_read{};
-  std::string status = "pending";
+  cache::StageStatus status = cache::StageStatus::pending;
 
   // Sends the lines written since the last call; true while there may be more.
   bool tick(SseStream& out) {

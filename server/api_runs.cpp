@@ -150,7 +150,7 @@ Reply retry_run(ServerCore& core, const Request& req) {
   cache::Metadata& runs = core.store.metadata();
   auto run = runs.find_run(req.params.at("id"));
   if (!run) return error_response(run.error());
-  if (run->status == "running")
+  if (run->status == cache::RunStatus::running)
     return error_response(409, "conflict", "run " + run->id + " is still running; retry it once it has ended");
   cache::QueueEntry entry;
   entry.kind = "retry";

@@ -25,8 +25,9 @@ Reply metrics(ServerCore& core) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   };
   metric("gantry_runs", "gauge", "Runs in the store, by status.");
-  for (const char* status : {"running", "passed", "failed", "waiting", "interrupted"})
-    if (!counts->runs_by_status.count(status)) counts->runs_by_status[status] = 0;
+  for (auto status : {cache::RunStatus::running, cache::RunStatus::passed, cache::RunStatus::failed,
+                      cache::RunStatus::waiting, cache::RunStatus::interrupted})
+    counts->runs_by_status.try_emplace(std::string(to_string(status)), 0);
   for (const auto& [status, n] : counts->runs_by_status) out << "gantry_runs{status=\"" << status << "\"} " << n << "\n";
   metric("gantry_queue_depth", "gauge", "Runs queued and not started yet.");
   out << "gantry_queue_depth " << counts->queued << "\n";

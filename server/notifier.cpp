@@ -70,13 +70,15 @@ void Notifier::on_event(const std::string& type, const nlohmann::json& data) {
     if (!finished(status) || !first_time("run " + str(data, "id") + " " + status)) return;
     send("run_finished", {{"run", data}, {"url", run_page_url(public_url_, str(data, "id"))}});
   } else if (type == "stage") {
-    if (str(data, "status") != "failed") return;
+    if (str(data, "status") != to_string(cache::StageStatus::failed)) return;
     if (!first_time("stage " + str(data, "run") + " " + str(data, "stage") + " failed")) return;
     send("stage_failed", {{"stage", data}, {"url", run_page_url(public_url_, str(data, "run"))}});
   } else if (type == "promotion") {
     // A refused promotion moved nothing: its own event, never a "promotion".
     const std::string kind = str(data, "kind");
-    const std::string event = kind == "rollback" ? "rollback" : kind == "refused" ? "promotion_refused" : "promotion";
+    const std::string event = kind == to_string(cache::PromotionKind::rollback)  ? "rollback"
+                              : kind == to_string(cache::PromotionKind::refused) ? "promotion_refused"
+                                                                                 : "promotion";
     send(event, {{"promotion", data}, {"url", run_page_url(public_url_, str(data, "run"))}});
   }
 }

@@ -119,7 +119,7 @@ void RunSupervisor::supersede_older(const cache::QueueEntry& newer) {
     // Only once the run is recorded: its process handles SIGUSR1 from then on
     // (before, the signal's default action would end it).
     auto run = runs.find_run(older.id);
-    if (!run || run->id != older.id || run->status != "running") continue;
+    if (!run || run->id != older.id || run->status != cache::RunStatus::running) continue;
     serve_log()->info("run {}: superseded by run {} of {} {} (its interruptible stages are cancelled)", older.id,
                       newer.id, newer.repo_name, newer.branch);
     ::kill(pid, SIGUSR1);
@@ -147,9 +147,10 @@ Result<std::string> RunSupervisor::cancel(const std::string& id) {
   auto run = runs.find_run(id);
   if (!run && !entry) return fail(ErrorKind::not_found, "run " + id + " not found");
   if (run && run->id != id) return fail(ErrorKind::not_found, "run " + id + " not found (give the whole id)");
-  const std::string status = run ? run->status : cache::queue_entry_status(entry->state, entry->error);
-  if (status == "running")
+  if (run && run->status == cache::RunStatus::running)
     return fail(ErrorKind::conflict, "run " + id + " is running in a process this server did not start");
+  const std::string status =
+      run ? std::string(to_string(run->status)) : cache::queue_entry_status(entry->state, entry->error);
   return fail(ErrorKind::conflict, "run " + id + " has ended (" + status + ")");
 }
 
@@ -301,11 +302,11 @@ void RunSupervisor::on_exit(Child child, int wait_status) {
   if (child.stopped_by_shutdown) {
     const std::string why = "the server stopped (SIGTERM) and cancelled the run after its grace period; POST "
                             "/api/v1/runs/" + id + "/retry to run it again";
-    if (recorded && run->status != "passed" && run->status != "waiting") {
-      Status st = runs.set_run_status(id, "interrupted", "", why, true);
+    if (recorded && run->status != cache::RunStatus::passed && run->status != cache::RunStatus::waiting) {
+      Status st = runs.set_run_status(id, cache::RunStatus::interrupted, "", why, true);
       for (int i = 0; !st && i < 100; ++i) {  // SQLITE_BUSY on the shared connection: try again
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        st = runs.set_run_status(id, "interrupted", "", why, true);
+        st = runs.set_run_status(id, cache::RunStatus::interrupted, "", why, true);
       }
       if (!st) serve_log()->error("run {}: {}", id, st.error().message());
     }
@@ -324,8 +325,11 @@ void RunSupervisor::on_exit(Child child, int wait_status) {
     tracked_.erase(id);
     seen_.erase(id);
   }
-  serve_log()->info("run {}: ended ({})", id, recorded ? (child.stopped_by_shutdown ? "interrupted" : run->status)
-                                                       : "failed: " + error);
+  const cache::RunStatus ended_as = child.stopped_by_shutdown ? cache::RunStatus::interrupted
+                                    : recorded                  ? run->status
+                                                                : cache::RunStatus::failed;
+  serve_log()->info("run {}: ended ({})", id,
+                    recorded ? std::string(to_string(ended_as)) : "failed: " + error);
   publish_run(id);
   wake();
 }

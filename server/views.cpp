@@ -29,7 +29,7 @@ nlohmann::json summary_json(const cache::RunSummary& r) {
 cache::RunSummary summary_of(const cache::RunRecord& run, const cache::QueueEntry* entry) {
   cache::RunSummary s;
   s.id = run.id;
-  s.status = run.status;
+  s.status = std::string(to_string(run.status));
   s.project = run.project;
   s.repo = run.repo;
   s.rev = run.rev;

@@ -76,7 +76,7 @@ std::string postgres_unavailable() { return gantry::testing::shared_pg_server().
 std::string digest(char c) { return "sha256:" + std::string(64, c); }
 
 RunRecord make_run(const std::string& id, std::int64_t started_ms, const std::string& project = "p",
-                   const std::string& status = "passed", const std::string& image = "app") {
+                   RunStatus status = RunStatus::passed, const std::string& image = "app") {
   RunRecord run;
   run.id = id;
   run.repo = "/srv/" + project;
@@ -110,38 +110,40 @@ class MetadataContract : public ::testing::TestWithParam<MetadataBackend> {
 TEST_P(MetadataContract, Run_RoundTripsWithImagesStagesBuildStepsAndGates_ByAnyUniquePartOfItsId) {
   auto run = make_run("20260101-000000-abcd", 1000);
   ASSERT_TRUE(meta_->create_run(run));
-  StageResult unit{.run_id = run.id, .stage = "unit", .environment = "test", .status = "pending"};
-  StageResult lint{.run_id = run.id, .stage = "lint", .environment = "test", .status = "pending"};
+  StageResult unit{.run_id = run.id, .stage = "unit", .environment = "test", .status = StageStatus::pending};
+  StageResult lint{.run_id = run.id, .stage = "lint", .environment = "test", .status = StageStatus::pending};
   ASSERT_TRUE(meta_->record_stage(unit));
   ASSERT_TRUE(meta_->record_stage(lint));
-  unit.status = "passed";
+  unit.status = StageStatus::passed;
   unit.exit_code = 0;
   unit.duration_ms = 1234;
   ASSERT_TRUE(meta_->record_stage(unit));  // replaced: keeps its place before lint
   ASSERT_TRUE(meta_->record_build_step(run.id, {.image = "app", .index = 1, .kind = "run", .step = "run: make",
-                                                .key = digest('k'), .status = "passed"}));
-  ASSERT_TRUE(meta_->record_gate(run.id, {.environment = "prod", .how = "promoted", .detail = "gantry promote",
+                                                .key = digest('k'), .status = StepStatus::passed}));
+  ASSERT_TRUE(meta_->record_gate(run.id, {.environment = "prod",
+                                          .how = GateOutcome::promoted,
+                                          .detail = "gantry promote",
                                           .time_ms = 5}));
   ASSERT_TRUE(meta_->set_run_images(run.id, {{"lib", digest('b'), false}}));
-  ASSERT_TRUE(meta_->set_run_status(run.id, "waiting", "production", "", false));
+  ASSERT_TRUE(meta_->set_run_status(run.id, RunStatus::waiting, "production", "", false));
 
   for (const char* part : {"20260101-000000-abcd", "20260101-000000", "abcd"}) {
     auto got = meta_->find_run(part);
     ASSERT_TRUE(got) << part << ": " << got.error().message();
     EXPECT_EQ(got->id, run.id);
-    EXPECT_EQ(got->status, "waiting");
+    EXPECT_EQ(got->status, RunStatus::waiting);
     EXPECT_EQ(got->waiting_environment, "production");
     EXPECT_EQ(got->project, "p");
     ASSERT_EQ(got->images.size(), 2u);
     ASSERT_EQ(got->stages.size(), 2u);
     EXPECT_EQ(got->stages[0].stage, "unit");
-    EXPECT_EQ(got->stages[0].status, "passed");
+    EXPECT_EQ(got->stages[0].status, StageStatus::passed);
     EXPECT_EQ(got->stages[0].duration_ms, 1234);
     EXPECT_EQ(got->stages[1].stage, "lint");
     ASSERT_EQ(got->build_steps.size(), 1u);
     EXPECT_EQ(got->build_steps[0].key, digest('k'));
     ASSERT_EQ(got->gates.size(), 1u);
-    EXPECT_EQ(got->gates[0].how, "promoted");
+    EXPECT_EQ(got->gates[0].how, GateOutcome::promoted);
   }
   EXPECT_EQ(meta_->find_run("nope").error().kind(), ErrorKind::not_found);
   ASSERT_TRUE(meta_->create_run(make_run("20260101-000000-abce", 2000)));
@@ -154,10 +156,10 @@ TEST_P(MetadataContract, Run_RoundTripsWithImagesStagesBuildStepsAndGates_ByAnyU
 }
 
 TEST_P(MetadataContract, ListRuns_NewestFirst_PagedAndFilteredByProjectImageAndStatus) {
-  ASSERT_TRUE(meta_->create_run(make_run("r1", 1000, "p", "passed")));
-  ASSERT_TRUE(meta_->create_run(make_run("r2", 2000, "p", "failed")));
-  ASSERT_TRUE(meta_->create_run(make_run("r3", 3000, "q", "passed", "web")));
-  ASSERT_TRUE(meta_->create_run(make_run("r4", 4000, "p", "passed")));
+  ASSERT_TRUE(meta_->create_run(make_run("r1", 1000, "p", RunStatus::passed)));
+  ASSERT_TRUE(meta_->create_run(make_run("r2", 2000, "p", RunStatus::failed)));
+  ASSERT_TRUE(meta_->create_run(make_run("r3", 3000, "q", RunStatus::passed, "web")));
+  ASSERT_TRUE(meta_->create_run(make_run("r4", 4000, "p", RunStatus::passed)));
   auto ids = [&](const RunFilter& f) {
     std::vector<std::string> out;
     auto list = meta_->list_runs(f);
@@ -183,11 +185,11 @@ TEST_P(MetadataContract, ListRuns_NewestFirst_PagedAndFilteredByProjectImageAndS
 }
 
 TEST_P(MetadataContract, InterruptRun_MarksItAndItsUnfinishedStagesOnce) {
-  ASSERT_TRUE(meta_->create_run(make_run("live", 1000, "p", "running")));
-  ASSERT_TRUE(meta_->create_run(make_run("done", 2000, "p", "passed")));
-  ASSERT_TRUE(meta_->record_stage({.run_id = "live", .stage = "a", .status = "running"}));
-  ASSERT_TRUE(meta_->record_stage({.run_id = "live", .stage = "b", .status = "pending"}));
-  ASSERT_TRUE(meta_->record_stage({.run_id = "live", .stage = "c", .status = "passed"}));
+  ASSERT_TRUE(meta_->create_run(make_run("live", 1000, "p", RunStatus::running)));
+  ASSERT_TRUE(meta_->create_run(make_run("done", 2000, "p", RunStatus::passed)));
+  ASSERT_TRUE(meta_->record_stage({.run_id = "live", .stage = "a", .status = StageStatus::running}));
+  ASSERT_TRUE(meta_->record_stage({.run_id = "live", .stage = "b", .status = StageStatus::pending}));
+  ASSERT_TRUE(meta_->record_stage({.run_id = "live", .stage = "c", .status = StageStatus::passed}));
   EXPECT_EQ(*meta_->running_runs(), std::vector<std::string>{"live"});
 
   auto first = meta_->interrupt_run("live", "killed");
@@ -196,14 +198,14 @@ TEST_P(MetadataContract, InterruptRun_MarksItAndItsUnfinishedStagesOnce) {
   EXPECT_FALSE(*meta_->interrupt_run("live", "killed"));  // not running any more
   EXPECT_FALSE(*meta_->interrupt_run("done", "killed"));
   auto run = *meta_->find_run("live");
-  EXPECT_EQ(run.status, "interrupted");
+  EXPECT_EQ(run.status, RunStatus::interrupted);
   EXPECT_EQ(run.error, "killed");
   EXPECT_GT(run.finished_ms, 0);
-  EXPECT_EQ(run.stages[0].status, "interrupted");
+  EXPECT_EQ(run.stages[0].status, StageStatus::interrupted);
   EXPECT_EQ(run.stages[0].detail, "the run was interrupted while it ran");
   EXPECT_EQ(run.stages[1].detail, "not started: the run was interrupted");
-  EXPECT_EQ(run.stages[2].status, "passed");
-  EXPECT_EQ(meta_->find_run("done")->status, "passed");
+  EXPECT_EQ(run.stages[2].status, StageStatus::passed);
+  EXPECT_EQ(meta_->find_run("done")->status, RunStatus::passed);
   EXPECT_TRUE(meta_->running_runs()->empty());
 }
 
@@ -211,8 +213,8 @@ TEST_P(MetadataContract, RunsByAge_MarksRunsInUse_DeleteRunsKeepsThePromotionHis
   ASSERT_TRUE(meta_->create_run(make_run("old", 1000)));
   ASSERT_TRUE(meta_->create_run(make_run("prod", 2000)));
   ASSERT_TRUE(meta_->create_run(make_run("cached", 3000)));
-  ASSERT_TRUE(meta_->create_run(make_run("gate", 4000, "p", "waiting")));
-  ASSERT_TRUE(meta_->record_stage({.run_id = "old", .stage = "unit", .status = "passed"}));
+  ASSERT_TRUE(meta_->create_run(make_run("gate", 4000, "p", RunStatus::waiting)));
+  ASSERT_TRUE(meta_->record_stage({.run_id = "old", .stage = "unit", .status = StageStatus::passed}));
   ASSERT_TRUE(meta_->promote(move_to(digest('1'), "prod")));
   ASSERT_TRUE(meta_->promote(move_to(digest('2'), "old")));
   ASSERT_TRUE(meta_->promote(move_to(digest('1'), "prod")));
@@ -262,7 +264,7 @@ TEST_P(MetadataContract, Promote_RecordsEachMove_AnUnchangedPointerRecordsNothin
 
   auto back = meta_->rollback("p", "app", "prod");
   ASSERT_TRUE(back) << back.error().message();
-  EXPECT_EQ(back->kind, "rollback");
+  EXPECT_EQ(back->kind, PromotionKind::rollback);
   EXPECT_EQ(back->digest, digest('1'));
   EXPECT_EQ(back->replaced_digest, digest('2'));
   EXPECT_EQ(back->run_id, "r1");
@@ -271,7 +273,7 @@ TEST_P(MetadataContract, Promote_RecordsEachMove_AnUnchangedPointerRecordsNothin
 
   auto history = *meta_->promotion_history({.project = "p", .image = "app"});
   ASSERT_EQ(history.size(), 3u);
-  EXPECT_EQ(history[0].kind, "rollback");
+  EXPECT_EQ(history[0].kind, PromotionKind::rollback);
   EXPECT_EQ(history[2].digest, digest('1'));
   EXPECT_EQ(meta_->promotion_history({.project = "p", .environment = "test"})->size(), 0u);
   EXPECT_TRUE(*meta_->was_promoted("p", "app", "prod", digest('2')));
@@ -326,7 +328,7 @@ TEST_P(MetadataContract, Refuse_RecordsARefusedEventWithItsReason_MovesNoPointer
   // A refusal of 0 after 1 came in: between the events a rollback walks over.
   auto refused = meta_->refuse(move_to(digest('0'), "rx"), "rule require.signed_by failed: no signature");
   ASSERT_TRUE(refused) << refused.error().message();
-  EXPECT_EQ(refused->kind, "refused");
+  EXPECT_EQ(refused->kind, PromotionKind::refused);
   EXPECT_EQ(refused->digest, digest('0'));
   EXPECT_EQ(refused->replaced_digest, digest('1'));  // what the environment keeps
   EXPECT_EQ(refused->run_id, "rx");
@@ -352,12 +354,12 @@ TEST_P(MetadataContract, Refuse_RecordsARefusedEventWithItsReason_MovesNoPointer
   ASSERT_TRUE(other);
   auto history = *other->promotion_history({.project = "p", .environment = "prod"});
   ASSERT_EQ(history.size(), 4u);
-  EXPECT_EQ(history[0].kind, "refused");
+  EXPECT_EQ(history[0].kind, PromotionKind::refused);
   EXPECT_EQ(history[0].digest, digest('5'));
   EXPECT_EQ(history[0].reason, "rule require.passed failed: smoke");
-  EXPECT_EQ(history[1].kind, "refused");
+  EXPECT_EQ(history[1].kind, PromotionKind::refused);
   EXPECT_EQ(history[1].reason, "rule require.signed_by failed: no signature");
-  EXPECT_EQ(history[2].kind, "promote");
+  EXPECT_EQ(history[2].kind, PromotionKind::promote);
   EXPECT_EQ(history[2].reason, "");
   EXPECT_EQ(promotion_event_json(history[0]).value("reason", ""), "rule require.passed failed: smoke");
   EXPECT_FALSE(promotion_event_json(history[2]).contains("reason"));

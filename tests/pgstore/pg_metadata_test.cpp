@@ -43,7 +43,7 @@ cache::RunRecord make_run(const std::string& id) {
   run.commit = std::string(40, 'c');
   run.pipeline_file = ".gantry.yml";
   run.pipeline_digest = "sha256:" + std::string(64, 'f');
-  run.status = "running";
+  run.status = cache::RunStatus::running;
   run.started_ms = 1000;
   return run;
 }
@@ -149,7 +149,7 @@ TEST(PgConnection, ADroppedConnection_IsReconnectedOnce_AndTheCallSucceeds) {
   ASSERT_EQ(killed.out, "t\n") << killed.err;
   auto found = (*meta)->find_run("r1");
   ASSERT_TRUE(found) << found.error().message();
-  EXPECT_EQ(found->status, "running");
+  EXPECT_EQ(found->status, cache::RunStatus::running);
   EXPECT_NE((*meta)->connection().backend_pid(), pid);
   // A transaction too: a promotion after another drop is recorded once.
   killed = server.psql("postgres", "SELECT pg_terminate_backend(" +
@@ -170,7 +170,7 @@ TEST(PgConnection, TheServerRestarted_TheNextCallReconnects_AServerThatStaysDown
   ASSERT_TRUE(meta) << meta.error().message();
   ASSERT_TRUE((*meta)->create_run(make_run("r1")));
   server.stop();  // immediate: as a crash would
-  auto down = (*meta)->set_run_status("r1", "passed", "", "", true);
+  auto down = (*meta)->set_run_status("r1", cache::RunStatus::passed, "", "", true);
   ASSERT_FALSE(down);
   EXPECT_NE(down.error().message().find("reconnecting after the connection dropped: connecting to PostgreSQL at "
                                         "postgresql://gantry:***@/restarted"),
@@ -178,9 +178,9 @@ TEST(PgConnection, TheServerRestarted_TheNextCallReconnects_AServerThatStaysDown
       << down.error().message();
   server.start();
   ASSERT_TRUE(server.running()) << server.error();
-  auto up = (*meta)->set_run_status("r1", "passed", "", "", true);
+  auto up = (*meta)->set_run_status("r1", cache::RunStatus::passed, "", "", true);
   ASSERT_TRUE(up) << up.error().message();
-  EXPECT_EQ((*meta)->find_run("r1")->status, "passed");
+  EXPECT_EQ((*meta)->find_run("r1")->status, cache::RunStatus::passed);
 }
 
 TEST(PgQueries, HostileTextIsData_NeverSql) {

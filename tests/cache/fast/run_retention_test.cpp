@@ -21,7 +21,7 @@ struct RetentionStore {
   ScratchDir dir;
   std::unique_ptr<Store> store = testing::open_store(dir / "s", StoreLock::exclusive);
 
-  void add_run(const std::string& id, std::int64_t age_days, const std::string& status = "passed") {
+  void add_run(const std::string& id, std::int64_t age_days, RunStatus status = RunStatus::passed) {
     RunRecord run;
     run.id = id;
     run.repo = "/repo";
@@ -37,7 +37,7 @@ struct RetentionStore {
     StageResult stage;
     stage.run_id = id;
     stage.stage = "unit";
-    stage.status = "passed";
+    stage.status = StageStatus::passed;
     ASSERT_TRUE(store->metadata().record_stage(stage));
     ASSERT_TRUE(store->db().exec(
         "INSERT INTO run_build_steps (run_id, image, step_index, kind, step, key, status, cached, duration_ms,"
@@ -77,8 +77,8 @@ TEST(RunRetention, NeverPrunesARunThatAPointerACacheEntryOrAGateStillUses) {
   RetentionStore s;
   s.add_run("r-prod", 400);
   s.add_run("r-cache", 400);
-  s.add_run("r-gate", 400, "waiting");
-  s.add_run("r-live", 400, "running");
+  s.add_run("r-gate", 400, RunStatus::waiting);
+  s.add_run("r-live", 400, RunStatus::running);
   s.add_run("r-unused", 400);
   ASSERT_TRUE(s.store->metadata().promote({.project = "p",
                                             .image = "app",

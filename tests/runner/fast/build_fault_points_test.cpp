@@ -63,7 +63,7 @@ TEST_P(BuildFaultPoints, ARunThatBuilds_FailsAtEveryDurableWriteInTurn_TheStoreS
     fault::disarm();
     if (!fired) {
       ASSERT_TRUE(failed) << failed.error().message();
-      EXPECT_EQ(failed->status, "passed") << failed->error;
+      EXPECT_EQ(failed->status, cache::RunStatus::passed) << failed->error;
       points = seen;
       break;
     }
@@ -72,7 +72,7 @@ TEST_P(BuildFaultPoints, ARunThatBuilds_FailsAtEveryDurableWriteInTurn_TheStoreS
     reopen(name);  // the next command
     auto next = run();
     ASSERT_TRUE(next) << next.error().message();
-    EXPECT_EQ(next->status, "passed") << next->error;
+    EXPECT_EQ(next->status, cache::RunStatus::passed) << next->error;
     EXPECT_FALSE(digest_of(*next, "app").empty());
     expect_fsck_clean("after the next run");
     store_.reset();

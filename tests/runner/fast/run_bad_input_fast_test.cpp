@@ -60,7 +60,7 @@ TEST_F(RunBadInputFast, PromoteOfAnUnknownRun) {
 
 TEST_F(RunBadInputFast, RollbackWithNoPreviousDigest) {
   commit({{".gantry.yml", "stages:\n  unit: {image: busybox, run: true}\n"}});
-  ASSERT_EQ(run_ok().status, "passed");
+  ASSERT_EQ(run_ok().status, cache::RunStatus::passed);
   auto before = environments("busybox");
   ASSERT_FALSE(before.empty());
   auto r = rollback("busybox", "staging");
@@ -77,7 +77,7 @@ TEST_F(RunBadInputFast, PromotionSkippingAnEnvironment) {
            "stages:\n  unit: {image: busybox, run: true}\n"
            "environments: [test, {name: staging, when: manual}, production]\n"}});
   auto run = run_ok();
-  ASSERT_EQ(run.status, "waiting");
+  ASSERT_EQ(run.status, cache::RunStatus::waiting);
   auto r = promote("busybox", "production", run.id);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("has not passed staging"), std::string::npos) << r.error().message();

@@ -16,10 +16,10 @@ class RunCacheFast : public FakeRunFixture {};
 TEST_F(RunCacheFast, SameKey_IsAHit_NoContainer_TheRecordNamesTheFirstRun) {
   commit({{".gantry.yml", "stages:\n  unit: {image: busybox, run: make test}\n"}});
   auto first = run_ok();
-  ASSERT_EQ(first.status, "passed") << first.error;
+  ASSERT_EQ(first.status, cache::RunStatus::passed) << first.error;
   EXPECT_FALSE(stage(first, "unit").cached);
   auto second = run_ok();
-  ASSERT_EQ(second.status, "passed") << second.error;
+  ASSERT_EQ(second.status, cache::RunStatus::passed) << second.error;
   EXPECT_TRUE(stage(second, "unit").cached);
   EXPECT_EQ(stage(second, "unit").cached_from, first.id);
   EXPECT_EQ(stage(second, "unit").cache_key, stage(first, "unit").cache_key);
@@ -58,9 +58,9 @@ TEST_F(RunCacheFast, NoCache_RunsAgain) {
 TEST_F(RunCacheFast, AFailedStage_IsNotCached) {
   commit({{".gantry.yml", "stages:\n  unit: {image: busybox, run: make test}\n"}});
   fake_.on_stage("unit", {{.exit_code = 2}, {.exit_code = 0}});
-  EXPECT_EQ(run_ok().status, "failed");
+  EXPECT_EQ(run_ok().status, cache::RunStatus::failed);
   auto second = run_ok();
-  EXPECT_EQ(second.status, "passed");
+  EXPECT_EQ(second.status, cache::RunStatus::passed);
   EXPECT_FALSE(stage(second, "unit").cached);
   EXPECT_EQ(fake_.calls_of("unit").size(), 2u);
 }
@@ -72,7 +72,7 @@ TEST_F(RunCacheFast, Artifacts_AreCollectedMountedForDependants_AndAHitNeedsThem
            "  use: {image: busybox, needs: [make], run: cat /artifacts/make/out/report.txt}\n"}});
   fake_.on_stage("make", FakeContainer{.upper_files = {{"out/report.txt", "payload-42\n"}, {"tmp/junk", "x"}}});
   auto first = run_ok();
-  ASSERT_EQ(first.status, "passed") << first.error;
+  ASSERT_EQ(first.status, cache::RunStatus::passed) << first.error;
   const std::string dir = stage(first, "make").artifacts_dir;
   EXPECT_EQ(read_file_or_die(dir + "/out/report.txt"), "payload-42\n");
   EXPECT_FALSE(std::filesystem::exists(dir + "/tmp/junk"));  // only what `artifacts:` names

@@ -14,7 +14,7 @@ TEST_F(RunClockFast, RunIdAndTimes_ComeFromTheStoreClock) {
   clock_.set(1767323045123);  // 2026-01-02 03:04:05.123 UTC
   commit({{".gantry.yml", "stages:\n  unit: {image: busybox, run: make test}\n"}});
   auto run = run_ok();
-  ASSERT_EQ(run.status, "passed") << run.error;
+  ASSERT_EQ(run.status, cache::RunStatus::passed) << run.error;
   EXPECT_TRUE(run.id.starts_with("20260102-030405-")) << run.id;
   EXPECT_EQ(run.started_ms, 1767323045123);
   EXPECT_EQ(stage(run, "unit").started_ms, 1767323045123);
@@ -32,7 +32,7 @@ TEST_F(RunClockFast, StageDuration_IsTheTimeItsContainerTook_ACachedRunKeepsTheF
   fake_.on_stage("slow", FakeContainer{.takes = 1500ms});
   fake_.on_stage("quick", FakeContainer{.takes = 20ms});
   auto first = run_ok();
-  ASSERT_EQ(first.status, "passed") << first.error;
+  ASSERT_EQ(first.status, cache::RunStatus::passed) << first.error;
   EXPECT_EQ(stage(first, "slow").duration_ms, 1500);
   EXPECT_EQ(stage(first, "quick").duration_ms, 20);
   EXPECT_EQ(stage(first, "quick").started_ms, stage(first, "slow").started_ms + 1500);

@@ -25,7 +25,7 @@ class RunPromotionFast : public FakeRunFixture {
 TEST_F(RunPromotionFast, ManualGate_WaitsWithoutRunningItsStages_PromoteCarriesOn) {
   version("1");
   auto run = run_ok();
-  ASSERT_EQ(run.status, "waiting") << run.error;
+  ASSERT_EQ(run.status, cache::RunStatus::waiting) << run.error;
   EXPECT_EQ(run.waiting_environment, "production");
   const std::string digest = digest_of(run, "app");
   ASSERT_FALSE(digest.empty());
@@ -42,7 +42,7 @@ TEST_F(RunPromotionFast, ManualGate_WaitsWithoutRunningItsStages_PromoteCarriesO
 
   auto promoted = promote("app", "production");
   ASSERT_TRUE(promoted) << promoted.error().message();
-  EXPECT_EQ(promoted->status, "passed") << promoted->error;
+  EXPECT_EQ(promoted->status, cache::RunStatus::passed) << promoted->error;
   EXPECT_EQ(promoted->id, run.id);
   EXPECT_EQ(fake_.calls_of("release").size(), 1u);
   EXPECT_EQ(environments("app")["production"], digest);
@@ -52,7 +52,7 @@ TEST_F(RunPromotionFast, AFailedStageInStaging_StopsThePromotionThere) {
   version("1");
   fake_.on_stage("smoke", FakeContainer{.exit_code = 1});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "failed");
+  EXPECT_EQ(run.status, cache::RunStatus::failed);
   EXPECT_EQ(run.error, "stages of staging failed; not promoted to staging");
   auto envs = environments("app");
   EXPECT_EQ(envs["test"], digest_of(run, "app"));
@@ -70,16 +70,16 @@ TEST_F(RunPromotionFast, Rollback_MovesThePointerBackToThePreviousDigest) {
            "environments: [test, production]\n"},
           {"VERSION", "1\n"}});
   auto first = run_ok();
-  ASSERT_EQ(first.status, "passed") << first.error;
+  ASSERT_EQ(first.status, cache::RunStatus::passed) << first.error;
   commit({{"VERSION", "2\n"}});
   auto second = run_ok();
-  ASSERT_EQ(second.status, "passed") << second.error;
+  ASSERT_EQ(second.status, cache::RunStatus::passed) << second.error;
   ASSERT_NE(digest_of(first, "app"), digest_of(second, "app"));
   EXPECT_EQ(environments("app")["production"], digest_of(second, "app"));
 
   auto event = rollback("app", "production");
   ASSERT_TRUE(event) << event.error().message();
-  EXPECT_EQ(event->kind, "rollback");
+  EXPECT_EQ(event->kind, cache::PromotionKind::rollback);
   EXPECT_EQ(event->digest, digest_of(first, "app"));
   EXPECT_EQ(environments("app")["production"], digest_of(first, "app"));
   EXPECT_EQ(environments("app")["test"], digest_of(second, "app"));  // only the one environment moved
@@ -91,14 +91,14 @@ TEST_F(RunPromotionFast, ARunBuildStep_GoesThroughTheLauncher_ItsUpperBecomesThe
            "stages:\n  unit: {image: app, run: /app/bin/test}\n"}});
   fake_.on_command("make install", {FakeContainer{.upper_files = {{"app/bin/test", "#!/bin/sh\n"}}}});
   auto first = run_ok();
-  ASSERT_EQ(first.status, "passed") << first.error;
+  ASSERT_EQ(first.status, cache::RunStatus::passed) << first.error;
   auto calls = fake_.calls();
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].stage, "");  // the build step
   EXPECT_TRUE(calls[0].spec.keep_upper);
   EXPECT_EQ(calls[1].stage, "unit");
   ASSERT_EQ(first.build_steps.size(), 1u);
-  EXPECT_EQ(first.build_steps[0].status, "passed");
+  EXPECT_EQ(first.build_steps[0].status, cache::StepStatus::passed);
 
   // Another upper, another layer, another digest; the same one again is a step-cache hit.
   fake_.on_command("make install", {FakeContainer{.upper_files = {{"app/bin/test", "#!/bin/sh\nexit 0\n"}}}});
@@ -119,7 +119,7 @@ TEST_F(RunPromotionFast, AFailingRunBuildStep_FailsTheRun_NoStageRuns) {
            "stages:\n  unit: {image: app, run: test}\n"}});
   fake_.on_command("make install", {FakeContainer{.exit_code = 2, .err = {"make: *** no rule"}}});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "failed");
+  EXPECT_EQ(run.status, cache::RunStatus::failed);
   EXPECT_NE(run.error.find("image app, step #1 (run: make install) failed: exit code 2"), std::string::npos)
       << run.error;
   EXPECT_NE(run.error.find("make: *** no rule"), std::string::npos) << run.error;

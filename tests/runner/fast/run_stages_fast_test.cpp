@@ -29,10 +29,10 @@ TEST_F(RunStagesFast, IndependentStages_AreInFlightAtOnce) {
   fake_.on_stage("a", FakeContainer{.release_when_in_flight = 2});
   fake_.on_stage("b", FakeContainer{.release_when_in_flight = 2});
   auto run = run_ok(2);
-  EXPECT_EQ(run.status, "passed") << run.error;
+  EXPECT_EQ(run.status, cache::RunStatus::passed) << run.error;
   EXPECT_EQ(fake_.in_flight_peak(), 2);
-  EXPECT_EQ(stage(run, "a").status, "passed");
-  EXPECT_EQ(stage(run, "b").status, "passed");
+  EXPECT_EQ(stage(run, "a").status, cache::StageStatus::passed);
+  EXPECT_EQ(stage(run, "b").status, cache::StageStatus::passed);
 }
 
 TEST_F(RunStagesFast, JobsOne_RunsOneContainerAtATime) {
@@ -42,7 +42,7 @@ TEST_F(RunStagesFast, JobsOne_RunsOneContainerAtATime) {
            "  b: {image: busybox, run: echo b}\n"
            "  c: {image: busybox, run: echo c}\n"}});
   auto run = run_ok(1);
-  EXPECT_EQ(run.status, "passed") << run.error;
+  EXPECT_EQ(run.status, cache::RunStatus::passed) << run.error;
   EXPECT_EQ(fake_.calls().size(), 3u);
   EXPECT_EQ(fake_.in_flight_peak(), 1);
 }
@@ -57,7 +57,7 @@ TEST_F(RunStagesFast, AStageStartsOnlyAfterEveryStageItNeeds_Ended) {
   fake_.on_stage("compile", FakeContainer{.release_when_in_flight = 2});  // compile and lint overlap
   fake_.on_stage("lint", FakeContainer{.release_when_in_flight = 2});
   auto run = run_ok(4);
-  ASSERT_EQ(run.status, "passed") << run.error;
+  ASSERT_EQ(run.status, cache::RunStatus::passed) << run.error;
   EXPECT_LT(index_of("end compile"), index_of("start test"));
   EXPECT_LT(index_of("end lint"), index_of("start test"));
   EXPECT_LT(index_of("end test"), index_of("start package"));
@@ -79,14 +79,14 @@ TEST_F(RunStagesFast, FailingStage_SkipsItsDependants_IndependentOnesFinish_Noth
            "  bystander: {image: busybox, run: echo fine}\n"}});
   fake_.on_stage("broken", FakeContainer{.exit_code = 3, .out = {"about to fail"}});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "failed");
-  EXPECT_EQ(stage(run, "broken").status, "failed");
+  EXPECT_EQ(run.status, cache::RunStatus::failed);
+  EXPECT_EQ(stage(run, "broken").status, cache::StageStatus::failed);
   EXPECT_EQ(stage(run, "broken").exit_code, 3);
   EXPECT_EQ(stage(run, "broken").detail, "exit code 3");
-  EXPECT_EQ(stage(run, "after").status, "skipped");
+  EXPECT_EQ(stage(run, "after").status, cache::StageStatus::skipped);
   EXPECT_EQ(stage(run, "after").detail, "needs broken (failed)");
-  EXPECT_EQ(stage(run, "later").status, "skipped");
-  EXPECT_EQ(stage(run, "bystander").status, "passed");
+  EXPECT_EQ(stage(run, "later").status, cache::StageStatus::skipped);
+  EXPECT_EQ(stage(run, "bystander").status, cache::StageStatus::passed);
   EXPECT_TRUE(fake_.calls_of("after").empty());
   EXPECT_TRUE(fake_.calls_of("later").empty());
   EXPECT_TRUE(environments("busybox").empty());
@@ -100,7 +100,7 @@ TEST_F(RunStagesFast, Retry_RunsAgainUntilAnAttemptPasses) {
            "  flaky: {image: busybox, retry: 2, run: flaky-test}\n"}});
   fake_.on_stage("flaky", {{.exit_code = 1}, {.exit_code = 1}, {.exit_code = 0}});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "passed") << run.error;
+  EXPECT_EQ(run.status, cache::RunStatus::passed) << run.error;
   EXPECT_EQ(stage(run, "flaky").attempts, 3);
   EXPECT_EQ(stage(run, "flaky").exit_code, 0);
   EXPECT_EQ(fake_.calls_of("flaky").size(), 3u);
@@ -112,7 +112,7 @@ TEST_F(RunStagesFast, Retry_Exhausted_FailsTheStageAfterEveryAttempt) {
   commit({{".gantry.yml", "stages:\n  retried: {image: busybox, retry: 2, run: exit 1}\n"}});
   fake_.on_stage("retried", FakeContainer{.exit_code = 1});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "failed");
+  EXPECT_EQ(run.status, cache::RunStatus::failed);
   EXPECT_EQ(stage(run, "retried").attempts, 3);
   EXPECT_EQ(fake_.calls_of("retried").size(), 3u);
 }
@@ -121,7 +121,7 @@ TEST_F(RunStagesFast, StartFailure_IsRetriedAndRecordedWithItsExitCode) {
   commit({{".gantry.yml", "stages:\n  missing: {image: busybox, retry: 1, run: no-such-tool}\n"}});
   fake_.on_stage("missing", FakeContainer{.start_failure = executor::StartFailure::not_found});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "failed");
+  EXPECT_EQ(run.status, cache::RunStatus::failed);
   EXPECT_EQ(stage(run, "missing").exit_code, 127);
   EXPECT_EQ(stage(run, "missing").attempts, 2);
 }
@@ -133,11 +133,11 @@ TEST_F(RunStagesFast, AllowFailure_DoesNotFailTheRun_DependantsStillRun) {
            "  after: {image: busybox, needs: [flaky], run: echo ran}\n"}});
   fake_.on_stage("flaky", FakeContainer{.exit_code = 1});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "passed") << run.error;
-  EXPECT_EQ(stage(run, "flaky").status, "failed");
+  EXPECT_EQ(run.status, cache::RunStatus::passed) << run.error;
+  EXPECT_EQ(stage(run, "flaky").status, cache::StageStatus::failed);
   EXPECT_TRUE(stage(run, "flaky").allow_failure);
   EXPECT_EQ(stage(run, "flaky").detail, "exit code 1 (failure allowed)");
-  EXPECT_EQ(stage(run, "after").status, "passed");
+  EXPECT_EQ(stage(run, "after").status, cache::StageStatus::passed);
   EXPECT_EQ(fake_.calls_of("after").size(), 1u);
 }
 
@@ -149,7 +149,7 @@ TEST_F(RunStagesFast, TimeoutAndOom_AreNamedInTheStageDetail) {
   fake_.on_stage("slow", FakeContainer{.timed_out = true});
   fake_.on_stage("hungry", FakeContainer{.oom_killed = true});
   auto run = run_ok();
-  EXPECT_EQ(run.status, "failed");
+  EXPECT_EQ(run.status, cache::RunStatus::failed);
   EXPECT_EQ(stage(run, "slow").detail, "timed out after 5.00s");
   EXPECT_EQ(stage(run, "hungry").detail, "killed: out of memory");
   EXPECT_EQ(stage(run, "hungry").exit_code, 137);

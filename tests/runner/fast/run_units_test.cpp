@@ -314,14 +314,14 @@ TEST_F(StoresTest, RunRecordRoundTrips_WithImagesAndStages_ByIdPrefix) {
   r.run_id = run.id;
   r.stage = "unit";
   r.environment = "test";
-  r.status = "passed";
+  r.status = cache::StageStatus::passed;
   r.exit_code = 0;
   r.duration_ms = 1234;
   ASSERT_TRUE(runs.record_stage(r));
-  ASSERT_TRUE(runs.set_run_status(run.id, "waiting", "production", "", false));
+  ASSERT_TRUE(runs.set_run_status(run.id, cache::RunStatus::waiting, "production", "", false));
   auto got = runs.find_run("20260101-000000");
   ASSERT_TRUE(got) << got.error().message();
-  EXPECT_EQ(got->status, "waiting");
+  EXPECT_EQ(got->status, cache::RunStatus::waiting);
   EXPECT_EQ(got->waiting_environment, "production");
   ASSERT_EQ(got->images.size(), 1u);
   ASSERT_EQ(got->stages.size(), 1u);
