@@ -10,11 +10,10 @@
 //
 // The prototypes are MIT krb5's <gssapi/gssapi.h> (not installed with the
 // runtime package), with the handles as the opaque pointers they are.
-#include <dlfcn.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+
+#include "runner/lazy_library.h"
 
 namespace {
 
@@ -27,26 +26,13 @@ using gss_OID = gss_OID_desc*;
 using gss_opaque = void*;  // gss_name_t, gss_ctx_id_t, gss_cred_id_t, gss_buffer_t, gss_OID_set, ...
 
 void* libgssapi() {
-  static void* handle = [] {
-    void* h = ::dlopen("libgssapi_krb5.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      std::fprintf(stderr, "gantry: cannot load libgssapi_krb5.so.2 (Debian package libgssapi-krb5-2): %s\n",
-                   ::dlerror());
-      std::abort();
-    }
-    return h;
-  }();
+  static void* handle = gantry::lazy::open_library("libgssapi_krb5.so.2", "libgssapi-krb5-2");
   return handle;
 }
 
 template <typename F>
 F real(const char* name) {
-  void* sym = ::dlsym(libgssapi(), name);
-  if (!sym) {
-    std::fprintf(stderr, "gantry: libgssapi_krb5.so.2 has no %s: %s\n", name, ::dlerror());
-    std::abort();
-  }
-  return reinterpret_cast<F>(sym);
+  return gantry::lazy::function<F>(libgssapi(), "libgssapi_krb5.so.2", name);
 }
 
 // GSS_C_NT_HOSTBASED_SERVICE, {iso(1) member-body(2) US(840) mit(113554)

@@ -10,34 +10,21 @@
 // libcurl.so (which then is loaded at startup again): correct, only slower.
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include <cstdarg>
-#include <cstdio>
-#include <cstdlib>
+
+#include "runner/lazy_library.h"
 
 namespace {
 
 void* libcurl() {
-  static void* handle = [] {
-    void* h = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      std::fprintf(stderr, "gantry: cannot load libcurl.so.4: %s\n", ::dlerror());
-      std::abort();
-    }
-    return h;
-  }();
+  static void* handle = gantry::lazy::open_library("libcurl.so.4", "libcurl4");
   return handle;
 }
 
 template <typename F>
 F real(const char* name) {
-  void* sym = ::dlsym(libcurl(), name);
-  if (!sym) {
-    std::fprintf(stderr, "gantry: libcurl.so.4 has no %s: %s\n", name, ::dlerror());
-    std::abort();
-  }
-  return reinterpret_cast<F>(sym);
+  return gantry::lazy::function<F>(libcurl(), "libcurl.so.4", name);
 }
 
 }  // namespace

@@ -9,34 +9,20 @@
 // gantry; the first call dlopen()s the very same libpq.so.5 and forwards to
 // it. A libpq function not listed here still links directly against libpq.so
 // (which then is loaded at startup again): correct, only slower.
-#include <dlfcn.h>
 #include <libpq-fe.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include "runner/lazy_library.h"
 
 namespace {
 
 void* libpq() {
-  static void* handle = [] {
-    void* h = ::dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-      std::fprintf(stderr, "gantry: cannot load libpq.so.5 (Debian package libpq5): %s\n", ::dlerror());
-      std::abort();
-    }
-    return h;
-  }();
+  static void* handle = gantry::lazy::open_library("libpq.so.5", "libpq5");
   return handle;
 }
 
 template <typename F>
 F real(const char* name) {
-  void* sym = ::dlsym(libpq(), name);
-  if (!sym) {
-    std::fprintf(stderr, "gantry: libpq.so.5 has no %s: %s\n", name, ::dlerror());
-    std::abort();
-  }
-  return reinterpret_cast<F>(sym);
+  return gantry::lazy::function<F>(libpq(), "libpq.so.5", name);
 }
 
 #define GANTRY_REAL(name) static const auto f = real<decltype(&name)>(#name)
