@@ -98,9 +98,7 @@ Status Store::start_session() const {
 }
 
 Store::~Store() {
-  images_.reset();
-  metadata_.reset();
-  db_.reset();
+  close_metadata();
   if (!tmp_dir_.empty()) {
     (void)remove_tree(tmp_dir_);
     ::unlink(paths_.session_lock(session_).c_str());

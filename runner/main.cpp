@@ -30,19 +30,17 @@ Exit codes:
   125  gantry could not start the container; 126 command not executable;
   127  command not found in the image)";
 
-// The global options that take a value (main() registers them); any other
-// argument starting with '-' is a flag or carries its value after '='.
-constexpr std::string_view kGlobalValueOptions[] = {"--store", "--runner-config", "--db"};
-
 // The command the arguments name: the first one that is neither an option
-// nor a global option's value ("" when there is none).
-std::string_view command_word(int argc, char** argv) {
+// nor the value of one of `app`'s (global) options ("" when there is none).
+// Which options take a value is asked of the parser, not listed again.
+std::string_view command_word(const CLI::App& app, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--") return {};
     if (!arg.starts_with('-')) return arg;
-    for (auto option : kGlobalValueOptions)
-      if (arg == option) ++i;
+    if (arg.find('=') != std::string_view::npos) continue;
+    const CLI::Option* option = app.get_option_no_throw(std::string(arg));
+    if (option && option->get_items_expected_min() > 0) ++i;  // its value follows
   }
   return {};
 }
@@ -109,7 +107,7 @@ int main(int argc, char** argv) {
   // start path of every container a user starts by hand and is measured
   // against crun: it registers only itself (building the whole parser, every
   // command's options and help, took ~0.6 ms of its ~11).
-  if (command_word(argc, argv) == "exec")
+  if (command_word(app, argc, argv) == "exec")
     add_exec_commands(cli);
   else
     add_all_commands(cli);

@@ -132,7 +132,7 @@ static int supervise(pid_t child) {
  * unmapped part of it makes madvise return ENOMEM, which is expected. */
 static void __attribute__((noinline)) release_setup_stack(void) {
   char here;
-  const uintptr_t page = 4096, span = 256 * 1024;
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), span = 256 * 1024;
   uintptr_t below = ((uintptr_t)&here & ~(page - 1)) - 2 * page;
   (void)madvise((void*)(below - span), span, MADV_DONTNEED);
 }
